@@ -1,0 +1,107 @@
+"""Make LR clips from a folder of GT clips (the I/O edge of :mod:`vsrbench.degradations`).
+
+``degrade_folder(input, output, spec)`` mirrors ``input/<clip>/<frames>`` into ``output`` with each
+kept frame degraded and written as PNG under its GT name (``.png`` extension). Work is split per
+frame over joblib workers; random ops are seeded per (dataset, clip, frame index, spec), so the
+output bytes do not depend on the worker count or order. The output folder appears only when
+complete.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
+from vsrbench.degradations.spec import parse_spec
+from vsrbench.errors import VsrbenchError
+
+__all__ = ["degrade_folder", "check_clip_frames"]
+
+
+def check_clip_frames(clip_dir: Path, frames: list[Path]) -> None:
+    """Refuse a numbering gap (``Frame 001``, ``Frame 002``, ``Frame 004``): a missing frame."""
+    nums = []
+    for p in frames:
+        m = re.fullmatch(r"(.*?)(\d+)", p.stem)
+        if not m:
+            return
+        nums.append((m.group(1), int(m.group(2))))
+    prefixes = {pre for pre, _ in nums}
+    if len(prefixes) != 1:
+        return
+    values = [n for _, n in nums]
+    expected = set(range(values[0], values[0] + len(values)))
+    missing = sorted(set(range(values[0], values[-1] + 1)) - set(values))
+    if missing or set(values) != expected:
+        shown = ", ".join(str(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise VsrbenchError(
+            f"{clip_dir}: frame numbering has a gap (missing frame number(s) {shown}); "
+            f"restore the missing frame(s) or pass --allow-gaps to degrade the frames as they are"
+        )
+
+
+def _degrade_one(src: str, dst: str, spec: str, dataset: str, clip: str, index: int, expect_shape):
+    img = read_frame(src)
+    if expect_shape is not None and img.shape != tuple(expect_shape):
+        raise VsrbenchError(
+            f"{src}: frame shape {img.shape[1]}x{img.shape[0]} differs from the clip's first frame "
+            f"({expect_shape[1]}x{expect_shape[0]}); all frames of a clip must have one size"
+        )
+    lr = parse_spec(spec).apply_frame(img, dataset=dataset, clip=clip, index=index)
+    write_frame(dst, lr)
+    return lr.shape
+
+
+def degrade_folder(
+    input_dir: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    spec: str,
+    *,
+    workers: int = 1,
+    dataset: str = "",
+    overwrite: bool = False,
+    allow_gaps: bool = False,
+    progress: bool = True,
+) -> dict:
+    """Degrade every clip of ``input_dir`` into ``output_dir``; returns a summary dict.
+
+    Args:
+        spec: a degradation spec (:func:`vsrbench.degradations.parse_spec`), e.g. ``bi:x4``.
+        workers: joblib worker processes (the output is identical for any count).
+        dataset: name mixed into the seeds of random ops (``prepare`` passes the dataset name).
+        allow_gaps: accept clips whose frame numbers have gaps.
+    """
+    deg = parse_spec(spec)
+    input_dir = Path(input_dir)
+    clips = list_clips(input_dir)
+    jobs = []
+    for clip in clips:
+        frames = list_frames(input_dir / clip)
+        if not allow_gaps:
+            check_clip_frames(input_dir / clip, frames)
+        first = read_frame(frames[0])
+        for i in deg.select_frames(len(frames)):
+            jobs.append((clip, i, frames[i], first.shape))
+    from joblib import Parallel, delayed
+    from tqdm import tqdm
+
+    with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
+        for clip in clips:
+            (tmp / clip).mkdir(parents=True)
+        tasks = (
+            delayed(_degrade_one)(str(src), str(tmp / clip / (src.stem + ".png")), deg.spec, dataset, clip, i, shape)
+            for clip, i, src, shape in jobs
+        )
+        it = tqdm(total=len(jobs), desc=f"degrade {deg.spec}", unit="frame", disable=not progress)
+        if workers > 1:
+            runner = Parallel(n_jobs=workers, return_as="generator", batch_size=4)
+            for _ in runner(tasks):
+                it.update()
+        else:
+            for fn, args, kwargs in tasks:
+                fn(*args, **kwargs)
+                it.update()
+        it.close()
+    return {"spec": deg.spec, "scale": deg.scale, "clips": len(clips), "frames": len(jobs), "output": str(output_dir)}

@@ -1,0 +1,160 @@
+"""Model registry: ``register_model``, ``create_model``, ``list_models`` (timm's pattern).
+
+Every model is a ``torch.nn.Module`` built by a registered factory. Its :class:`ModelSpec` says how
+the evaluation harness must feed it; its :class:`ModelCard` says where it comes from.
+
+Tensor convention for every registered model: ``forward`` takes ``B x T x C x H x W`` (``T`` =
+``spec.frames_in`` for window models, any length for recurrent ones; ``C`` = 1 for ``colour='y'``,
+3 for ``'rgb'``; values in ``spec.input_range``) and returns ``B x T_out x C x sH x sW`` in the same
+range (``T_out`` = ``spec.frames_out``; for STVSR ``2T - 1``).
+
+Third-party packages add models through the ``vsrbench.models`` entry-point group: each entry point
+names a module (or a callable) that, when loaded, calls :func:`register_model`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+__all__ = [
+    "ModelSpec",
+    "ModelCard",
+    "register_model",
+    "create_model",
+    "list_models",
+    "get_model_info",
+    "ModelInfo",
+]
+
+ENTRY_POINT_GROUP = "vsrbench.models"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The interface a model declares, used by the harness to feed it.
+
+    Attributes:
+        task: ``'vsr'`` (same frame rate) or ``'stvsr'`` (space-time: frames are interpolated too).
+        frames_in: window size (int) or ``'recurrent'`` (the whole clip in one pass).
+        frames_out: frames produced per window (1 for centre-frame VSR; ``2 * frames_in - 1`` for
+            ZSM-style STVSR); for recurrent models, ignored (one output per input frame).
+        colour: ``'y'`` (BT.601 Y only; Cb/Cr are bicubic-upsampled by the harness) or ``'rgb'``.
+        scales: spatial scale factors the model supports.
+        input_range: value range of inputs and outputs, ``(0, 1)`` or ``(0, 255)``.
+        spatial_multiple: H and W must be multiples of this (the harness pads and crops back).
+    """
+
+    task: str
+    frames_in: int | str
+    frames_out: int
+    colour: str
+    scales: tuple[int, ...]
+    input_range: tuple[float, float] = (0.0, 1.0)
+    spatial_multiple: int = 1
+
+    def __post_init__(self):
+        if self.task not in ("vsr", "stvsr"):
+            raise ValueError(f"ModelSpec.task must be 'vsr' or 'stvsr', got {self.task!r}")
+        if not (isinstance(self.frames_in, int) or self.frames_in == "recurrent"):
+            raise ValueError(f"ModelSpec.frames_in must be an int or 'recurrent', got {self.frames_in!r}")
+        if self.colour not in ("y", "rgb"):
+            raise ValueError(f"ModelSpec.colour must be 'y' or 'rgb', got {self.colour!r}")
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Provenance: the paper, its reported numbers and parameter count, the published checkpoint."""
+
+    paper: str = ""
+    reported: tuple[dict, ...] = ()
+    reported_params_m: float | None = None
+    checkpoint_url: str | None = None
+    checkpoint_name: str | None = None
+    checkpoint_sha256: str | None = None
+    notes: str = ""
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["reported"] = list(self.reported)
+        return d
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    factory: Callable
+    spec: ModelSpec
+    card: ModelCard = field(default_factory=ModelCard)
+    default_kwargs: dict = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, ModelInfo] = {}
+_ENTRY_POINTS_LOADED = False
+
+
+def register_model(name: str, spec: ModelSpec, card: ModelCard | None = None, **default_kwargs):
+    """Decorator registering a model factory under ``name``.
+
+    >>> @register_model("mynet", ModelSpec(task="vsr", frames_in=5, frames_out=1, colour="rgb",
+    ...                                    scales=(4,)))
+    ... def mynet(scale=4, **kw):
+    ...     return MyNet(scale=scale, **kw)
+    """
+
+    def decorator(factory: Callable) -> Callable:
+        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
+            raise ValueError(f"a model named {name!r} is already registered")
+        _REGISTRY[name] = ModelInfo(name, factory, spec, card or ModelCard(), dict(default_kwargs))
+        return factory
+
+    return decorator
+
+
+def _load_builtin_and_entry_points() -> None:
+    global _ENTRY_POINTS_LOADED
+    import vsrbench.models  # noqa: F401  (registers the built-in models)
+
+    if _ENTRY_POINTS_LOADED:
+        return
+    _ENTRY_POINTS_LOADED = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        obj = ep.load()
+        if callable(obj) and not isinstance(obj, type(__import__("sys"))):
+            obj()
+
+
+def list_models(task: str | None = None) -> list[str]:
+    """Sorted names of the registered models (optionally only ``task='vsr'`` or ``'stvsr'``)."""
+    _load_builtin_and_entry_points()
+    return sorted(n for n, i in _REGISTRY.items() if task is None or i.spec.task == task)
+
+
+def get_model_info(name: str) -> ModelInfo:
+    _load_builtin_and_entry_points()
+    if name not in _REGISTRY:
+        from vsrbench.errors import VsrbenchError
+
+        raise VsrbenchError(
+            f"unknown model {name!r}; registered models: {', '.join(list_models())}"
+        )
+    return _REGISTRY[name]
+
+
+def create_model(name: str, **kwargs):
+    """Build the registered model ``name``; ``kwargs`` override its constructor defaults.
+
+    The returned module carries ``.spec`` (:class:`ModelSpec`), ``.card`` and ``.model_name``.
+    """
+    info = get_model_info(name)
+    model = info.factory(**{**info.default_kwargs, **kwargs})
+    model.spec = info.spec
+    model.card = info.card
+    model.model_name = name
+    return model
