@@ -14,8 +14,10 @@ MATLAB's ``imresize`` exactly (protocol.md, "BI (bicubic)"):
   and clipped to uint8; this reproduces a third party's MATLAB BIx4 of Vid4 bit-exactly (rounding
   between the passes does not: 342k of its pixels differ). Float input stays float64.
 
-Instead of gathering taps per output pixel, each axis is one product with a precomputed
-(out x in) weight matrix, cached per (length, scale, kernel); this is what makes it fast.
+Speed: for integer scales the weights repeat with the output phase, so each axis is a sum of
+``taps`` strided slices of the (mirror-padded) input times scalars (polyphase filtering), with no
+per-pixel gathers; other scales use one product with a cached dense (out x in) weight matrix. The
+torch version always uses the dense matrices (one matmul per axis, on any device).
 """
 
 from __future__ import annotations
@@ -75,14 +77,9 @@ def _kernel_name(kernel: str) -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def resize_weights(
-    in_length: int, out_length: int, scale: float, kernel: str = "cubic", antialiasing: bool = True
-) -> np.ndarray:
-    """Dense (out_length x in_length) float64 matrix of MATLAB ``contributions`` for one axis.
-
-    Row ``i`` holds the normalised weights of output pixel ``i``; mirrored taps are accumulated
-    onto the pixel they mirror to. The returned array is read-only (it is cached).
-    """
+def _taps(in_length: int, out_length: int, scale: float, kernel: str, antialiasing: bool):
+    """MATLAB ``contributions``: per output pixel, normalised weights of ``taps`` consecutive input
+    positions starting at 0-based ``left`` (may run past the ends; the caller mirrors)."""
     fn, width, _ = KERNELS[_kernel_name(kernel)]
     if scale < 1 and antialiasing:
         h = lambda x: scale * fn(scale * x)  # noqa: E731 - MATLAB's anonymous function
@@ -96,14 +93,89 @@ def resize_weights(
     idx = left[:, None] + np.arange(taps)[None, :]  # 1-based
     w = h(u[:, None] - idx)
     w = w / w.sum(axis=1, keepdims=True)
+    w.setflags(write=False)
+    left0 = (left - 1).astype(np.int64)
+    left0.setflags(write=False)
+    return w, left0
+
+
+@functools.lru_cache(maxsize=256)
+def resize_weights(
+    in_length: int, out_length: int, scale: float, kernel: str = "cubic", antialiasing: bool = True
+) -> np.ndarray:
+    """Dense (out_length x in_length) float64 matrix of MATLAB ``contributions`` for one axis.
+
+    Row ``i`` holds the normalised weights of output pixel ``i``; mirrored taps are accumulated
+    onto the pixel they mirror to. The returned array is read-only (it is cached).
+    """
+    w, left = _taps(in_length, out_length, scale, _kernel_name(kernel), antialiasing)
+    taps = w.shape[1]
+    idx = left[:, None] + np.arange(taps)[None, :]
     # symmetric mirroring: aux = [1..n, n..1]
     aux = np.concatenate([np.arange(in_length), np.arange(in_length)[::-1]])
-    src = aux[np.mod(idx.astype(np.int64) - 1, 2 * in_length)]
+    src = aux[np.mod(idx, 2 * in_length)]
     mat = np.zeros((out_length, in_length), dtype=np.float64)
     rows = np.repeat(np.arange(out_length), taps)
     np.add.at(mat, (rows, src.ravel()), w.ravel())
     mat.setflags(write=False)
     return mat
+
+
+@functools.lru_cache(maxsize=256)
+def _polyphase(in_length: int, out_length: int, scale: float, kernel: str, antialiasing: bool):
+    """``(period, step, weights, left)`` when output rows repeat their weights every ``period``
+    rows while their window advances by ``step`` inputs (integer up- and downscaling), else None."""
+    w, left = _taps(in_length, out_length, scale, kernel, antialiasing)
+    for period in range(1, min(out_length, 16) + 1):
+        if out_length <= period:
+            return None
+        step = int(left[period] - left[0])
+        rows = np.arange(out_length - period)
+        if np.array_equal(w[rows], w[rows + period]) and np.all(left[rows + period] - left[rows] == step) and step > 0:
+            return period, step, w, left
+    return None
+
+
+def _resize_axis(x: np.ndarray, axis: int, out_length: int, scale: float, kernel: str, antialiasing: bool) -> np.ndarray:
+    """Resize float64 ``x`` along ``axis`` (0 or 1) by MATLAB's rules."""
+    n = x.shape[axis]
+    plan = _polyphase(n, out_length, scale, kernel, antialiasing)
+    if plan is None:  # non-integer scales: one product with the dense weight matrix
+        mat = resize_weights(n, out_length, scale, kernel, antialiasing)
+        if axis == 0:
+            h, w, c = x.shape
+            return (mat @ x.reshape(h, w * c)).reshape(out_length, w, c)
+        h, w, c = x.shape
+        xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(w, h * c)
+        return (mat @ xt).reshape(out_length, h, c).transpose(1, 0, 2)
+    period, step, wts, left = plan
+    taps = wts.shape[1]
+    lo = max(0, -int(left.min()))
+    hi = max(0, int(left.max()) + taps - n)
+    pad = [(0, 0)] * x.ndim
+    pad[axis] = (lo, hi)
+    xp = np.pad(x, pad, mode="symmetric") if (lo or hi) else x  # index -1 -> 0, n -> n - 1
+    shape = list(x.shape)
+    shape[axis] = out_length
+    out = np.empty(shape, dtype=np.float64)
+    for p in range(period):
+        rows = len(range(p, out_length, period))
+        start = int(left[p]) + lo
+        acc = None
+        for k in range(taps):
+            wk = wts[p, k]
+            if wk == 0.0:
+                continue
+            a = start + k
+            sl = (slice(a, a + step * (rows - 1) + 1, step),) if axis == 0 else (slice(None), slice(a, a + step * (rows - 1) + 1, step))
+            term = xp[sl] * wk
+            if acc is None:
+                acc = term
+            else:
+                acc += term
+        dst = (slice(p, None, period),) if axis == 0 else (slice(None), slice(p, None, period))
+        out[dst] = acc
+    return out
 
 
 def matlab_round_uint8(x: np.ndarray) -> np.ndarray:
@@ -156,15 +228,7 @@ def imresize(
     x = x.astype(np.float64)
     (out_h, out_w), scales, order = _plan(x.shape[:2], scale, output_shape)
     for dim in order:
-        if dim == 0:
-            mat = resize_weights(x.shape[0], out_h, scales[0], name, antialiasing)
-            h, w, c = x.shape
-            x = (mat @ x.reshape(h, w * c)).reshape(out_h, w, c)
-        else:
-            mat = resize_weights(x.shape[1], out_w, scales[1], name, antialiasing)
-            h, w, c = x.shape
-            xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(w, h * c)
-            x = (mat @ xt).reshape(out_w, h, c).transpose(1, 0, 2)
+        x = _resize_axis(x, dim, (out_h, out_w)[dim], scales[dim], name, antialiasing)
     out = np.ascontiguousarray(x[:, :, 0] if squeeze else x)
     return matlab_round_uint8(out) if is_uint8 else out
 
