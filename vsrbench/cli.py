@@ -250,6 +250,281 @@ def _cmd_demo(args) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+# ---------------------------------------------------------------------------------------------
+# datasets, prepare
+
+
+def _add_datasets(sub) -> None:
+    p = sub.add_parser(
+        "datasets",
+        help="list the dataset catalog and what is prepared locally",
+        description=(
+            "List every dataset vsrbench knows: clips, frames per clip, frame size, sources (mirrors; "
+            "sources that need a browser say what to download and where to put it), licence note, default "
+            "LR variants and the stores prepared under $VSRBENCH_HOME (default ~/.cache/vsrbench)."
+        ),
+    )
+    p.add_argument("name", nargs="?", help="show only this dataset")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_datasets)
+
+
+def _cmd_datasets(args) -> int:
+    from vsrbench.datasets.catalog import CATALOG, get_entry, vsrbench_home
+    from vsrbench.datasets.status import local_status
+
+    names = [get_entry(args.name).name] if args.name else list(CATALOG)
+    rows = []
+    for n in names:
+        e = get_entry(n)
+        rows.append({
+            "name": e.name, "title": e.title, "clips": e.num_clips, "frames_per_clip": e.frames_summary(),
+            "frame_size": e.size_summary(), "sets": list(e.sets), "default_variants": list(e.default_variants),
+            "sources": [{"url": s.url, "size": s.size, "sha256": s.sha256, "browser": s.browser, "note": s.note}
+                        for s in e.sources],
+            "licence": e.licence, "description": e.description, "prepared": local_status(e.name),
+        })
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"data root: {vsrbench_home()} (set VSRBENCH_HOME to change)\n")
+    for r in rows:
+        print(f"{r['name']}: {r['title']}")
+        print(f"  clips {r['clips']}, frames/clip {r['frames_per_clip']}, size {r['frame_size']}; {r['description']}")
+        print(f"  sets: {', '.join(r['sets'])}; default variants: GT + {', '.join(r['default_variants'])}")
+        for s in r["sources"]:
+            size = f" ({s['size'] / 1e9:.0f} GB)" if s["size"] else ""
+            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else ""))
+        if not r["sources"]:
+            print("  source: embedded (no download)")
+        print(f"  licence: {r['licence']}")
+        print(f"  prepared: {'; '.join(r['prepared']) or 'nothing yet'}\n")
+    return 0
+
+
+def _add_prepare(sub) -> None:
+    p = sub.add_parser(
+        "prepare",
+        help="download, validate and pack a dataset (GT + LR variants) into LMDB / HDF5 / folders",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Prepare NAME under $VSRBENCH_HOME/NAME (default ~/.cache/vsrbench): download (resumable) or\n"
+            "take --source, extract safely, normalise into the canonical tree GT/<clip>/<00000000>.png,\n"
+            "validate against the catalog, make the LR variants and pack everything. Interrupted runs\n"
+            "leave nothing a reader accepts and continue where they stopped when rerun; a rerun on a\n"
+            "complete dataset does nothing. 'vsrbench datasets' lists the names and sources."
+        ),
+    )
+    p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid or demo")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--lmdb", dest="backend", action="store_const", const="lmdb",
+                   help="pack into LMDB, BasicSR layout (default): NAME/lmdb/<set>/<VARIANT>.lmdb with meta_info.txt")
+    g.add_argument("--hdf5", dest="backend", action="store_const", const="hdf5",
+                   help="pack into HDF5: NAME/hdf5/<set>/<VARIANT>.h5, one T x H x W x 3 uint8 dataset per clip")
+    g.add_argument("--folders", dest="backend", action="store_const", const="folders",
+                   help="PNG folder trees only: NAME/GT/<clip>/<00000000>.png and NAME/<VARIANT>/...")
+    p.set_defaults(backend="lmdb")
+    p.add_argument("--variants", default=None,
+                   help="comma-separated LR degradation specs, e.g. bi:x4,bd:x4,gauss:sigma=1,size=3:x3 "
+                        "(default: the dataset's, see 'vsrbench datasets'; GT is always written; '' for GT only)")
+    p.add_argument("--source", default=None,
+                   help="archive (zip/tar) or extracted folder already on disk: no download")
+    p.add_argument("--url", action="append", default=None,
+                   help="download from this URL instead of the catalog's mirrors (repeat for several mirrors)")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="parallel worker processes (default 1); the output does not depend on it")
+    p.add_argument("--lmdb-keys", choices=["basicsr", "mmagic"], default="basicsr",
+                   help="LMDB key style: basicsr '00001/0001/im4' (default) or mmagic '00001_0001_4'")
+    p.add_argument("--commit-every", type=_workers, default=1000,
+                   help="frames per LMDB transaction / resume checkpoint (default 1000)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_cmd_prepare)
+
+
+def _cmd_prepare(args) -> int:
+    from vsrbench.datasets.prepare import prepare
+
+    r = prepare(
+        args.name, backend=args.backend, variants=args.variants, source=args.source, urls=args.url,
+        workers=args.workers, lmdb_keys=args.lmdb_keys, commit_every=args.commit_every,
+        progress=not args.no_progress,
+    )
+    for (s, v, b), path in sorted(r.stores.items(), key=lambda kv: str(kv[1])):
+        print(f"{b:<8} {v:<24} {path}")
+    if r.did_work:
+        print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
+    else:
+        print(f"{r.dataset}: already prepared; nothing to do")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation: suites, models, evaluate, profile
+
+
+def _add_suites(sub) -> None:
+    p = sub.add_parser("suites", help="list the evaluation suites and their protocol settings")
+    p.set_defaults(func=_cmd_suites)
+
+
+def _cmd_suites(args) -> int:
+    from vsrbench.benchmark.suites import SUITES
+
+    print(f"{'suite':<22} {'dataset':<9} {'degradation':<26} {'scale':>5} {'ch':>3} {'crop':>4} {'frames':<7} description")
+    for s in SUITES.values():
+        print(f"{s.name:<22} {s.dataset:<9} {s.degradation:<26} {'x%d' % s.scale:>5} {s.channel:>3} {s.crop_border:>4} {s.frames:<7} {s.description}")
+    return 0
+
+
+def _add_models(sub) -> None:
+    p = sub.add_parser("models", help="list registered models: task, interface, parameters, published checkpoint")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=_cmd_models)
+
+
+def _cmd_models(args) -> int:
+    from vsrbench.models import create_model, get_model_info, list_models
+
+    rows = []
+    for name in list_models():
+        info = get_model_info(name)
+        try:
+            params = sum(p.numel() for p in create_model(name, scale=info.spec.scales[0]).parameters())
+        except Exception as e:  # a broken third-party model must not hide the others
+            params = f"error: {e}"
+        rows.append({"name": name, "spec": info.spec.as_dict(), "params": params, "card": info.card.as_dict()})
+    if args.format == "json":
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'model':<10} {'task':<6} {'in':>9} {'out':>4} {'colour':<6} {'scales':<14} {'params':>12}  checkpoint")
+    for r in rows:
+        sp, card = r["spec"], r["card"]
+        ck = card.get("checkpoint_name") or ("-" if not card.get("checkpoint_url") else card["checkpoint_url"])
+        params = f"{r['params']:,}" if isinstance(r["params"], int) else r["params"]
+        scales = ",".join("x%d" % s for s in sp["scales"])
+        print(f"{r['name']:<10} {sp['task']:<6} {str(sp['frames_in']):>9} {sp['frames_out']:>4} {sp['colour']:<6} {scales:<14} {params:>12}  {ck}")
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a registered model on a suite by the published protocol",
+        description=(
+            "Run --model on --suite and score it: BT.601 Y (or the suite's channel) PSNR/SSIM per frame, "
+            "mean per clip, mean over clips; temporal consistency (tOF, warping error, temporal-difference "
+            "PSNR); runtime. Results go to the results store and re-runs skip what is scored (--force "
+            "re-scores); an interrupted run resumes at the clip it stopped in."
+        ),
+    )
+    p.add_argument("--model", required=True, help="registered model (vsrbench models)")
+    p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
+    p.add_argument("--checkpoint", help="weights (.pth/.pt); without one the model has seeded random weights")
+    p.add_argument("--seed", type=int, default=0, help="seed for random weights when no checkpoint is given (default 0)")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
+    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
+    p.add_argument("--tile", type=int, default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
+    p.add_argument("--batch", type=int, default=1, help="batch size (recorded with the runtime)")
+    p.add_argument("--padding", default="reflection_circle",
+                   choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
+                   help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
+    p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
+    p.add_argument("--limit-clips", type=int, help="score only the first N clips")
+    p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
+    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
+    p.add_argument("--force", action="store_true", help="re-score even if a result exists")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=_cmd_evaluate)
+
+
+def format_result_table(r: dict) -> str:
+    lines = [f"{r['model']} on {r['suite']} ({r['weights']}); {r['suite_settings']['degradation']}, "
+             f"channel {r['suite_settings']['channel']}, crop {r['suite_settings']['crop_border']}"]
+    lines.append(f"{'clip':<24} {'frames':>6} {'PSNR':>9} {'SSIM':>7} {'tOF':>7} {'warp':>9} {'tPSNR':>7}")
+    for name, c in r["clips"].items():
+        lines.append(
+            f"{name:<24} {c['n_frames']:>6} {_fmt(c['psnr']):>9} {_fmt(c['ssim']):>7} "
+            f"{_fmt(c.get('tof', math.nan), 3):>7} {_fmt(c.get('warping_error', math.nan), 6):>9} {_fmt(c.get('tpsnr', math.nan), 2):>7}"
+        )
+    t = r.get("temporal") or {}
+    lines.append(
+        f"{'mean over clips':<24} {r['n_frames']:>6} {_fmt(r['psnr']):>9} {_fmt(r['ssim']):>7} "
+        f"{_fmt(t.get('tof', math.nan), 3):>7} {_fmt(t.get('warping_error', math.nan), 6):>9} {_fmt(t.get('tpsnr', math.nan), 2):>7}"
+    )
+    rt = r["runtime"]
+    if rt.get("ms_per_frame") is not None:
+        lines.append(
+            f"runtime: {rt['ms_per_frame']:.2f} ms/frame ({rt['fps']:.2f} fps), {rt['params']:,} params; "
+            f"device {rt['device']}, dtype {rt['dtype']}, batch {rt['batch']}, LR {rt['lr_size']}"
+        )
+    for k, d in (t.get("definitions") or {}).items():
+        lines.append(f"  {k}: {d}")
+    if r.get("missing_clips"):
+        lines.append(f"note: {len(r['missing_clips'])} clip(s) of the split are not in the store and were not scored")
+    if r.get("n_inf"):
+        lines.append(f"note: {r['n_inf']} frame(s) identical to GT (PSNR = inf) are left out of the means")
+    if r.get("skipped"):
+        lines.append("(already scored: shown from the results store; --force re-scores)")
+    return "\n".join(lines)
+
+
+def _cmd_evaluate(args) -> int:
+    from vsrbench.benchmark.harness import evaluate
+
+    r = evaluate(
+        args.model,
+        args.suite,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        dtype=args.dtype,
+        tile=args.tile,
+        batch=args.batch,
+        padding=args.padding,
+        save_outputs=args.save_outputs,
+        limit_clips=args.limit_clips,
+        results=args.results,
+        force=args.force,
+        seed=args.seed,
+        temporal=not args.no_temporal,
+    )
+    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r))
+    return 0
+
+
+def _add_profile(sub) -> None:
+    p = sub.add_parser("profile", help="time a model alone at the field's LR size (ms/frame, fps, FLOPs, memory)")
+    p.add_argument("--model", required=True, nargs="+", help="registered model name(s)")
+    p.add_argument("--lr-size", default="180x320", help="LR frame size HxW (default 180x320; x16 papers use 45x80)")
+    p.add_argument("--scale", type=int, help="scale (default: the model's first supported scale)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=_cmd_profile)
+
+
+def _cmd_profile(args) -> int:
+    from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.benchmark.runtime import format_runtime_table, profile_model
+    from vsrbench.models import create_model, get_model_info
+
+    try:
+        h, w = (int(v) for v in args.lr_size.lower().split("x"))
+    except ValueError:
+        raise VsrbenchError(f"--lr-size must look like 180x320, got {args.lr_size!r}") from None
+    dev = resolve_device(args.device)
+    rows = []
+    for name in args.model:
+        info = get_model_info(name)
+        scale = args.scale or info.spec.scales[0]
+        net = create_model(name, scale=scale).to(dev).eval()
+        for dt in args.dtype:
+            rows.append(profile_model(net, (h, w), device=dev, dtype=dt, batch=args.batch, repeats=args.repeats))
+    print(json.dumps(rows, indent=1) if args.format == "json" else format_runtime_table(rows))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vsrbench",
@@ -265,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_degrade(sub)
     _add_upscale(sub)
     _add_score(sub)
+    _add_datasets(sub)
+    _add_prepare(sub)
+    _add_suites(sub)
+    _add_models(sub)
+    _add_evaluate(sub)
+    _add_profile(sub)
     # further commands register here
     return parser
 

@@ -1,0 +1,400 @@
+"""The evaluation harness: ``evaluate(model, suite)`` -> one result record, resumable.
+
+Reads data only through :func:`vsrbench.datasets.open_store`; feeds the model by its declared
+interface (:mod:`vsrbench.benchmark.feed`); scores per frame by the protocol (uint8 RGB -> BT.601 Y,
+PSNR / SSIM with the suite's crop), aggregates per clip then over clips, and adds temporal
+consistency (tOF, warping error, temporal-difference PSNR) and runtime. Every completed clip is
+appended to a journal (``*.partial.jsonl``, flushed and fsynced), so an interrupted run resumes at
+the clip it stopped in; the final record is written atomically.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+
+import numpy as np
+
+from vsrbench import __version__
+from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
+from vsrbench.benchmark.suites import Suite, get_suite
+from vsrbench.errors import VsrbenchError
+from vsrbench.metrics import aggregate, psnr, ssim
+
+__all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
+
+SCHEMA = 1
+
+
+def results_dir(results: str | os.PathLike | None = None) -> Path:
+    if results:
+        return Path(results)
+    home = os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
+    return Path(home) / "results"
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _identity(model: str, weights: str, suite: Suite, settings: dict) -> str:
+    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(), "settings": settings}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
+    return root / suite / f"{model}-{ident}.json"
+
+
+def load_results(results: str | os.PathLike | None = None) -> list[dict]:
+    """Every complete result record under the results store."""
+    root = results_dir(results)
+    out = []
+    for p in sorted(root.glob("*/*.json")):
+        try:
+            rec = json.loads(p.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        if rec.get("complete"):
+            out.append(rec)
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        here = Path(__file__).resolve().parents[2]
+        r = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return r.stdout.strip() or None
+    except Exception:
+        return None
+
+
+def _provenance(device, dtype: str) -> dict:
+    import torch
+
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            for line in open("/proc/cpuinfo"):
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+    return {
+        "vsrbench": __version__,
+        "git_commit": _git_commit(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": str(device),
+        "device_name": name,
+        "dtype": dtype,
+        "python": platform.python_version(),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _json_num(v):
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+class _Data:
+    """GT and LR of a suite, through ``open_store``; a missing LR variant is made from GT on the fly."""
+
+    def __init__(self, suite: Suite, home=None):
+        from vsrbench.datasets import find_store, open_store
+        from vsrbench.degradations import parse_spec
+
+        self.deg = parse_spec(suite.degradation)
+        self.gt = open_store(find_store(suite.dataset, "GT", suite.set, home=home))
+        self.lr = None
+        self.lr_note = "prepared store"
+        try:
+            self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
+        except VsrbenchError:
+            self.lr_note = f"made from GT on the fly ({self.deg.spec}); `vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it"
+        self.dataset = suite.dataset
+
+    def gt_frames(self, clip: str) -> list[np.ndarray]:
+        return self.gt.read_clip(clip)
+
+    def lr_frames(self, clip: str, gt: list[np.ndarray]) -> list[np.ndarray]:
+        if self.lr is not None and clip in self.lr and self.lr.num_frames(clip) == len(gt):
+            return self.lr.read_clip(clip)
+        return [self.deg.apply_frame(f, dataset=self.dataset, clip=clip, index=i) for i, f in enumerate(gt)]
+
+
+def _select_clips(suite: Suite, store, limit: int | None) -> tuple[list[str], list[str]]:
+    clips = store.clips()
+    missing: list[str] = []
+    if suite.split:
+        from vsrbench.datasets import check_split, load_split
+
+        ids = load_split(suite.split, suite.split_form)
+        chk = check_split(ids, clips, suite.split)
+        clips, missing = list(chk.present), list(chk.missing)
+        if not clips:
+            raise VsrbenchError(
+                f"the {suite.dataset} store {store.path} holds none of the {len(ids)} clips of split {suite.split!r}; "
+                f"prepare the full dataset with `vsrbench prepare {suite.dataset}`"
+            )
+    if limit:
+        clips = clips[: int(limit)]
+    return clips, missing
+
+
+def _scored_indices(suite: Suite, n: int) -> list[int]:
+    return [n // 2] if suite.frames == "centre" else list(range(n))
+
+
+def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
+    from vsrbench.metrics import temporal
+
+    if len(sr) < 2:
+        return {}
+    return {
+        "tof": float(temporal.tof(sr, gt)),
+        "warping_error": float(temporal.warping_error(sr, gt)),
+        "tpsnr": _json_num(float(temporal.temporal_psnr(sr, gt))),
+    }
+
+
+def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool) -> dict:
+    gt = data.gt_frames(clip)
+    lr = data.lr_frames(clip, gt)
+    scale = data.deg.scale
+    wanted = _scored_indices(suite, len(gt))
+    if runner.spec.task == "stvsr":
+        sr = super_resolve_stvsr(runner, lr, wanted)
+    else:
+        sr = super_resolve_vsr(runner, lr, wanted, padding)
+    frames = []
+    for i in wanted:
+        g = gt[i]
+        g = g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale]
+        out = sr[i]
+        if out.shape != g.shape:
+            raise VsrbenchError(f"clip {clip} frame {i}: output {out.shape} vs GT {g.shape} (after modcrop x{scale})")
+        p = psnr(out, g, suite.crop_border, suite.channel)
+        frames.append({"gt_index": i, "psnr": p, "ssim": ssim(out, g, suite.crop_border, suite.channel)})
+        if save_outputs:
+            from vsrbench.datasets.frames import write_frame
+
+            d = Path(save_outputs) / clip
+            d.mkdir(parents=True, exist_ok=True)
+            write_frame(d / f"{i:08d}.png", out)
+    rec = {"clip": clip, "frames": frames, "n_frames": len(frames)}
+    if temporal and len(wanted) >= 2:
+        gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
+        srs = [sr[i] for i in wanted]
+        rec.update(_temporal(srs, gts))
+        if save_outputs:
+            from vsrbench.datasets.frames import write_frame
+            from vsrbench.metrics import temporal as tm
+
+            write_frame(Path(save_outputs) / f"{clip.replace('/', '_')}_temporal_profile.png", tm.temporal_profile_pair(srs, gts))
+    for f in frames:
+        f["psnr"] = _json_num(f["psnr"])
+    rec["lr_size"] = f"{lr[0].shape[0]}x{lr[0].shape[1]}"
+    return rec
+
+
+def _read_journal(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            break  # a line cut by a kill: that clip is redone
+    return out
+
+
+def evaluate(
+    model: str,
+    suite: str,
+    *,
+    checkpoint: str | None = None,
+    device: str | None = "auto",
+    dtype: str = "fp32",
+    tile: int = 0,
+    batch: int = 1,
+    padding: str = "reflection_circle",
+    save_outputs: str | None = None,
+    limit_clips: int | None = None,
+    results: str | os.PathLike | None = None,
+    force: bool = False,
+    seed: int = 0,
+    temporal: bool = True,
+    model_kwargs: dict | None = None,
+    home=None,
+    progress: bool = True,
+) -> dict:
+    """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
+
+    Args:
+        checkpoint: weights loaded strictly; without one the model has seeded random weights
+            (``seed``), which the record says.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; dtype ``fp32|fp16|bf16``.
+        tile: LR tile size for frames too large for memory (0: whole frames).
+        padding: boundary padding for sliding-window models.
+        limit_clips: score only the first N clips (recorded in the settings).
+        results: results store (default ``$VSRBENCH_HOME/results``); ``force`` re-scores.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.models import create_model, get_model_info
+
+    st = get_suite(suite)
+    info = get_model_info(model)
+    if st.scale not in info.spec.scales:
+        raise VsrbenchError(
+            f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {suite!r} is x{st.scale}"
+        )
+    weights = "none"
+    ck_sha = None
+    if checkpoint:
+        if not Path(checkpoint).is_file():
+            raise VsrbenchError(f"{checkpoint}: no such checkpoint file")
+        ck_sha = sha256_file(checkpoint)
+        weights = f"sha256:{ck_sha}"
+    settings = {
+        "dtype": dtype,
+        "tile": tile,
+        "batch": batch,
+        "padding": padding,
+        "limit_clips": limit_clips,
+        "model_kwargs": model_kwargs or {},
+    }
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    net = create_model(model, scale=st.scale, **(model_kwargs or {}))
+    n_params = sum(p.numel() for p in net.parameters())
+    if not checkpoint:
+        weights = f"random(seed={seed})" if n_params else "none"
+    ident = _identity(model, weights, st, settings)
+    root = results_dir(results)
+    final = record_path(root, suite, model, ident)
+    journal = final.with_suffix(".partial.jsonl")
+    if final.exists() and not force:
+        rec = json.loads(final.read_text())
+        rec["skipped"] = True
+        return rec
+    if force:
+        journal.unlink(missing_ok=True)
+    if checkpoint:
+        from vsrbench.models import load_checkpoint
+
+        try:
+            load_checkpoint(net, checkpoint)
+        except VsrbenchError as e:
+            raise VsrbenchError(f"checkpoint {checkpoint} does not fit model {model!r}: {e}") from None
+    net = net.to(dev).eval()
+    runner = ModelRunner(net, st.scale, dev, dtype, tile=tile)
+    data = _Data(st, home=home)
+    clips, missing = _select_clips(st, data.gt, limit_clips)
+
+    done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}
+    resumed = len(done)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if done:  # rewrite the journal without a possibly torn last line
+        tmp = journal.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
+        os.replace(tmp, journal)
+    lr_size = None
+    with open(journal, "a") as jf:
+        todo = [c for c in clips if c not in done]
+        for clip in tqdm(todo, desc=f"{model} on {suite}", unit="clip", disable=not progress):
+            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal)
+            rec["model_seconds"] = runner.model_seconds
+            rec["model_frames"] = runner.model_frames
+            runner.model_seconds, runner.model_frames = 0.0, 0
+            jf.write(json.dumps(rec) + "\n")
+            jf.flush()
+            os.fsync(jf.fileno())
+            done[clip] = rec
+    per_clip = [done[c] for c in clips]
+    lr_size = per_clip[0]["lr_size"] if per_clip else None
+
+    def fr(v):
+        return math.inf if v is None else v
+
+    ps = aggregate({r["clip"]: [fr(f["psnr"]) for f in r["frames"]] for r in per_clip})
+    ss = aggregate({r["clip"]: [f["ssim"] for f in r["frames"]] for r in per_clip})
+    temporal_means = {}
+    for key in ("tof", "warping_error", "tpsnr"):
+        vals = [r[key] for r in per_clip if r.get(key) is not None]
+        if vals:
+            temporal_means[key] = float(np.mean(vals))
+    secs = sum(r["model_seconds"] for r in per_clip)
+    nfr = sum(r["model_frames"] for r in per_clip)
+    prov = _provenance(dev, dtype)
+    runtime = {
+        "ms_per_frame": 1000 * secs / nfr if nfr else None,
+        "fps": nfr / secs if secs else None,
+        "params": int(n_params),
+        "device": prov["device_name"],
+        "dtype": dtype,
+        "batch": batch,
+        "lr_size": lr_size,
+        "frames_timed": nfr,
+        "note": "model calls only, synchronised, during this evaluation (see `vsrbench profile` for the field's 180x320)",
+    }
+    definitions = {}
+    if temporal_means:
+        from vsrbench.metrics import temporal as tm
+
+        definitions = dict(getattr(tm, "TEMPORAL_DEFINITIONS", {}))
+    record = {
+        "schema": SCHEMA,
+        "id": ident,
+        "complete": True,
+        "model": model,
+        "weights": weights,
+        "checkpoint": {"path": str(checkpoint), "sha256": ck_sha} if checkpoint else None,
+        "suite": st.name,
+        "suite_settings": st.as_dict(),
+        "settings": settings,
+        "lr_source": data.lr_note,
+        "psnr": _json_num(ps["mean"]),
+        "ssim": ss["mean"],
+        "frame_mean": {"psnr": _json_num(ps["frame_mean"]), "ssim": ss["frame_mean"]},
+        "n_clips": len(per_clip),
+        "n_frames": ps["n_frames"],
+        "n_inf": ps["n_inf"],
+        "missing_clips": missing,
+        "temporal": {**temporal_means, "definitions": definitions} if temporal_means else {},
+        "runtime": runtime,
+        "provenance": prov,
+        "resumed_clips": resumed,
+        "clips": {
+            r["clip"]: {
+                "psnr": _json_num(ps["clips"][r["clip"]]),
+                "ssim": ss["clips"][r["clip"]],
+                **{k: r[k] for k in ("tof", "warping_error", "tpsnr") if k in r},
+                "n_frames": r["n_frames"],
+                "frames": r["frames"],
+            }
+            for r in per_clip
+        },
+    }
+    tmp = final.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    os.replace(tmp, final)
+    journal.unlink(missing_ok=True)
+    return record
