@@ -121,7 +121,7 @@ def _fmt(v, digits=4) -> str:
     if v is None:
         return "inf"
     if isinstance(v, float) and math.isnan(v):
-        return "nan"
+        return "-"
     return f"{v:.{digits}f}"
 
 
@@ -362,6 +362,14 @@ def _cmd_prepare(args) -> int:
 # evaluation: suites, models, evaluate, profile
 
 
+def _parse_hw(text: str, flag: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise VsrbenchError(f"{flag} must look like 180x320 (height x width), got {text!r}") from None
+    return h, w
+
+
 def _add_suites(sub) -> None:
     p = sub.add_parser("suites", help="list the evaluation suites and their protocol settings")
     p.set_defaults(func=_cmd_suites)
@@ -430,6 +438,7 @@ def _add_evaluate(sub) -> None:
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
     p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
     p.add_argument("--limit-clips", type=int, help="score only the first N clips")
+    p.add_argument("--crop", metavar="HxW", help="score a centre crop of every GT frame (LR made on the fly); for quick checks")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--force", action="store_true", help="re-score even if a result exists")
@@ -482,6 +491,7 @@ def _cmd_evaluate(args) -> int:
         padding=args.padding,
         save_outputs=args.save_outputs,
         limit_clips=args.limit_clips,
+        crop=_parse_hw(args.crop, "--crop") if args.crop else None,
         results=args.results,
         force=args.force,
         seed=args.seed,
@@ -509,10 +519,7 @@ def _cmd_profile(args) -> int:
     from vsrbench.benchmark.runtime import format_runtime_table, profile_model
     from vsrbench.models import create_model, get_model_info
 
-    try:
-        h, w = (int(v) for v in args.lr_size.lower().split("x"))
-    except ValueError:
-        raise VsrbenchError(f"--lr-size must look like 180x320, got {args.lr_size!r}") from None
+    h, w = _parse_hw(args.lr_size, "--lr-size")
     dev = resolve_device(args.device)
     rows = []
     for name in args.model:

@@ -113,22 +113,33 @@ def _json_num(v):
 class _Data:
     """GT and LR of a suite, through ``open_store``; a missing LR variant is made from GT on the fly."""
 
-    def __init__(self, suite: Suite, home=None):
+    def __init__(self, suite: Suite, home=None, crop: tuple[int, int] | None = None):
         from vsrbench.datasets import find_store, open_store
         from vsrbench.degradations import parse_spec
 
         self.deg = parse_spec(suite.degradation)
+        self.crop = crop
         self.gt = open_store(find_store(suite.dataset, "GT", suite.set, home=home))
         self.lr = None
         self.lr_note = "prepared store"
         try:
+            if crop:
+                raise VsrbenchError("cropped GT: LR made on the fly")
             self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
         except VsrbenchError:
             self.lr_note = f"made from GT on the fly ({self.deg.spec}); `vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it"
         self.dataset = suite.dataset
 
     def gt_frames(self, clip: str) -> list[np.ndarray]:
-        return self.gt.read_clip(clip)
+        frames = self.gt.read_clip(clip)
+        if self.crop:
+            ch, cw = self.crop
+            h, w = frames[0].shape[:2]
+            if ch > h or cw > w:
+                raise VsrbenchError(f"--crop {ch}x{cw} is larger than the frames of clip {clip} ({h}x{w})")
+            y0, x0 = (h - ch) // 2, (w - cw) // 2
+            frames = [np.ascontiguousarray(f[y0 : y0 + ch, x0 : x0 + cw]) for f in frames]
+        return frames
 
     def lr_frames(self, clip: str, gt: list[np.ndarray]) -> list[np.ndarray]:
         if self.lr is not None and clip in self.lr and self.lr.num_frames(clip) == len(gt):
@@ -235,6 +246,7 @@ def evaluate(
     padding: str = "reflection_circle",
     save_outputs: str | None = None,
     limit_clips: int | None = None,
+    crop: tuple[int, int] | None = None,
     results: str | os.PathLike | None = None,
     force: bool = False,
     seed: int = 0,
@@ -252,6 +264,8 @@ def evaluate(
         tile: LR tile size for frames too large for memory (0: whole frames).
         padding: boundary padding for sliding-window models.
         limit_clips: score only the first N clips (recorded in the settings).
+        crop: score a centre crop (H, W) of every GT frame, its LR made on the fly (for quick checks
+            and CI regression guards; recorded in the settings, so never mixed with full results).
         results: results store (default ``$VSRBENCH_HOME/results``); ``force`` re-scores.
     """
     import torch
@@ -279,6 +293,7 @@ def evaluate(
         "batch": batch,
         "padding": padding,
         "limit_clips": limit_clips,
+        "crop": list(crop) if crop else None,
         "model_kwargs": model_kwargs or {},
     }
     dev = resolve_device(device)
@@ -306,7 +321,9 @@ def evaluate(
             raise VsrbenchError(f"checkpoint {checkpoint} does not fit model {model!r}: {e}") from None
     net = net.to(dev).eval()
     runner = ModelRunner(net, st.scale, dev, dtype, tile=tile)
-    data = _Data(st, home=home)
+    if crop and (crop[0] % st.scale or crop[1] % st.scale):
+        raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
+    data = _Data(st, home=home, crop=tuple(crop) if crop else None)
     clips, missing = _select_clips(st, data.gt, limit_clips)
 
     done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}
