@@ -12,3 +12,30 @@ def shared_dir() -> pathlib.Path:
             pytest.fail("VSRBENCH_SHARED is not set in CI (.ci/run sets it to ../shared)")
         pytest.skip("VSRBENCH_SHARED is not set; point it at the shared/ folder to run real-data tests")
     return pathlib.Path(p)
+
+
+@pytest.fixture(scope="session")
+def prepared_home(shared_dir, tmp_path_factory):
+    """A VSRBENCH_HOME with Vid4 (from ../shared, GT + BIx4 + BDx4 LMDBs) and the demo prepared,
+    as a user would with `vsrbench prepare`. Shared by the test modules that evaluate."""
+    from vsrbench.cli import main
+
+    h = tmp_path_factory.mktemp("vsrbench_home")
+    old = os.environ.get("VSRBENCH_HOME")
+    os.environ["VSRBENCH_HOME"] = str(h)
+    try:
+        assert main(["prepare", "vid4", "--source", str(shared_dir / "data/vid4"), "--workers", "2", "--no-progress"]) == 0
+        assert main(["prepare", "demo", "--no-progress"]) == 0
+    finally:
+        if old is None:
+            os.environ.pop("VSRBENCH_HOME", None)
+        else:
+            os.environ["VSRBENCH_HOME"] = old
+    return h
+
+
+@pytest.fixture
+def home(prepared_home, monkeypatch):
+    """VSRBENCH_HOME set to the prepared home for one test."""
+    monkeypatch.setenv("VSRBENCH_HOME", str(prepared_home))
+    return prepared_home

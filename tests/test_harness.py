@@ -25,23 +25,6 @@ PER_CLIP_BI = {
 }
 
 
-@pytest.fixture(scope="module")
-def home(shared_dir, tmp_path_factory):
-    """A VSRBENCH_HOME with Vid4 (from ../shared) and the demo prepared, as a user would."""
-    h = tmp_path_factory.mktemp("home")
-    old = os.environ.get("VSRBENCH_HOME")
-    os.environ["VSRBENCH_HOME"] = str(h)
-    try:
-        assert main(["prepare", "vid4", "--source", str(shared_dir / "data/vid4"), "--workers", "2", "--no-progress"]) == 0
-        assert main(["prepare", "demo", "--no-progress"]) == 0
-        yield h
-    finally:
-        if old is None:
-            os.environ.pop("VSRBENCH_HOME", None)
-        else:
-            os.environ["VSRBENCH_HOME"] = old
-
-
 def test_evaluate_bicubic_vid4_matches_published(home, capsys):
     args = ["evaluate", "--model", "bicubic", "--suite", "vid4", "--device", "cpu", "--format", "json", "--no-temporal"]
     assert main(args) == 0
