@@ -262,3 +262,13 @@ def test_write_frame_roundtrip(tmp_path):
     write_frame(tmp_path / "a.png", img)
     assert np.array_equal(read_frame(tmp_path / "a.png"), img)
     assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_psnr_ssim_equals_the_separate_calls(shared_dir):
+    from vsrbench.metrics import psnr_ssim
+
+    gt = read_frame(shared_dir / "data/vimeo90k/vimeo_septuplet/sequences/00001/0002/im4.png")
+    sr = imresize(imresize(gt, 1 / 4), 4)
+    for crop, ch in ((0, "y"), (8, "y"), (0, "rgb")):
+        p, s = psnr_ssim(sr, gt, crop, ch)
+        assert p == psnr(sr, gt, crop, ch) and abs(s - ssim(sr, gt, crop, ch)) < 1e-15

@@ -21,7 +21,7 @@ import numpy as np
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_sequence
 from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
 from vsrbench.errors import VsrbenchError
-from vsrbench.metrics import aggregate, psnr, ssim
+from vsrbench.metrics import aggregate, psnr_ssim
 
 __all__ = ["upscale_folder", "score_folders", "resolve_device"]
 
@@ -115,15 +115,8 @@ def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, mo
                 f"{p}: shape {a.shape[1]}x{a.shape[0]} does not match ground truth {g} "
                 f"{b.shape[1]}x{b.shape[0]}{hint}"
             )
-        rows.append(
-            {
-                "index": i,
-                "pred": p.name,
-                "gt": g.name,
-                "psnr": psnr(a, b, crop_border, channel),
-                "ssim": ssim(a, b, crop_border, channel),
-            }
-        )
+        pv, sv = psnr_ssim(a, b, crop_border, channel)
+        rows.append({"index": i, "pred": p.name, "gt": g.name, "psnr": pv, "ssim": sv})
     return rows
 
 

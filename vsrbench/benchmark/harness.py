@@ -25,7 +25,7 @@ from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.errors import VsrbenchError
-from vsrbench.metrics import aggregate, psnr, ssim
+from vsrbench.metrics import aggregate, psnr_ssim
 
 __all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
 
@@ -198,8 +198,8 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
         out = sr[i]
         if out.shape != g.shape:
             raise VsrbenchError(f"clip {clip} frame {i}: output {out.shape} vs GT {g.shape} (after modcrop x{scale})")
-        p = psnr(out, g, suite.crop_border, suite.channel)
-        frames.append({"gt_index": i, "psnr": p, "ssim": ssim(out, g, suite.crop_border, suite.channel)})
+        p, q = psnr_ssim(out, g, suite.crop_border, suite.channel)
+        frames.append({"gt_index": i, "psnr": p, "ssim": q})
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
 

@@ -161,18 +161,19 @@ def _resize_axis(x: np.ndarray, axis: int, out_length: int, scale: float, kernel
     for p in range(period):
         rows = len(range(p, out_length, period))
         start = int(left[p]) + lo
-        acc = None
+        acc = tmp = None
         for k in range(taps):
             wk = wts[p, k]
             if wk == 0.0:
                 continue
             a = start + k
             sl = (slice(a, a + step * (rows - 1) + 1, step),) if axis == 0 else (slice(None), slice(a, a + step * (rows - 1) + 1, step))
-            term = xp[sl] * wk
             if acc is None:
-                acc = term
+                acc = xp[sl] * wk
+                tmp = np.empty_like(acc)
             else:
-                acc += term
+                np.multiply(xp[sl], wk, out=tmp)
+                acc += tmp
         dst = (slice(p, None, period),) if axis == 0 else (slice(None), slice(p, None, period))
         out[dst] = acc
     return out

@@ -22,7 +22,7 @@ import math
 import cv2
 import numpy as np
 
-__all__ = ["rgb_to_y", "psnr", "ssim", "to_uint8", "SSIM_WINDOW", "SSIM_SIGMA", "C1", "C2"]
+__all__ = ["rgb_to_y", "psnr", "ssim", "psnr_ssim", "to_uint8", "SSIM_WINDOW", "SSIM_SIGMA", "C1", "C2"]
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -117,3 +117,15 @@ def ssim(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, channel: str = 
     if a.ndim == 2:
         return _ssim_2d(a, b)
     return float(np.mean([_ssim_2d(a[:, :, c], b[:, :, c]) for c in range(a.shape[2])]))
+
+
+def psnr_ssim(pred: np.ndarray, gt: np.ndarray, crop_border: int = 0, channel: str = "y") -> tuple[float, float]:
+    """``(psnr(...), ssim(...))`` with one colour conversion; the values equal the two calls'."""
+    a, b = _prepare(pred, gt, crop_border, channel)
+    mse = np.mean((a - b) ** 2)
+    p = math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    if a.shape[0] < SSIM_WINDOW or a.shape[1] < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels after cropping, got {a.shape[:2]}")
+    if a.ndim == 2:
+        return p, _ssim_2d(a, b)
+    return p, float(np.mean([_ssim_2d(np.ascontiguousarray(a[:, :, c]), np.ascontiguousarray(b[:, :, c])) for c in range(a.shape[2])]))
