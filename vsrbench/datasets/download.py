@@ -1,0 +1,133 @@
+"""HTTP(S) download with Range resume, retries with backoff, mirrors, size and sha256 checks.
+
+The file is written to ``DEST.part`` and renamed to ``DEST`` only when complete and verified, so a
+killed download leaves only a ``.part`` that the next call resumes with a ``Range: bytes=N-``
+request (a server that ignores Range and answers 200 restarts the file from the beginning).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import socket
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from tqdm import tqdm
+
+from vsrbench.errors import VsrbenchError
+
+__all__ = ["download", "sha256_file"]
+
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress: bool) -> None:
+    """One request; appends to ``part`` from its current length. Raises on any transfer error."""
+    have = part.stat().st_size if part.exists() else 0
+    if size is not None and have >= size:
+        return
+    req = urllib.request.Request(url, headers={"User-Agent": "vsrbench"})
+    if have:
+        req.add_header("Range", f"bytes={have}-")
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        status = getattr(resp, "status", 200)
+        if have and status != 206:
+            have = 0  # server ignored Range: start again
+        length = resp.headers.get("Content-Length")
+        total = have + int(length) if length is not None else size
+        mode = "ab" if have else "wb"
+        with open(part, mode) as f, tqdm(
+            total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5],
+            disable=not progress, file=sys.stderr, leave=False,
+        ) as bar:
+            got = 0
+            while True:
+                block = resp.read(_CHUNK)
+                if not block:
+                    break
+                f.write(block)
+                got += len(block)
+                bar.update(len(block))
+        if length is not None and got < int(length):
+            raise http.client.IncompleteRead(b"", int(length) - got)
+
+
+def download(
+    urls: str | list[str],
+    dest: str | os.PathLike,
+    *,
+    size: int | None = None,
+    sha256: str | None = None,
+    retries: int = 5,
+    backoff: float = 1.0,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
+    """Download the first working mirror of ``urls`` to ``dest``; resume a ``dest.part`` left behind.
+
+    Each mirror is tried ``retries`` times with exponential backoff (``backoff * 2**k`` s), resuming
+    from the bytes already on disk. ``size`` and ``sha256`` are checked when given; a mismatch removes
+    the file and raises :class:`VsrbenchError`. Returns ``dest``. An existing ``dest`` of the right size
+    (and sha256) is reused without any request.
+    """
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.exists() and (size is None or dest.stat().st_size == size):
+        if sha256 is None or sha256_file(dest) == sha256:
+            return dest
+    part = dest.with_name(dest.name + ".part")
+    errors = []
+    for url in urls:
+        ok = False
+        for attempt in range(retries):
+            try:
+                _fetch_once(url, part, size, timeout, progress)
+                ok = True
+                break
+            except urllib.error.HTTPError as e:
+                if e.code == 416 and part.exists():  # range beyond the end: the file is complete
+                    ok = True
+                    break
+                errors.append(f"{url}: HTTP {e.code} {e.reason}")
+                if e.code in (403, 404, 410):
+                    break
+            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as e:
+                errors.append(f"{url}: {type(e).__name__}: {e}")
+            if attempt + 1 < retries:
+                time.sleep(backoff * (2**attempt))
+        if not ok or not part.exists():
+            continue
+        got = part.stat().st_size
+        if size is not None and got != size:
+            errors.append(f"{url}: got {got} bytes, expected {size}")
+            part.unlink()
+            continue
+        if sha256 is not None:
+            digest = sha256_file(part)
+            if digest != sha256.lower():
+                part.unlink()
+                raise VsrbenchError(
+                    f"{dest}: sha256 {digest} does not match the catalog's {sha256} (downloaded from {url}); "
+                    "the file was removed, retry later or use another mirror"
+                )
+        os.replace(part, dest)
+        return dest
+    detail = "; ".join(errors[-len(urls) * 2 :]) or "no mirror answered"
+    raise VsrbenchError(
+        f"could not download {dest.name} ({detail}). Download it by hand and pass it with --source PATH"
+        + (f" (partial data kept in {part}; rerun to resume)" if part.exists() else "")
+    )

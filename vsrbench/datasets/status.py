@@ -1,0 +1,29 @@
+"""What is prepared locally: complete stores under ``$VSRBENCH_HOME`` per dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vsrbench.datasets.catalog import vsrbench_home
+from vsrbench.datasets.stores import MARKER, is_complete
+
+__all__ = ["local_status"]
+
+
+def local_status(dataset: str, home=None) -> list[str]:
+    """Human-readable list of the complete stores of ``dataset`` (``lmdb/test/BIx4.lmdb`` ...)."""
+    root = (Path(home) if home is not None else vsrbench_home()) / dataset
+    if not root.is_dir():
+        return []
+    out = []
+    for p in sorted(root.iterdir()):
+        if p.is_dir() and (p / MARKER).is_file():
+            out.append(f"{p.name}/ (folders)")
+    for b, pat in (("lmdb", "*/*.lmdb"), ("hdf5", "*/*.h5")):
+        for p in sorted((root / b).glob(pat)):
+            if is_complete(p):
+                out.append(str(p.relative_to(root)))
+    partial = sorted(q.name for q in root.rglob("*.partial"))
+    if partial:
+        out.append(f"interrupted (rerun prepare to finish): {', '.join(partial)}")
+    return out

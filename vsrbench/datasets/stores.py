@@ -1,0 +1,606 @@
+"""Frame stores: crash-safe writers (LMDB, HDF5, folders) and one reader for all three.
+
+Layout under ``$VSRBENCH_HOME`` (see :func:`store_path`)::
+
+    <dataset>/GT/<clip>/<00000000>.png            canonical tree (folders backend), always written
+    <dataset>/<VARIANT>/<clip>/<00000000>.png     LR variants with --folders (BIx4, BDx4, ...)
+    <dataset>/lmdb/<set>/<VARIANT>.lmdb/          data.mdb, lock.mdb, meta_info.txt, vsrbench.json
+    <dataset>/hdf5/<set>/<VARIANT>.h5             one dataset per clip, T x H x W x 3 uint8
+
+``<set>`` is ``train`` / ``test`` for Vimeo-90K and ``all`` for the other datasets; folder trees hold
+every clip of every set.
+
+**LMDB** follows BasicSR's ``create_lmdb.py``: key = ``<clip>/<frame>`` (Vimeo: ``00001/0001/im4``, the
+path relative to ``sequences`` without extension; other datasets ``<clip>/<00000000>``), value = PNG of
+the BGR frame at compression level 1, ``meta_info.txt`` beside ``data.mdb`` with one line per key
+(``00001/0001/im4.png (256,448,3) 1``). ``key_style='mmagic'`` gives ``00001_0001_4`` keys instead.
+The map is grown on demand (``MapFullError`` -> double, retry).
+
+**Crash safety.** A store is built under ``<name>.partial`` with a journal of the clips already
+committed; the rerun continues after the last committed clip (a clip being written when the process
+died is written again: writes are idempotent). Only when every clip is in, the completion marker
+(``vsrbench.json``; for HDF5 the root attribute ``vsrbench``) is written and the store renamed into
+place. :func:`open_store` refuses a store without the marker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from vsrbench.datasets.catalog import variant_dirname, vsrbench_home
+from vsrbench.datasets.frames import list_clips, list_frames, natural_key, read_frame
+from vsrbench.errors import VsrbenchError
+
+__all__ = [
+    "MARKER",
+    "BACKENDS",
+    "frame_key",
+    "store_path",
+    "find_store",
+    "open_store",
+    "Store",
+    "LmdbWriter",
+    "Hdf5Writer",
+    "FolderWriter",
+    "make_writer",
+]
+
+MARKER = "vsrbench.json"
+JOURNAL = ".vsrbench-journal.txt"
+BACKENDS = ("lmdb", "hdf5", "folders")
+_FORMAT = "vsrbench-store/1"
+
+
+def frame_key(clip: str, gt_index: int, key_style: str = "basicsr", vimeo: bool = False) -> str:
+    """LMDB key of frame ``gt_index`` (0-based) of ``clip``."""
+    if key_style == "basicsr":
+        return f"{clip}/im{gt_index + 1}" if vimeo else f"{clip}/{gt_index:08d}"
+    if key_style == "mmagic":
+        base = clip.replace("/", "_")
+        return f"{base}_{gt_index + 1}" if vimeo else f"{base}_{gt_index:08d}"
+    raise VsrbenchError(f"unknown LMDB key style {key_style!r}; use 'basicsr' or 'mmagic'")
+
+
+def store_path(dataset: str, variant: str = "GT", set: str = "all", backend: str = "lmdb", home=None) -> Path:
+    """Where the store of (dataset, set, variant) lives for ``backend`` (it may not exist)."""
+    home = Path(home) if home is not None else vsrbench_home()
+    vdir = variant_dirname(variant)
+    if backend == "folders":
+        return home / dataset / vdir
+    if backend == "lmdb":
+        return home / dataset / "lmdb" / set / f"{vdir}.lmdb"
+    if backend == "hdf5":
+        return home / dataset / "hdf5" / set / f"{vdir}.h5"
+    raise VsrbenchError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+
+
+def is_complete(path: str | os.PathLike) -> bool:
+    path = Path(path)
+    if path.is_dir():
+        return (path / MARKER).is_file()
+    if path.is_file():
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                return "vsrbench" in f.attrs
+        except OSError:
+            return False
+    return False
+
+
+def find_store(dataset: str, variant: str = "GT", set: str = "all", backend: str | None = None, home=None) -> Path:
+    """Path of a complete store for (dataset, set, variant); ``backend`` None tries lmdb, hdf5, folders.
+
+    Raises :class:`VsrbenchError` saying which ``vsrbench prepare`` command makes it.
+    """
+    for b in [backend] if backend else list(BACKENDS):
+        p = store_path(dataset, variant, set, b, home)
+        if is_complete(p):
+            return p
+    flag = f" --{backend}" if backend else ""
+    var = "" if variant == "GT" else f" --variants {variant}"
+    raise VsrbenchError(
+        f"no prepared store for {dataset} ({set}, {variant}) under {Path(home) if home else vsrbench_home()}; "
+        f"run `vsrbench prepare {dataset}{flag}{var}`"
+    )
+
+
+# --------------------------------------------------------------------------------------------- writers
+
+
+class _Writer:
+    """Base: journal of committed clips under a ``.partial`` name; finalize renames into place."""
+
+    backend = ""
+
+    def __init__(self, final: Path, meta: dict, commit_every: int = 1000):
+        self.final = Path(final)
+        self.partial = self.final.with_name(self.final.name + ".partial")
+        self.meta = dict(meta)
+        self.commit_every = max(1, int(commit_every))
+        self.pending: list[tuple[str, list[int], tuple, list]] = []  # (clip, gt indices, shape, payload)
+        self.pending_frames = 0
+        self.done: dict[str, dict] = {}
+        self._config = json.dumps({k: v for k, v in sorted(self.meta.items())}, sort_keys=True)
+        self._open_partial()
+
+    # journal -----------------------------------------------------------------
+    @property
+    def journal(self) -> Path:
+        return self.partial / JOURNAL
+
+    def _read_journal(self) -> dict | None:
+        try:
+            lines = self.journal.read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        if not lines or lines[0] != self._config:
+            return None
+        done = {}
+        for line in lines[1:]:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                break  # a torn last line: that clip is redone
+            done[rec["clip"]] = rec
+        return done
+
+    def _open_partial(self) -> None:
+        done = self._read_journal() if self.partial.exists() else None
+        if done is None:
+            self._wipe()
+            self._create()
+            self.partial.mkdir(parents=True, exist_ok=True) if self.backend != "hdf5" else None
+            self.journal.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.journal, "w") as f:
+                f.write(self._config + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            done = {}
+        self.done = done
+
+    def _wipe(self) -> None:
+        if self.partial.is_dir():
+            shutil.rmtree(self.partial)
+        elif self.partial.exists():
+            self.partial.unlink()
+
+    def _append_journal(self, recs: list[dict]) -> None:
+        with open(self.journal, "a") as f:
+            for r in recs:
+                f.write(json.dumps(r) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        for r in recs:
+            self.done[r["clip"]] = r
+
+    # API ---------------------------------------------------------------------
+    def add_clip(self, clip: str, indices: list[int], shape: tuple, payload: list) -> None:
+        """Queue one clip: ``payload[k]`` is frame ``indices[k]`` (PNG bytes, or an array for HDF5)."""
+        self.pending.append((clip, list(indices), tuple(shape), payload))
+        self.pending_frames += len(indices)
+
+    def should_flush(self) -> bool:
+        return self.pending_frames >= self.commit_every
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        self._commit(self.pending)
+        self._append_journal([{"clip": c, "indices": i, "shape": list(s)} for c, i, s, _ in self.pending])
+        self.pending, self.pending_frames = [], 0
+
+    def finalize(self, clip_order: list[str]) -> Path:
+        """Write the marker and rename into place; every clip of ``clip_order`` must be committed."""
+        self.flush()
+        missing = [c for c in clip_order if c not in self.done]
+        if missing:
+            raise RuntimeError(f"{self.partial}: clips not written: {missing[:5]}")
+        clips = [[c, self.done[c]["indices"], self.done[c]["shape"]] for c in clip_order]
+        marker = {"format": _FORMAT, **self.meta, "clips": clips}
+        self._close(marker)
+        if self.final.is_dir():
+            shutil.rmtree(self.final)
+        elif self.final.exists():
+            self.final.unlink()
+        os.replace(self.partial, self.final)
+        return self.final
+
+    def abort(self) -> None:
+        """Remove the partial store (bad input: nothing is kept)."""
+        try:
+            self._close(None)
+        except Exception:
+            pass
+        self._wipe()
+
+    # backend hooks -----------------------------------------------------------
+    def _create(self) -> None:
+        pass
+
+    def _commit(self, items) -> None:
+        raise NotImplementedError
+
+    def _close(self, marker: dict | None) -> None:
+        pass
+
+
+class LmdbWriter(_Writer):
+    backend = "lmdb"
+
+    def __init__(self, final, meta, commit_every=1000, map_size: int = 1 << 28):
+        self._env = None
+        self._map_size = int(map_size)
+        super().__init__(final, meta, commit_every)
+
+    def _env_open(self):
+        import lmdb
+
+        if self._env is None:
+            self.partial.mkdir(parents=True, exist_ok=True)
+            self._env = lmdb.open(str(self.partial), map_size=self._map_size, meminit=False, map_async=False)
+            self._map_size = max(self._map_size, self._env.info()["map_size"])
+        return self._env
+
+    def _commit(self, items) -> None:
+        import lmdb
+
+        env = self._env_open()
+        style, vimeo = self.meta["key_style"], self.meta["vimeo_names"]
+        while True:
+            try:
+                with env.begin(write=True) as txn:
+                    for clip, indices, _, payload in items:
+                        for i, value in zip(indices, payload):
+                            txn.put(frame_key(clip, i, style, vimeo).encode("ascii"), value)
+                break
+            except lmdb.MapFullError:
+                self._map_size *= 2
+                env.set_mapsize(self._map_size)
+        env.sync(True)
+
+    def _close(self, marker) -> None:
+        if marker is not None:
+            self._env_open()
+            style, vimeo = self.meta["key_style"], self.meta["vimeo_names"]
+            with open(self.partial / "meta_info.txt", "w") as f:
+                for clip, indices, shape in marker["clips"]:
+                    sh = ",".join(str(int(v)) for v in shape)
+                    for i in indices:
+                        f.write(f"{frame_key(clip, i, style, vimeo)}.png ({sh}) 1\n")
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+        if marker is not None:
+            self.journal.unlink(missing_ok=True)
+            _write_json_atomic(self.partial / MARKER, marker)
+
+
+class FolderWriter(_Writer):
+    backend = "folders"
+
+    def _commit(self, items) -> None:
+        for clip, indices, _, payload in items:
+            d = self.partial.joinpath(*clip.split("/"))
+            d.mkdir(parents=True, exist_ok=True)
+            for i, value in zip(indices, payload):
+                out = d / f"{i:08d}.png"
+                tmp = d / f".{i:08d}.png.tmp"
+                with open(tmp, "wb") as f:
+                    f.write(value)
+                os.replace(tmp, out)
+
+    def _close(self, marker) -> None:
+        if marker is not None:
+            self.journal.unlink(missing_ok=True)
+            _write_json_atomic(self.partial / MARKER, marker)
+
+
+class Hdf5Writer(_Writer):
+    backend = "hdf5"
+
+    def __init__(self, final, meta, commit_every=1000):
+        self._f = None
+        super().__init__(final, meta, commit_every)
+
+    @property
+    def journal(self) -> Path:
+        return self.final.with_name(self.final.name + ".journal")
+
+    def _wipe(self) -> None:
+        super()._wipe()
+        self.journal.unlink(missing_ok=True)
+
+    def _open_partial(self) -> None:
+        super()._open_partial()
+        if self.done:  # verify what the journal claims survived the crash; else start over
+            try:
+                f = self._file()
+                ok = all(c in f and f[c].shape[0] == len(r["indices"]) for c, r in self.done.items())
+            except Exception:
+                ok = False
+            if not ok:
+                self._close(None)
+                self._wipe()
+                self.journal.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.journal, "w") as fj:
+                    fj.write(self._config + "\n")
+                self.done = {}
+
+    def _file(self):
+        import h5py
+
+        if self._f is None:
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._f = h5py.File(self.partial, "a")
+        return self._f
+
+    def _commit(self, items) -> None:
+        f = self._file()
+        for clip, indices, shape, payload in items:
+            if clip in f:
+                del f[clip]
+            ds = f.create_dataset(clip, shape=(len(indices), *shape), dtype=np.uint8, chunks=(1, *shape))
+            for k, arr in enumerate(payload):
+                ds[k] = arr
+        f.flush()
+
+    def _close(self, marker) -> None:
+        if marker is not None:
+            f = self._file()
+            f.attrs["vsrbench"] = json.dumps(marker)
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        if marker is not None:
+            self.journal.unlink(missing_ok=True)
+
+
+def make_writer(backend: str, final: Path, meta: dict, commit_every: int = 1000, **kw) -> _Writer:
+    cls = {"lmdb": LmdbWriter, "hdf5": Hdf5Writer, "folders": FolderWriter}[backend]
+    return cls(final, {**meta, "backend": backend}, commit_every, **kw)
+
+
+def _write_json_atomic(path: Path, obj) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------- readers
+
+
+class Store:
+    """Read-only view of a store: ``clips()``, ``num_frames(clip)``, ``read(clip, index)`` (uint8 RGB).
+
+    ``index`` is the position in the store's clip (0 .. num_frames-1); ``gt_indices(clip)`` maps it to
+    the GT frame index (they differ only for frame-selecting variants such as ``frames:odd``).
+    Storage handles open lazily on the first read in each process (safe to pickle into workers).
+    """
+
+    backend = ""
+
+    def __init__(self, path: Path, meta: dict):
+        self.path = Path(path)
+        self.meta = meta
+        self._clips = {c: (list(idx), tuple(shape)) for c, idx, shape in meta["clips"]}
+        self._order = [c for c, _, _ in meta["clips"]]
+        self._handle = None
+        self._pid = None
+
+    # metadata
+    @property
+    def dataset(self) -> str:
+        return self.meta.get("dataset", "")
+
+    @property
+    def variant(self) -> str:
+        return self.meta.get("variant", "")
+
+    @property
+    def set(self) -> str:
+        return self.meta.get("set", "")
+
+    @property
+    def scale(self) -> int:
+        return int(self.meta.get("scale", 1))
+
+    def clips(self) -> list[str]:
+        return list(self._order)
+
+    def _info(self, clip: str):
+        try:
+            return self._clips[clip]
+        except KeyError:
+            raise VsrbenchError(f"{self.path}: no clip {clip!r} in this store ({len(self._order)} clips)") from None
+
+    def num_frames(self, clip: str) -> int:
+        return len(self._info(clip)[0])
+
+    def frame_shape(self, clip: str) -> tuple[int, int, int]:
+        return self._info(clip)[1]
+
+    def gt_indices(self, clip: str) -> list[int]:
+        return list(self._info(clip)[0])
+
+    def __len__(self) -> int:
+        return sum(len(v[0]) for v in self._clips.values())
+
+    def __contains__(self, clip: str) -> bool:
+        return clip in self._clips
+
+    def read(self, clip: str, index: int) -> np.ndarray:
+        indices, shape = self._info(clip)
+        if not 0 <= index < len(indices):
+            raise VsrbenchError(f"{self.path}: clip {clip!r} has {len(indices)} frames, no frame {index}")
+        if self._handle is None or self._pid != os.getpid():
+            self._handle = self._open()
+            self._pid = os.getpid()
+        return self._read(clip, indices[index], index)
+
+    def read_clip(self, clip: str) -> list[np.ndarray]:
+        return [self.read(clip, i) for i in range(self.num_frames(clip))]
+
+    def close(self) -> None:
+        if self._handle is not None and self._pid == os.getpid():
+            try:
+                self._handle.close()
+            except Exception:
+                pass
+        self._handle = None
+
+    def __getstate__(self):
+        d = dict(self.__dict__)
+        d["_handle"] = None
+        d["_pid"] = None
+        return d
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.path} {len(self._order)} clips, {len(self)} frames>"
+
+    def _open(self):
+        return None
+
+    def _read(self, clip: str, gt_index: int, pos: int) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _decode(buf, where: str) -> np.ndarray:
+    img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_UNCHANGED) if buf else None
+    if img is None:
+        raise VsrbenchError(f"{where}: corrupt frame in the store; delete the store and run prepare again")
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    return np.ascontiguousarray(img[:, :, 2::-1])
+
+
+_LMDB_ENVS: dict = {}
+
+
+def _lmdb_env(path: Path):
+    """One read-only environment per (process, path): py-lmdb refuses to open a path twice."""
+    import lmdb
+
+    key = (os.getpid(), str(path))
+    env = _LMDB_ENVS.get(key)
+    if env is None:
+        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
+        _LMDB_ENVS[key] = env
+    return env
+
+
+class _LmdbHandle:
+    def __init__(self, path: Path):
+        self.path = path
+        _lmdb_env(path)
+
+    def close(self):
+        env = _LMDB_ENVS.pop((os.getpid(), str(self.path)), None)
+        if env is not None:
+            env.close()
+
+
+class LmdbStore(Store):
+    backend = "lmdb"
+
+    def _open(self):
+        return _LmdbHandle(self.path)
+
+    def _read(self, clip, gt_index, pos):
+        key = frame_key(clip, gt_index, self.meta.get("key_style", "basicsr"), self.meta.get("vimeo_names", False))
+        with _lmdb_env(self.path).begin(write=False) as txn:
+            buf = txn.get(key.encode("ascii"))
+        if buf is None:
+            raise VsrbenchError(f"{self.path}: key {key!r} missing; delete the store and run prepare again")
+        return _decode(buf, f"{self.path} key {key}")
+
+
+class Hdf5Store(Store):
+    backend = "hdf5"
+
+    def _open(self):
+        import h5py
+
+        return h5py.File(self.path, "r")
+
+    def _read(self, clip, gt_index, pos):
+        return np.asarray(self._handle[clip][pos])
+
+
+class FolderStore(Store):
+    backend = "folders"
+
+    def _read(self, clip, gt_index, pos):
+        return read_frame(self.path.joinpath(*clip.split("/"), f"{gt_index:08d}.png"))
+
+
+class PlainFolderStore(Store):
+    """A folder of clip folders without a marker (e.g. model outputs): natural-sorted frames."""
+
+    backend = "folders"
+
+    def __init__(self, path: Path):
+        path = Path(path)
+        self._files = {c: list_frames(path / c) for c in list_clips(path)}
+        clips = []
+        for c, files in self._files.items():
+            clips.append([c, list(range(len(files))), list(read_frame(files[0]).shape)])
+        super().__init__(path, {"format": "plain-folder", "clips": clips})
+
+    def _read(self, clip, gt_index, pos):
+        return read_frame(self._files[clip][pos])
+
+
+def open_store(path: str | os.PathLike, *, require_marker: bool = True) -> Store:
+    """Open an LMDB folder, an HDF5 file or a folder tree written by ``prepare``.
+
+    Stores without the completion marker (an interrupted prepare) are refused. With
+    ``require_marker=False`` a plain folder of clip folders (``ROOT/<clip>/<frames>``) is accepted too.
+    """
+    path = Path(path).expanduser()
+    partial = path.with_name(path.name + ".partial")
+    if not path.exists():
+        if partial.exists():
+            raise VsrbenchError(
+                f"{path}: not complete ({partial.name} is an interrupted prepare); rerun the same "
+                "`vsrbench prepare` command to finish it"
+            )
+        raise VsrbenchError(f"{path}: no such store; run `vsrbench prepare DATASET` (see `vsrbench datasets`)")
+    if path.is_file():
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("vsrbench")
+        except OSError as e:
+            raise VsrbenchError(f"{path}: not a readable HDF5 file ({e}); delete it and run prepare again") from None
+        if raw is None:
+            raise VsrbenchError(f"{path}: HDF5 file without the vsrbench completion marker; run prepare again")
+        return Hdf5Store(path, json.loads(raw))
+    marker = path / MARKER
+    if marker.is_file():
+        meta = json.loads(marker.read_text())
+        if meta.get("backend") == "lmdb" or (path / "data.mdb").exists():
+            return LmdbStore(path, meta)
+        return FolderStore(path, meta)
+    if not require_marker and not (path / "data.mdb").exists():
+        return PlainFolderStore(path)
+    raise VsrbenchError(
+        f"{path}: not a complete vsrbench store (no {MARKER}): an interrupted or foreign store; rerun the "
+        "`vsrbench prepare` command that makes it" + ("" if (path / "data.mdb").exists() else
+        " (for a plain folder of clips use open_store(path, require_marker=False))")
+    )
+
+
+def sorted_clips(clips) -> list[str]:
+    return sorted(clips, key=natural_key)
