@@ -1,0 +1,103 @@
+"""Safe checkpoint loading: ``torch.load(..., weights_only=True)``, wrapped forms, strict by default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+from torch import nn
+
+from vsrbench.errors import VsrbenchError
+
+__all__ = ["load_checkpoint", "extract_state_dict"]
+
+#: wrapper keys tried in this order (EMA weights first: they are the ones released for evaluation)
+WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model")
+_MAX_LIST = 20
+
+
+def _is_state_dict(d) -> bool:
+    return isinstance(d, Mapping) and len(d) > 0 and all(isinstance(v, torch.Tensor) for v in d.values())
+
+
+def extract_state_dict(obj, key: str | None = None) -> dict[str, torch.Tensor]:
+    """The tensor mapping inside a loaded checkpoint.
+
+    Accepts a bare state_dict or ``{'params_ema' | 'params' | 'state_dict' | 'model': state_dict, ...}``
+    (``key`` forces one); strips a ``module.`` prefix (``DataParallel``) when every key has it.
+    """
+    sd = obj
+    if key is not None:
+        if not isinstance(obj, Mapping) or key not in obj:
+            raise KeyError(key)
+        sd = obj[key]
+    elif not _is_state_dict(obj) and isinstance(obj, Mapping):
+        for k in WRAPPER_KEYS:
+            if k in obj and isinstance(obj[k], Mapping):
+                sd = obj[k]
+                break
+    if not _is_state_dict(sd):
+        raise TypeError(f"not a state_dict (a non-empty mapping of names to tensors): {type(sd).__name__}")
+    sd = dict(sd)
+    if sd and all(k.startswith("module.") for k in sd):
+        sd = {k[len("module."):]: v for k, v in sd.items()}
+    return sd
+
+
+def _fmt(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_MAX_LIST])
+    return shown + (f", ... ({len(keys) - _MAX_LIST} more)" if len(keys) > _MAX_LIST else "")
+
+
+def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = True, key: str | None = None) -> nn.Module:
+    """Load the weights in ``path`` (.pth / .pt) into ``model`` and return ``model``.
+
+    Read with ``torch.load(path, map_location='cpu', weights_only=True)`` (no arbitrary pickles).
+    Accepted forms: a bare state_dict, ``{'state_dict': ...}``, ``{'params': ...}``,
+    ``{'params_ema': ...}`` (preferred when both are present; ``key=`` chooses), ``{'model': ...}``,
+    each optionally with ``module.``-prefixed keys.
+
+    Raises:
+        VsrbenchError: the file is missing or unreadable, or its keys do not fit the model. The
+            message names the file and the missing, unexpected (both only when ``strict``) and
+            mis-shaped keys (always).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise VsrbenchError(f"checkpoint {path!r} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable / unsafe file
+        raise VsrbenchError(
+            f"cannot read checkpoint {path!r} with torch.load(weights_only=True): {type(e).__name__}: {e}"
+        ) from e
+    try:
+        sd = extract_state_dict(obj, key)
+    except (KeyError, TypeError) as e:
+        top = list(obj.keys())[:10] if isinstance(obj, Mapping) else type(obj).__name__
+        raise VsrbenchError(
+            f"checkpoint {path!r} holds no state_dict (looked for {key or 'a bare mapping or ' + ', '.join(WRAPPER_KEYS)}; "
+            f"found {top})"
+        ) from e
+
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd]
+    unexpected = [k for k in sd if k not in own]
+    misshaped = [
+        f"{k} (checkpoint {tuple(sd[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own
+        if k in sd and tuple(sd[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if misshaped:
+        problems.append(f"mis-shaped keys: {_fmt(misshaped)}")
+    if strict and missing:
+        problems.append(f"missing keys: {_fmt(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys: {_fmt(unexpected)}")
+    if problems:
+        name = getattr(model, "model_name", type(model).__name__)
+        raise VsrbenchError(f"checkpoint {path!r} does not fit model {name!r}: " + "; ".join(problems))
+    model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=strict)
+    return model
