@@ -16,16 +16,7 @@ CLIP = "data/vimeo90k/vimeo_septuplet/sequences/00001/0001"
 STEPS = 200
 
 
-@pytest.fixture(autouse=True)
-def _fast_cpu_for_tiny_tensors():
-    """Tiny tensors: one intra-op thread and the native (non-oneDNN) convolutions are several times
-    faster than the defaults (no thread sync, no oneDNN primitive set-up per call)."""
-    n, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.set_num_threads(n)
-    torch.backends.mkldnn.enabled = mkldnn
+pytestmark = pytest.mark.usefixtures("fast_cpu_for_tiny_tensors")
 
 
 def _frames(shared_dir, size: int) -> np.ndarray:

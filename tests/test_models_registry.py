@@ -30,16 +30,7 @@ EXPECTED_SPECS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _fast_cpu_for_tiny_tensors():
-    """Tiny tensors: one intra-op thread and the native (non-oneDNN) convolutions are several times
-    faster than the defaults (no thread sync, no oneDNN primitive set-up per call)."""
-    n, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.set_num_threads(n)
-    torch.backends.mkldnn.enabled = mkldnn
+pytestmark = pytest.mark.usefixtures("fast_cpu_for_tiny_tensors")
 
 
 def _input(spec, h=8, w=8, seed=0):

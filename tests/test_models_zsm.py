@@ -13,16 +13,7 @@ from vsrbench.models import create_model, load_checkpoint
 KEYS = "reference/zsm_state_dict_keys.txt"
 
 
-@pytest.fixture(autouse=True)
-def _fast_cpu_for_tiny_tensors():
-    """Tiny tensors: one intra-op thread and the native (non-oneDNN) convolutions are several times
-    faster than the defaults (no thread sync, no oneDNN primitive set-up per call)."""
-    n, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(1)
-    torch.backends.mkldnn.enabled = False
-    yield
-    torch.set_num_threads(n)
-    torch.backends.mkldnn.enabled = mkldnn
+pytestmark = pytest.mark.usefixtures("fast_cpu_for_tiny_tensors")
 
 
 def _key_file(shared_dir: pathlib.Path) -> list[tuple[str, tuple[int, ...]]]:

@@ -16,7 +16,6 @@ import math
 import os
 from pathlib import Path
 
-import numpy as np
 
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_sequence
 from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
@@ -56,7 +55,6 @@ def upscale_folder(
     tile: int = 0,
 ) -> dict:
     """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``."""
-    import torch
     from tqdm import tqdm
 
     from vsrbench.models import create_model, get_model_info

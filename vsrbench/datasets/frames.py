@@ -25,6 +25,7 @@ __all__ = [
     "list_clips",
     "list_frames",
     "read_frame",
+    "read_frame_bgr",
     "write_frame",
     "encode_png",
     "atomic_output_dir",
@@ -68,8 +69,9 @@ def list_frames(clip_dir: str | os.PathLike) -> list[Path]:
     return sorted(frames, key=lambda p: natural_key(p.name))
 
 
-def read_frame(path: str | os.PathLike) -> np.ndarray:
-    """Read an image as uint8 RGB ``H x W x 3`` (grey is expanded, alpha dropped, 16-bit refused)."""
+def read_frame_bgr(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as uint8 BGR ``H x W x 3`` as OpenCV decodes it (grey expanded, alpha dropped,
+    16-bit refused), with errors naming the file."""
     path = Path(path)
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
     if data is None:
@@ -85,7 +87,12 @@ def read_frame(path: str | os.PathLike) -> np.ndarray:
         return np.repeat(img[:, :, None], 3, axis=2)
     if img.shape[2] == 4:
         img = img[:, :, :3]
-    return np.ascontiguousarray(img[:, :, ::-1])
+    return np.ascontiguousarray(img)
+
+
+def read_frame(path: str | os.PathLike) -> np.ndarray:
+    """Read an image as uint8 RGB ``H x W x 3`` (grey is expanded, alpha dropped, 16-bit refused)."""
+    return np.ascontiguousarray(read_frame_bgr(path)[:, :, ::-1])
 
 
 def encode_png(rgb: np.ndarray, compression: int = 1) -> bytes:

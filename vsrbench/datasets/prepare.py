@@ -25,7 +25,7 @@ from tqdm import tqdm
 from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_home
 from vsrbench.datasets.download import download
 from vsrbench.datasets.extract import safe_extract
-from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame
+from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
 from vsrbench.datasets.stores import BACKENDS, is_complete, make_writer, store_path
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
@@ -299,25 +299,6 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
 _CHANNEL_SYMMETRIC = {"bi", "bd", "bd-duf", "gauss", "blur-bicubic", "frames"}
 
 
-def _read_bgr(path: str) -> np.ndarray:
-    """Like :func:`frames.read_frame` (same checks and messages) but returns BGR, as OpenCV decodes."""
-    data = np.fromfile(path, dtype=np.uint8) if os.path.isfile(path) else None
-    if data is None:
-        raise VsrbenchError(f"{path}: no such file")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if img is None:
-        raise VsrbenchError(
-            f"{path}: unreadable or corrupt image ({data.size} bytes); re-extract or re-download it"
-        )
-    if img.dtype != np.uint8:
-        return np.ascontiguousarray(read_frame(path)[:, :, ::-1])  # read_frame raises the clear error
-    if img.ndim == 2:
-        return np.repeat(img[:, :, None], 3, axis=2)
-    if img.shape[2] == 4:
-        img = np.ascontiguousarray(img[:, :, :3])
-    return img
-
-
 def _encode_bgr(bgr: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
@@ -350,7 +331,7 @@ def _process_clip(dataset: str, clip: str, frames, specs, expect_hw, want_png: b
             bgr = np.ascontiguousarray(rendered[i][:, :, ::-1])
             rendered[i] = None
         else:
-            bgr = _read_bgr(p)
+            bgr = read_frame_bgr(p)
         hw = tuple(bgr.shape[:2])
         want = expect_hw or first_shape
         if want is not None and hw != tuple(want):

@@ -14,10 +14,10 @@ MATLAB's ``imresize`` exactly (protocol.md, "BI (bicubic)"):
   and clipped to uint8; this reproduces a third party's MATLAB BIx4 of Vid4 bit-exactly (rounding
   between the passes does not: 342k of its pixels differ). Float input stays float64.
 
-Speed: for integer scales the weights repeat with the output phase, so each axis is a sum of
-``taps`` strided slices of the (mirror-padded) input times scalars (polyphase filtering), with no
-per-pixel gathers; other scales use one product with a cached dense (out x in) weight matrix. The
-torch version always uses the dense matrices (one matmul per axis, on any device).
+Speed: each axis is a product with the (out x in) weight matrix, which is banded; it is cached cut
+into blocks of 8 output rows with only the input columns they touch, so each block is one small
+GEMM (no per-pixel gathers, ~16x less work than the dense product). The torch version uses the dense
+matrices (one matmul per axis, on any device).
 """
 
 from __future__ import annotations
@@ -122,61 +122,33 @@ def resize_weights(
 
 
 @functools.lru_cache(maxsize=256)
-def _polyphase(in_length: int, out_length: int, scale: float, kernel: str, antialiasing: bool):
-    """``(period, step, weights, left)`` when output rows repeat their weights every ``period``
-    rows while their window advances by ``step`` inputs (integer up- and downscaling), else None."""
-    w, left = _taps(in_length, out_length, scale, kernel, antialiasing)
-    for period in range(1, min(out_length, 16) + 1):
-        if out_length <= period:
-            return None
-        step = int(left[period] - left[0])
-        rows = np.arange(out_length - period)
-        if np.array_equal(w[rows], w[rows + period]) and np.all(left[rows + period] - left[rows] == step) and step > 0:
-            return period, step, w, left
-    return None
+def _bands(in_length: int, out_length: int, scale: float, kernel: str, antialiasing: bool, chunk: int = 8):
+    """The dense weight matrix cut into blocks of ``chunk`` output rows, each with only the input
+    columns it touches: ``[(row0, row1, col0, col1, block), ...]`` (a banded matrix as small GEMMs)."""
+    mat = resize_weights(in_length, out_length, scale, kernel, antialiasing)
+    out = []
+    for r0 in range(0, out_length, chunk):
+        r1 = min(r0 + chunk, out_length)
+        cols = np.nonzero(mat[r0:r1].any(axis=0))[0]
+        c0, c1 = int(cols[0]), int(cols[-1]) + 1
+        out.append((r0, r1, c0, c1, np.ascontiguousarray(mat[r0:r1, c0:c1])))
+    return tuple(out)
 
 
 def _resize_axis(x: np.ndarray, axis: int, out_length: int, scale: float, kernel: str, antialiasing: bool) -> np.ndarray:
-    """Resize float64 ``x`` along ``axis`` (0 or 1) by MATLAB's rules."""
-    n = x.shape[axis]
-    plan = _polyphase(n, out_length, scale, kernel, antialiasing)
-    if plan is None:  # non-integer scales: one product with the dense weight matrix
-        mat = resize_weights(n, out_length, scale, kernel, antialiasing)
-        if axis == 0:
-            h, w, c = x.shape
-            return (mat @ x.reshape(h, w * c)).reshape(out_length, w, c)
-        h, w, c = x.shape
-        xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(w, h * c)
-        return (mat @ xt).reshape(out_length, h, c).transpose(1, 0, 2)
-    period, step, wts, left = plan
-    taps = wts.shape[1]
-    lo = max(0, -int(left.min()))
-    hi = max(0, int(left.max()) + taps - n)
-    pad = [(0, 0)] * x.ndim
-    pad[axis] = (lo, hi)
-    xp = np.pad(x, pad, mode="symmetric") if (lo or hi) else x  # index -1 -> 0, n -> n - 1
-    shape = list(x.shape)
-    shape[axis] = out_length
-    out = np.empty(shape, dtype=np.float64)
-    for p in range(period):
-        rows = len(range(p, out_length, period))
-        start = int(left[p]) + lo
-        acc = tmp = None
-        for k in range(taps):
-            wk = wts[p, k]
-            if wk == 0.0:
-                continue
-            a = start + k
-            sl = (slice(a, a + step * (rows - 1) + 1, step),) if axis == 0 else (slice(None), slice(a, a + step * (rows - 1) + 1, step))
-            if acc is None:
-                acc = xp[sl] * wk
-                tmp = np.empty_like(acc)
-            else:
-                np.multiply(xp[sl], wk, out=tmp)
-                acc += tmp
-        dst = (slice(p, None, period),) if axis == 0 else (slice(None), slice(p, None, period))
-        out[dst] = acc
-    return out
+    """Resize float64 ``H x W x C`` ``x`` along ``axis`` (0 or 1) by MATLAB's rules."""
+    h, w, c = x.shape
+    bands = _bands(x.shape[axis], out_length, scale, kernel, antialiasing)
+    if axis == 0:
+        xr = x.reshape(h, w * c)
+        y = np.empty((out_length, w * c), dtype=np.float64)
+        for r0, r1, c0, c1, m in bands:
+            np.matmul(m, xr[c0:c1], out=y[r0:r1])
+        return y.reshape(out_length, w, c)
+    y = np.empty((h, out_length, c), dtype=np.float64)
+    for r0, r1, c0, c1, m in bands:
+        y[:, r0:r1, :] = np.matmul(m, x[:, c0:c1, :])
+    return y
 
 
 def matlab_round_uint8(x: np.ndarray) -> np.ndarray:

@@ -16,7 +16,6 @@ each pixel ``(y, x)`` of ``a``, the displacement to where it is in ``b``:
 from __future__ import annotations
 
 import math
-from typing import Sequence
 
 import cv2
 import numpy as np

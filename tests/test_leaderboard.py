@@ -1,0 +1,243 @@
+"""Leaderboards, plots and `vsrbench regress` on a small real results store: bicubic and the four
+models (seeded random weights) on Vid4 and the demo, on small crops so that it stays fast."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+from vsrbench.benchmark.harness import evaluate, load_results
+from vsrbench.cli import main
+from vsrbench.leaderboard.boards import build_boards, load_reported, settings_label
+from vsrbench.leaderboard.regress import (
+    MEAN,
+    compare,
+    metric_table,
+    read_baseline,
+    write_baseline,
+)
+
+RUNS = [
+    ("bicubic", "vid4", (32, 32)),
+    ("lcvsr", "vid4", (16, 16)),
+    ("fstrn", "vid4", (16, 16)),
+    ("zsm", "vid4", (16, 16)),
+    ("bicubic", "demo", (32, 32)),
+    ("lcvsr", "demo", (16, 16)),
+    ("fstrn", "demo", (16, 16)),
+    ("zsm", "demo", (16, 16)),
+    ("dksan", "demo-x16", (64, 64)),
+]
+
+
+@pytest.fixture(scope="module")
+def store(prepared_home, shared_dir, tmp_path_factory):
+    import os
+
+    res = tmp_path_factory.mktemp("lb_results")
+    old = os.environ.get("VSRBENCH_HOME")
+    os.environ["VSRBENCH_HOME"] = str(prepared_home)
+    try:
+        for model, suite, crop in RUNS:
+            evaluate(model, suite, device="cpu", limit_clips=1, crop=crop, results=res, progress=False, seed=0)
+    finally:
+        if old is None:
+            os.environ.pop("VSRBENCH_HOME", None)
+        else:
+            os.environ["VSRBENCH_HOME"] = old
+    return res
+
+
+@pytest.fixture
+def reported_csv(shared_dir):
+    return shared_dir / "reference" / "reported.csv"
+
+
+def test_store_holds_every_model(store):
+    recs = load_results(store)
+    assert {(r["model"], r["suite"]) for r in recs} == {(m, s) for m, s, _ in RUNS}
+
+
+def test_quality_board_measured_and_reported_rows(store, reported_csv):
+    boards, notes = build_boards(load_results(store), reported=reported_csv)
+    q = {b.name: b for b in boards}["quality"]
+    df = q.df
+    assert {"vid4 PSNR", "vid4 SSIM", "demo PSNR", "demo-x16 PSNR", "vid4-bd PSNR", "reds4 PSNR"} <= set(df.columns)
+    measured = df[df["kind"] == "measured"]
+    assert set(measured["model"]) == {"bicubic", "lcvsr", "fstrn", "zsm", "dksan"}
+    assert set(measured["paper"]) == {""}
+    # measured values are the records', untouched
+    rec = next(r for r in load_results(store) if r["model"] == "bicubic" and r["suite"] == "vid4")
+    row = measured[(measured["model"] == "bicubic") & (measured["settings"] == "crop 32x32, 1 clip")].iloc[0]
+    assert row["vid4 PSNR"] == pytest.approx(rec["psnr"])
+    # reported rows: their own rows, paper named, values from the CSV
+    rep = df[df["kind"] == "reported"]
+    bic = rep[(rep["model"] == "Bicubic") & (rep["paper"] == "survey (seed 002) Table 1")].iloc[0]
+    assert bic["vid4 PSNR"] == pytest.approx(23.78) and bic["vid4 SSIM"] == pytest.approx(0.6347)
+    assert bic["weights"] == "paper"
+    zsm = rep[(rep["model"] == "ZSM") & (rep["paper"] == "ZSM (seed 004) Table 2")].iloc[0]
+    assert zsm["vimeo-fast PSNR"] == pytest.approx(36.96)
+    assert "vid4-lcvsr-x3 PSNR" in df.columns  # LCVSR's x3 rows map to the x3 suite
+    # best marks only among measured rows
+    mask = q.best_mask()
+    assert not mask[df["kind"] == "reported"].to_numpy().any()
+    assert mask.loc[measured.index, "vid4 PSNR"].sum() == 1
+    assert any("reported rows from" in n for n in notes)
+
+
+def test_other_boards(store, reported_csv):
+    boards, _ = build_boards(load_results(store), reported=reported_csv)
+    b = {x.name: x for x in boards}
+    t = b["temporal"].df
+    assert set(t["kind"]) == {"measured"}
+    assert {"vid4 tOF", "vid4 warp", "vid4 tPSNR"} <= set(t.columns)
+    assert t["vid4 tOF"].notna().sum() == 4
+    r = b["runtime"].df
+    m = r[r["kind"] == "measured"]
+    assert len(m) == len(RUNS) and m["ms/frame"].notna().all() and (m["params"] > 0).sum() == len(RUNS) - 2
+    rep = r[r["kind"] == "reported"]
+    assert "LCVSR (seed 000) Table 1" in set(rep["paper"])
+    assert (rep["ms/frame"].dropna() > 0).all()
+
+
+def test_no_reported_rows_without_a_source(store, monkeypatch):
+    monkeypatch.delenv("VSRBENCH_SHARED", raising=False)
+    rep, note = load_reported(None)
+    assert rep.empty and "no reported rows" in note
+    boards, _ = build_boards(load_results(store))
+    assert set(boards[0].df["kind"]) == {"measured"}
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv", "latex", "html"])
+def test_cli_leaderboard_formats(store, reported_csv, tmp_path, fmt, capsys):
+    out = tmp_path / f"board.{fmt}"
+    assert main(["leaderboard", "--results", str(store), "--format", fmt, "--out", str(out),
+                 "--reported", str(reported_csv), "--no-plots"]) == 0
+    text = out.read_text()
+    if fmt == "md":
+        assert "## Quality" in text and "## Temporal" in text and "## Runtime" in text
+        assert "| dksan | measured |" in text
+        assert "| Bicubic | reported | survey (seed 002) Table 1 |" in text
+        assert "**" in text  # best marked
+    elif fmt == "csv":
+        df = pd.read_csv(out, keep_default_na=False)
+        assert list(df.columns[:7]) == ["board", "model", "kind", "paper", "weights", "settings", "column"]
+        assert set(df["board"]) == {"quality", "temporal", "runtime"}
+        r = df[(df["kind"] == "reported") & (df["model"] == "Bicubic") & (df["column"] == "vid4 PSNR")]
+        assert len(r) == 1 and float(r["value"].iloc[0]) == pytest.approx(23.78)
+        assert set(df.loc[df["kind"] == "reported", "best"]) == {0}
+        assert df.loc[df["kind"] == "measured", "best"].sum() > 0
+    elif fmt == "latex":
+        assert text.count("\\begin{tabular}") == 3 and "\\textbf{" in text and "survey (seed 002) Table 1" in text
+    else:
+        assert text.startswith("<!DOCTYPE html>") and "id='board-quality'" in text
+        assert "http://" not in text and "https://" not in text  # self-contained
+
+
+def test_cli_leaderboard_suite_filter_and_stdout(store, reported_csv, capsys):
+    assert main(["leaderboard", "--results", str(store), "--suite", "vid4", "--reported", str(reported_csv)]) == 0
+    out = capsys.readouterr().out
+    assert "vid4 PSNR" in out and "demo PSNR" not in out and "EDVR" in out and "reds4" not in out
+
+
+def test_settings_label():
+    assert settings_label({"dtype": "fp32", "tile": 0, "crop": None, "limit_clips": None}) == "full"
+    assert settings_label({"crop": [16, 16], "limit_clips": 2, "dtype": "bf16"}) == "crop 16x16, 2 clips, bf16"
+
+
+def test_plots_png_and_svg(store, reported_csv, tmp_path, capsys):
+    import numpy as np
+
+    from vsrbench.datasets.frames import write_frame
+    from vsrbench.metrics.temporal import temporal_profile
+
+    rng = np.random.default_rng(0)
+    prof = temporal_profile([rng.integers(0, 255, (8, 12, 3), dtype=np.uint8) for _ in range(5)])
+    write_frame(tmp_path / "p.png", prof)
+    out = tmp_path / "plots"
+    assert main(["plot", "--results", str(store), "--out-dir", str(out), "--suite", "vid4", "demo",
+                 "--reported", str(reported_csv), "--temporal-profile", f"a={tmp_path / 'p.png'}",
+                 f"b={tmp_path / 'p.png'}"]) == 0
+    names = {p.name for p in out.iterdir()}
+    for stem in ("psnr_vs_runtime_vid4", "per_clip_psnr_vid4", "psnr_vs_runtime_demo", "temporal_profiles"):
+        assert f"{stem}.png" in names and f"{stem}.svg" in names
+    assert (out / "psnr_vs_runtime_vid4.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (out / "per_clip_psnr_vid4.svg").read_bytes()[:1000]
+
+
+def test_regress_detects_a_perturbed_cell(store, tmp_path, capsys):
+    base = tmp_path / "baseline.csv"
+    assert main(["regress", "--results", str(store), "--baseline", str(base), "--update"]) == 0
+    table = read_baseline(base)
+    assert len(table) == 2 * len(RUNS)  # the mean row and the one clip of each record
+    assert main(["regress", "--results", str(store), "--baseline", str(base)]) == 0
+    assert "OK" in capsys.readouterr().out
+
+    # perturb one stored result (the clip and the mean) by 0.02 dB
+    moved = tmp_path / "moved"
+    shutil.copytree(store, moved)
+    path = next(p for p in moved.glob("vid4/fstrn-*.json"))
+    rec = json.loads(path.read_text())
+    clip = next(iter(rec["clips"]))
+    rec["psnr"] += 0.02
+    rec["clips"][clip]["psnr"] += 0.02
+    path.write_text(json.dumps(rec))
+    assert main(["regress", "--results", str(moved), "--baseline", str(base)]) == 1
+    out = capsys.readouterr().out
+    assert "2 cell(s) moved" in out
+    lines = [ln for ln in out.splitlines() if "fstrn" in ln and "psnr" in ln]
+    assert len(lines) == 2 and any(MEAN in ln for ln in lines) and any(clip in ln for ln in lines)
+    assert all("+0.020000" in ln and "vid4" in ln for ln in lines)
+    # within tolerance: passes
+    assert main(["regress", "--results", str(moved), "--baseline", str(base), "--tolerance-db", "0.03"]) == 0
+
+    # a row that disappears and one that appears are named
+    path.unlink()
+    rec2 = dict(rec, model="fstrn2")
+    (moved / "vid4" / "fstrn2-x.json").write_text(json.dumps(rec2))
+    capsys.readouterr()
+    assert main(["regress", "--results", str(moved), "--baseline", str(base)]) == 1
+    out = capsys.readouterr().out
+    assert "2 row(s) appeared" in out and "fstrn2" in out
+    assert "2 row(s) disappeared" in out
+
+
+def test_regress_compare_api_inf_and_ssim():
+    cur = pd.DataFrame([{"model": "m", "weights": "none", "suite": "s", "settings": "{}", "clip": MEAN,
+                         "psnr": math.inf, "ssim": 1.0}])
+    base = cur.copy()
+    assert compare(cur, base).ok
+    base.loc[0, "psnr"] = 40.0
+    base.loc[0, "ssim"] = 0.999
+    r = compare(cur, base)
+    assert set(r.moved["metric"]) == {"psnr", "ssim"}
+    assert compare(cur, base.assign(psnr=math.inf, ssim=0.9996)).ok  # 0.0004 SSIM: within tolerance
+
+
+def test_regress_missing_baseline_is_a_user_error(store, tmp_path, capsys):
+    assert main(["regress", "--results", str(store), "--baseline", str(tmp_path / "none.csv")]) == 2
+    assert "--update" in capsys.readouterr().err
+
+
+def test_metric_table_roundtrip(store, tmp_path):
+    t = metric_table(load_results(store))
+    p = write_baseline(t, tmp_path / "b.csv")
+    assert compare(t, read_baseline(p)).ok
+
+
+def test_runtime_board_takes_profile_rows(tmp_path, capsys):
+    prof = [{"model": "fstrn", "device": "cpu", "dtype": "fp32", "batch": 1, "lr_size": "180x320", "ms_per_frame": 50.0,
+             "fps": 20.0, "params": 426561, "flops_per_frame": 2.5e9, "peak_memory_mb": None}]
+    boards, _ = build_boards([], reported=False, profiles=prof)
+    rt = {b.name: b for b in boards}["runtime"].df
+    assert len(rt) == 1 and rt["FLOPs/frame (G)"].iloc[0] == pytest.approx(2.5)
+    assert rt["settings"].iloc[0] == "profile, batch 1"
+    p = tmp_path / "prof.json"
+    p.write_text(json.dumps(prof))
+    assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--no-reported", "--profile", str(p)]) == 0
+    out = capsys.readouterr()
+    assert "| fstrn | measured |" in out.out and "2.50" in out.out and "no complete results" in out.err

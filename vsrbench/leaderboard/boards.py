@@ -1,0 +1,382 @@
+"""Leaderboards as pandas DataFrames, built from result records (``load_results``) and, beside them,
+rows reported by papers (``reported.csv``).
+
+Three boards:
+
+- **quality**: PSNR / SSIM, one column pair per suite, one row per (model, weights, settings);
+- **temporal**: tOF, warping error, temporal-difference PSNR per suite (measured only; the papers'
+  temporal numbers use other flows and definitions, so none are shown);
+- **runtime**: ms/frame, fps, params, FLOPs, peak memory, device, dtype, LR size: one row per
+  evaluation record, per ``vsrbench profile --format json`` row given, and per reported row that
+  states a runtime or a parameter count.
+
+Reported rows are separate rows with ``kind == "reported"`` and ``paper`` naming the source; a
+reported number is never put into a measured row or ranked against measured ones (the "best" marks
+are computed over measured rows only). Measured rows with different settings (a crop, a clip
+limit, a dtype, ...) are different rows, labelled by ``settings``, so a quick-check number never
+masquerades as a full-suite one.
+
+Reported suite names are mapped to vsrbench suites where they mean the same set and protocol
+(``vid4``, ``vid4-bd``, ``udm10``, ``vimeo90k-t``, ``vimeo-fast``, ...; ``vid4-lcvsr`` at x3 is
+``vid4-lcvsr-x3``); the others (``reds4``, ``brcn5``, ``spmcs-lcvsr``, ...) keep their own columns.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from vsrbench.benchmark.suites import SUITES
+
+__all__ = [
+    "ROW_KEYS",
+    "Board",
+    "build_boards",
+    "default_reported_path",
+    "load_reported",
+    "quality_board",
+    "records_frame",
+    "runtime_board",
+    "settings_label",
+    "temporal_board",
+]
+
+ROW_KEYS = ["model", "kind", "paper", "weights", "settings"]
+DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
+                    "crop": None, "model_kwargs": {}}
+TEMPORAL_METRICS = [("tof", "tOF", "min"), ("warping_error", "warp", "min"), ("tpsnr", "tPSNR", "max")]
+
+
+@dataclass
+class Board:
+    """One leaderboard: ``df`` (identity columns, then value columns), which value columns are
+    ranked (``best``: column -> 'max' | 'min', over measured rows only), number formats and notes."""
+
+    name: str
+    title: str
+    df: pd.DataFrame
+    best: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def best_mask(self) -> pd.DataFrame:
+        """Boolean frame, True where a cell holds the best measured value of its column."""
+        mask = pd.DataFrame(False, index=self.df.index, columns=self.df.columns)
+        if self.df.empty or "kind" not in self.df:
+            return mask
+        measured = self.df["kind"] == "measured"
+        for col, how in self.best.items():
+            if col not in self.df:
+                continue
+            vals = pd.to_numeric(self.df.loc[measured, col], errors="coerce")
+            vals = vals[vals.notna()]
+            if vals.empty:
+                continue
+            target = vals.max() if how == "max" else vals.min()
+            mask.loc[vals.index[vals == target], col] = True
+        return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# measured records
+
+
+def settings_label(settings: dict | None) -> str:
+    """A short, human label of the evaluation settings: ``full`` for the suite's protocol as is,
+    else what differs (``crop 16x16, 1 clip``, ``bf16``, ``tile 64``, ...)."""
+    s = {**DEFAULT_SETTINGS, **(settings or {})}
+    parts = []
+    if s.get("crop"):
+        parts.append("crop {}x{}".format(*s["crop"]))
+    if s.get("limit_clips"):
+        n = int(s["limit_clips"])
+        parts.append(f"{n} clip" + ("s" if n != 1 else ""))
+    if s.get("dtype") != "fp32":
+        parts.append(str(s["dtype"]))
+    if s.get("tile"):
+        parts.append(f"tile {s['tile']}")
+    if s.get("batch") not in (None, 1):
+        parts.append(f"batch {s['batch']}")
+    if s.get("padding") != "reflection_circle":
+        parts.append(f"padding {s['padding']}")
+    if s.get("model_kwargs"):
+        parts.append("kwargs " + json.dumps(s["model_kwargs"], sort_keys=True, separators=(",", ":")))
+    return ", ".join(parts) or "full"
+
+
+def _num(v):
+    if v is None:
+        return math.nan
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per record: identity, mean metrics, temporal means and runtime. A null PSNR (every
+    frame identical to GT) is +inf, as the record says."""
+    rows = []
+    for r in records:
+        t = r.get("temporal") or {}
+        rt = r.get("runtime") or {}
+        psnr = r.get("psnr")
+        rows.append({
+            "model": r["model"],
+            "kind": "measured",
+            "paper": "",
+            "weights": r.get("weights", "none"),
+            "settings": settings_label(r.get("settings")),
+            "suite": r["suite"],
+            "psnr": math.inf if psnr is None else float(psnr),
+            "ssim": _num(r.get("ssim")),
+            "tof": _num(t.get("tof")),
+            "warping_error": _num(t.get("warping_error")),
+            "tpsnr": _num(t.get("tpsnr")),
+            "ms_per_frame": _num(rt.get("ms_per_frame")),
+            "fps": _num(rt.get("fps")),
+            "params": _num(rt.get("params")),
+            "flops_per_frame": math.nan,
+            "peak_memory_mb": math.nan,
+            "device": rt.get("device") or "",
+            "dtype": rt.get("dtype") or (r.get("settings") or {}).get("dtype", ""),
+            "lr_size": rt.get("lr_size") or "",
+            "n_clips": r.get("n_clips"),
+            "n_frames": r.get("n_frames"),
+            "date": (r.get("provenance") or {}).get("date", ""),
+        })
+    cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", "ms_per_frame", "fps", "params",
+                       "flops_per_frame", "peak_memory_mb", "device", "dtype", "lr_size", "n_clips", "n_frames", "date"]
+    df = pd.DataFrame(rows, columns=cols)
+    if not df.empty:  # the same (model, weights, settings, suite) twice: keep the newest
+        df = df.sort_values("date", kind="stable").drop_duplicates(ROW_KEYS + ["suite"], keep="last")
+    return df.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# reported rows
+
+# reported (suite, scale) -> vsrbench suite, where the names differ
+_SUITE_ALIASES = {("vid4-lcvsr", 3): "vid4-lcvsr-x3"}
+
+
+def map_reported_suite(suite: str, scale) -> str:
+    """The vsrbench suite a reported.csv row belongs to, or its own name when vsrbench has none."""
+    try:
+        sc = int(scale)
+    except (TypeError, ValueError):
+        sc = None
+    if (suite, sc) in _SUITE_ALIASES:
+        return _SUITE_ALIASES[(suite, sc)]
+    if suite in SUITES and (sc is None or SUITES[suite].scale == sc):
+        return suite
+    return suite if sc is None else (suite if suite not in SUITES else f"{suite}-x{sc}")
+
+
+def default_reported_path() -> Path | None:
+    """``$VSRBENCH_SHARED/reference/reported.csv`` when that exists, else None."""
+    sh = os.environ.get("VSRBENCH_SHARED")
+    if sh:
+        p = Path(sh) / "reference" / "reported.csv"
+        if p.is_file():
+            return p
+    return None
+
+
+def load_reported(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
+    """Reported rows (columns: model, kind='reported', paper, weights, settings, suite, psnr, ssim,
+    params, ms_per_frame, note) and a note saying where they came from (or why there are none).
+
+    ``path`` None: ``$VSRBENCH_SHARED/reference/reported.csv`` if it exists, else no reported rows.
+    """
+    cols = ROW_KEYS + ["suite", "psnr", "ssim", "params", "ms_per_frame", "note"]
+    if path is None:
+        path = default_reported_path()
+        if path is None:
+            return pd.DataFrame(columns=cols), (
+                "no reported rows: pass --reported FILE or set VSRBENCH_SHARED (reference/reported.csv)")
+    path = Path(path)
+    if not path.is_file():
+        from vsrbench.errors import VsrbenchError
+
+        raise VsrbenchError(f"{path}: no such reported-results file")
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    need = {"source", "method", "suite", "psnr"}
+    if not need <= set(raw.columns):
+        from vsrbench.errors import VsrbenchError
+
+        raise VsrbenchError(f"{path}: needs the columns {', '.join(sorted(need))}; has {', '.join(raw.columns)}")
+    rows = []
+    for _, r in raw.iterrows():
+        params_m = _num(r.get("params_m") or None)
+        sec = _num(r.get("runtime_s_per_frame") or None)
+        scale = r.get("scale", "")
+        deg = r.get("degradation", "")
+        rows.append({
+            "model": r["method"],
+            "kind": "reported",
+            "paper": r["source"],
+            "weights": "paper",
+            "settings": "as published",
+            "suite": map_reported_suite(r["suite"], scale or None),
+            "psnr": _num(r["psnr"] or None),
+            "ssim": _num(r.get("ssim") or None),
+            "params": params_m * 1e6 if not math.isnan(params_m) else math.nan,
+            "ms_per_frame": sec * 1e3 if not math.isnan(sec) else math.nan,
+            "note": "; ".join(x for x in (f"{deg} x{scale}" if deg else "", r.get("runtime_note", "")) if x),
+        })
+    return pd.DataFrame(rows, columns=cols), f"reported rows from {path} ({len(rows)} numbers)"
+
+
+# ---------------------------------------------------------------------------------------------
+# boards
+
+
+def _suite_order(measured: pd.DataFrame, reported: pd.DataFrame, suites: list[str] | None) -> list[str]:
+    if suites:
+        return list(dict.fromkeys(suites))
+    order = list(SUITES)
+    ms = sorted(set(measured["suite"]), key=lambda s: (order.index(s) if s in order else len(order), s))
+    rep = [s for s in dict.fromkeys(reported["suite"]) if s not in ms]
+    rep_known = sorted((s for s in rep if s in SUITES), key=order.index)
+    return ms + rep_known + [s for s in rep if s not in SUITES]
+
+
+def _pivot(df: pd.DataFrame, suites: list[str], metrics: list[tuple[str, str]]) -> pd.DataFrame:
+    """Rows by ROW_KEYS, columns '<suite> <label>' for each suite and (metric, label)."""
+    cols = [f"{s} {lab}" for s in suites for _, lab in metrics]
+    if df.empty:
+        return pd.DataFrame(columns=ROW_KEYS + cols)
+    df = df[df["suite"].isin(suites)]
+    out = {}
+    for key, g in df.groupby(ROW_KEYS, sort=False):
+        row = out.setdefault(key, {})
+        for _, r in g.iterrows():
+            for m, lab in metrics:
+                c = f"{r['suite']} {lab}"
+                if c not in row or pd.isna(row[c]):
+                    row[c] = r[m]
+    rows = [{**dict(zip(ROW_KEYS, k)), **v} for k, v in out.items()]
+    res = pd.DataFrame(rows, columns=ROW_KEYS + cols)
+    vals = res[cols].apply(pd.to_numeric, errors="coerce")
+    return res[vals.notna().any(axis=1)].reset_index(drop=True)
+
+
+def _sort_rows(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty:
+        return df
+    k = df.assign(_m=(df["kind"] != "measured").astype(int), _l=df["model"].str.lower())
+    return k.sort_values(["_m", "_l", "paper", "weights", "settings"], kind="stable").drop(columns=["_m", "_l"]).reset_index(drop=True)
+
+
+def quality_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, suites: list[str] | None = None) -> Board:
+    reported = reported if reported is not None else pd.DataFrame(columns=ROW_KEYS + ["suite", "psnr", "ssim"])
+    order = _suite_order(measured, reported, suites)
+    metrics = [("psnr", "PSNR"), ("ssim", "SSIM")]
+    df = pd.concat([_pivot(measured, order, metrics), _pivot(reported, order, metrics)], ignore_index=True)
+    df = _sort_rows(df)
+    value_cols = [c for c in df.columns if c not in ROW_KEYS]
+    # drop suites with nothing in them (after filtering)
+    keep = [c for c in value_cols if df[c].notna().any()]
+    df = df[ROW_KEYS + keep]
+    return Board(
+        "quality", "Quality: PSNR (dB) / SSIM", df,
+        best={c: "max" for c in keep},
+        formats={c: ("{:.4f}" if c.endswith("SSIM") else "{:.2f}") for c in keep},
+        notes=[("Best measured value per column in bold; reported rows (kind 'reported', paper named) are "
+                "copied from the papers and never ranked with or mixed into measured values."),
+               ("Measured rows with settings other than 'full' (crop, clip limit, ...) are quick checks, not "
+                "comparable with full-suite numbers."),
+               ("The survey's 'Bicubic vid4-bd' row (21.80) matches the DUF BD convention (suite vid4-bd-duf, "
+                "21.79), not vsrbench's vid4-bd (BasicVSR convention, 23.44); see protocol.md.")],
+    )
+
+
+def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> Board:
+    m = measured[measured[["tof", "warping_error", "tpsnr"]].notna().any(axis=1)] if not measured.empty else measured
+    order = _suite_order(m, pd.DataFrame(columns=["suite"]), suites)
+    metrics = [(k, lab) for k, lab, _ in TEMPORAL_METRICS]
+    df = _sort_rows(_pivot(m, order, metrics))
+    value_cols = [c for c in df.columns if c not in ROW_KEYS]
+    keep = [c for c in value_cols if df[c].notna().any()]
+    df = df[ROW_KEYS + keep]
+    how = {lab: h for _, lab, h in TEMPORAL_METRICS}
+    fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}"}
+    return Board(
+        "temporal", "Temporal consistency: tOF (lower better), warping error (lower better), tPSNR (higher better)",
+        df,
+        best={c: how[c.rsplit(" ", 1)[1]] for c in keep},
+        formats={c: fmt[c.rsplit(" ", 1)[1]] for c in keep},
+        notes=[("tOF: TecoGAN's definition, Farneback flow; warp: warping error (Lai et al. 2018) with Farneback "
+                "flow and occlusion mask, RGB in [0, 1]; tPSNR: PSNR of the temporal differences "
+                "(out_t - out_t-1 vs GT_t - GT_t-1). Not comparable with papers using FlowNet2 or other tPSNRs.")],
+    )
+
+
+def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, profiles: list[dict] | None = None,
+                  suites: list[str] | None = None) -> Board:
+    cols = ["ms/frame", "fps", "params", "FLOPs/frame (G)", "peak memory (MiB)", "device", "dtype", "LR size"]
+    rows = []
+    m = measured if not suites or measured.empty else measured[measured["suite"].isin(suites)]
+    for _, r in m.iterrows():
+        rows.append({"model": r["model"], "kind": "measured", "paper": "", "weights": r["weights"],
+                     "settings": f"{r['suite']}, {r['settings']}", "ms/frame": r["ms_per_frame"], "fps": r["fps"],
+                     "params": r["params"], "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan,
+                     "device": r["device"], "dtype": r["dtype"], "LR size": r["lr_size"]})
+    for p in profiles or []:
+        fl = p.get("flops_per_frame")
+        rows.append({"model": p.get("model", "?"), "kind": "measured", "paper": "", "weights": p.get("weights", "random"),
+                     "settings": f"profile, batch {p.get('batch', 1)}", "ms/frame": _num(p.get("ms_per_frame")),
+                     "fps": _num(p.get("fps")), "params": _num(p.get("params")),
+                     "FLOPs/frame (G)": _num(fl) / 1e9 if fl is not None else math.nan,
+                     "peak memory (MiB)": _num(p.get("peak_memory_mb")), "device": p.get("device", ""),
+                     "dtype": p.get("dtype", ""), "LR size": p.get("lr_size", "")})
+    if reported is not None and not reported.empty:
+        rep = reported[reported[["params", "ms_per_frame"]].notna().any(axis=1)]
+        seen = set()
+        for _, r in rep.iterrows():
+            key = (r["model"], r["paper"], r["params"], r["ms_per_frame"])
+            if key in seen:
+                continue
+            seen.add(key)
+            ms = r["ms_per_frame"]
+            rows.append({"model": r["model"], "kind": "reported", "paper": r["paper"], "weights": "paper",
+                         "settings": r.get("note") or "as published", "ms/frame": ms,
+                         "fps": 1e3 / ms if ms and not math.isnan(ms) else math.nan, "params": r["params"],
+                         "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan, "device": "", "dtype": "",
+                         "LR size": ""})
+    df = _sort_rows(pd.DataFrame(rows, columns=ROW_KEYS + cols))
+    return Board(
+        "runtime", "Runtime", df,
+        best={"ms/frame": "min", "fps": "max"},
+        formats={"ms/frame": "{:.2f}", "fps": "{:.2f}", "params": "{:,.0f}", "FLOPs/frame (G)": "{:.2f}",
+                 "peak memory (MiB)": "{:.1f}"},
+        notes=[("Evaluation rows time the model calls during that evaluation, at its LR size (crops are small); "
+                "'profile' rows come from `vsrbench profile --format json` at the field's LR size "
+                "(FLOPs = 2 x MACs). Peak memory is measured on CUDA only. Reported runtimes are on the papers' GPUs.")],
+    )
+
+
+def build_boards(records: list[dict], *, reported: str | os.PathLike | None | bool = None, suites: list[str] | None = None,
+                 profiles: list[dict] | None = None) -> tuple[list[Board], list[str]]:
+    """The three boards from result records. ``reported``: a reported.csv path, None for the default
+    (``$VSRBENCH_SHARED/reference/reported.csv`` if present), False for none. Returns (boards, notes)."""
+    measured = records_frame(records)
+    if suites:
+        measured = measured[measured["suite"].isin(suites)].reset_index(drop=True)
+    if reported is False:
+        rep = pd.DataFrame(columns=ROW_KEYS + ["suite", "psnr", "ssim", "params", "ms_per_frame", "note"])
+        note = "reported rows left out"
+    else:
+        rep, note = load_reported(reported)
+    if suites and not rep.empty:
+        rep = rep[rep["suite"].isin(suites)].reset_index(drop=True)
+    boards = [quality_board(measured, rep, suites), temporal_board(measured, suites),
+              runtime_board(measured, rep, profiles, suites)]
+    notes = [note, f"{len(records)} measured record(s)"]
+    return boards, notes

@@ -1,0 +1,125 @@
+"""Plots (matplotlib, Agg backend): PSNR vs runtime per suite (as in the LCVSR paper's figure),
+per-clip PSNR bars, and temporal-profile comparisons. Each returns a Figure; :func:`save` writes it
+as PNG and/or SVG; :func:`png_bytes` gives PNG bytes for the HTML page."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from vsrbench.leaderboard.boards import records_frame
+
+__all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save", "temporal_profiles"]
+
+
+def _label(r) -> str:
+    s = r["model"]
+    if r.get("settings") and r["settings"] != "full":
+        s += f" [{r['settings']}]"
+    return s
+
+
+def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
+    """Scatter of PSNR against ms/frame (log x) for the suite's measured records; reported rows of the
+    same suite that state a runtime are hollow markers labelled '(reported)'."""
+    df = records_frame(records)
+    df = df[(df["suite"] == suite) & df["ms_per_frame"].notna() & np.isfinite(df["psnr"])]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for _, r in df.iterrows():
+        ax.scatter(r["ms_per_frame"], r["psnr"], s=40, zorder=3)
+        ax.annotate(_label(r), (r["ms_per_frame"], r["psnr"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    if reported is not None and not reported.empty:
+        rep = reported[(reported["suite"] == suite) & reported["ms_per_frame"].notna() & reported["psnr"].notna()]
+        for _, r in rep.iterrows():
+            ax.scatter(r["ms_per_frame"], r["psnr"], s=40, facecolors="none", edgecolors="grey", zorder=2)
+            ax.annotate(f"{r['model']} (reported)", (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
+                        xytext=(4, -10), fontsize=7, color="grey")
+    ax.set_xscale("log")
+    ax.set_xlabel("runtime (ms / frame, log scale)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title(f"PSNR vs runtime: {suite}")
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
+    """Grouped bars: one group per clip, one bar per measured record of the suite."""
+    recs = [r for r in records if r["suite"] == suite]
+    clips = list(dict.fromkeys(c for r in recs for c in (r.get("clips") or {})))
+    fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(clips) * max(1, len(recs)) / 2), 4), dpi=100)
+    width = 0.8 / max(1, len(recs))
+    x = np.arange(len(clips))
+    for k, r in enumerate(recs):
+        vals = []
+        for c in clips:
+            v = (r.get("clips") or {}).get(c, {}).get(metric)
+            vals.append(math.nan if v is None else float(v))
+        from vsrbench.leaderboard.boards import settings_label
+
+        lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
+        ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=lab)
+    ax.set_xticks(x)
+    ax.set_xticklabels(clips, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}.get(metric, metric))
+    ax.set_title(f"per-clip {metric.upper()}: {suite}")
+    if recs:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def temporal_profiles(profiles: dict[str, np.ndarray]):
+    """Temporal profiles (T x W images, e.g. the ``*_temporal_profile.png`` that
+    ``evaluate(..., save_outputs=DIR)`` writes) side by side, one panel per label."""
+    n = max(1, len(profiles))
+    fig, axes = plt.subplots(1, n, figsize=(3 * n, 3), dpi=100, squeeze=False)
+    for ax, (lab, img) in zip(axes[0], profiles.items()):
+        ax.imshow(np.asarray(img), aspect="auto", interpolation="nearest")
+        ax.set_title(lab, fontsize=8)
+        ax.set_xlabel("x")
+        ax.set_ylabel("t")
+    fig.tight_layout()
+    return fig
+
+
+def save(fig, stem: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in formats:
+        p = stem.with_name(stem.name + f".{f}")
+        fig.savefig(p, format=f)
+        out.append(p)
+    plt.close(fig)
+    return out
+
+
+def png_bytes(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def make_plots(records: list[dict], suites: list[str] | None = None, reported: pd.DataFrame | None = None,
+               kinds=("runtime", "clips")) -> dict[str, object]:
+    """name -> Figure for every suite with records: 'psnr_vs_runtime_<suite>', 'per_clip_psnr_<suite>'."""
+    have = list(dict.fromkeys(r["suite"] for r in records))
+    suites = [s for s in (suites or have) if s in have]
+    figs = {}
+    for s in suites:
+        if "runtime" in kinds:
+            figs[f"psnr_vs_runtime_{s}"] = psnr_vs_runtime(records, s, reported)
+        if "clips" in kinds:
+            figs[f"per_clip_psnr_{s}"] = per_clip_bars(records, s)
+    return figs

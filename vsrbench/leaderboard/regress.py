@@ -1,0 +1,162 @@
+"""The regression guard: the results' metric table against a committed baseline CSV.
+
+The metric table has one row per (model, weights, suite, settings, clip): ``clip == "(mean)"`` is
+the record's mean over clips, the other rows are its clips, so a change that moves one clip names
+it. Values are PSNR (dB; ``inf`` for identical frames) and SSIM. :func:`compare` reports every cell
+that moved beyond the tolerances and every row that appeared or disappeared.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from vsrbench.errors import VsrbenchError
+
+__all__ = ["KEYS", "MEAN", "RegressReport", "compare", "metric_table", "read_baseline", "settings_key", "write_baseline"]
+
+KEYS = ["model", "weights", "suite", "settings", "clip"]
+METRICS = ["psnr", "ssim"]
+MEAN = "(mean)"
+
+
+_DEFAULTS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None, "crop": None,
+             "model_kwargs": {}}
+
+
+def settings_key(settings: dict | None) -> str:
+    """A stable, complete text key of a record's settings: every setting that differs from the
+    default as ``key=value`` (sorted, ``;``-joined; crop as HxW, other values compact JSON), or
+    ``default``."""
+    parts = []
+    for k, v in sorted((settings or {}).items()):
+        if k in _DEFAULTS and v == _DEFAULTS[k]:
+            continue
+        if k == "crop" and v:
+            v = "x".join(str(int(x)) for x in v)
+        elif not isinstance(v, str):
+            v = json.dumps(v, sort_keys=True, separators=(",", ":"))
+        parts.append(f"{k}={v}")
+    return ";".join(parts) or "default"
+
+
+def _psnr(v) -> float:
+    return math.inf if v is None else float(v)
+
+
+def metric_table(records: list[dict], suites: list[str] | None = None) -> pd.DataFrame:
+    """Records -> the metric table (columns KEYS + psnr, ssim), sorted by key."""
+    rows = []
+    for r in records:
+        if suites and r["suite"] not in suites:
+            continue
+        base = {"model": r["model"], "weights": r.get("weights", "none"), "suite": r["suite"],
+                "settings": settings_key(r.get("settings"))}
+        rows.append({**base, "clip": MEAN, "psnr": _psnr(r.get("psnr")), "ssim": float(r["ssim"])})
+        for clip, c in (r.get("clips") or {}).items():
+            rows.append({**base, "clip": clip, "psnr": _psnr(c.get("psnr")), "ssim": float(c["ssim"])})
+    df = pd.DataFrame(rows, columns=KEYS + METRICS)
+    dup = df.duplicated(KEYS, keep="last")
+    if dup.any():
+        df = df[~dup]
+    return df.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
+def write_baseline(table: pd.DataFrame, path: str | os.PathLike) -> Path:
+    """Write the table as CSV (6 decimals: the tolerances are far coarser), atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    table.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+    os.replace(tmp, path)
+    return path
+
+
+def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise VsrbenchError(f"{path}: no baseline file (create it with `vsrbench regress --baseline {path} --update`)")
+    df = pd.read_csv(path, dtype={k: str for k in KEYS}, keep_default_na=False)
+    missing = [c for c in KEYS + METRICS if c not in df.columns]
+    if missing:
+        raise VsrbenchError(f"{path}: not a metric-table baseline (missing columns {', '.join(missing)})")
+    for m in METRICS:
+        df[m] = pd.to_numeric(df[m].replace({"inf": "inf", "": "nan"}), errors="coerce")
+    return df[KEYS + METRICS]
+
+
+@dataclass
+class RegressReport:
+    moved: pd.DataFrame  # KEYS + metric, baseline, current, delta
+    appeared: pd.DataFrame  # KEYS rows in current only
+    disappeared: pd.DataFrame  # KEYS rows in baseline only
+    tolerance_db: float
+    tolerance_ssim: float
+    n_compared: int
+
+    @property
+    def ok(self) -> bool:
+        return self.moved.empty and self.appeared.empty and self.disappeared.empty
+
+    def format(self) -> str:
+        lines = []
+        if self.ok:
+            return (f"regress: OK, {self.n_compared} rows within tolerance "
+                    f"({self.tolerance_db} dB PSNR, {self.tolerance_ssim} SSIM)")
+        if not self.moved.empty:
+            lines.append(f"{len(self.moved)} cell(s) moved beyond tolerance ({self.tolerance_db} dB PSNR, "
+                         f"{self.tolerance_ssim} SSIM):")
+            lines.append(_table(self.moved, {"baseline": "{:.6f}", "current": "{:.6f}", "delta": "{:+.6f}"}))
+        if not self.appeared.empty:
+            lines.append(f"{len(self.appeared)} row(s) appeared (not in the baseline):")
+            lines.append(_table(self.appeared, {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
+        if not self.disappeared.empty:
+            lines.append(f"{len(self.disappeared)} row(s) disappeared (in the baseline, not in the results):")
+            lines.append(_table(self.disappeared, {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
+        lines.append("regress: FAILED (rerun with --update to accept the new numbers)")
+        return "\n".join(lines)
+
+
+def _table(df: pd.DataFrame, fmts: dict[str, str]) -> str:
+    cells = [[str(c) for c in df.columns]]
+    for _, r in df.iterrows():
+        cells.append([fmts[c].format(r[c]) if c in fmts and isinstance(r[c], float) and math.isfinite(r[c])
+                      else str(r[c]) for c in df.columns])
+    w = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
+    out = ["  " + "  ".join(v.ljust(w[i]) for i, v in enumerate(row)).rstrip() for row in cells]
+    out.insert(1, "  " + "  ".join("-" * x for x in w))
+    return "\n".join(out)
+
+
+def _moved(b: float, c: float, tol: float) -> bool:
+    if math.isnan(b) and math.isnan(c):
+        return False
+    if math.isinf(b) or math.isinf(c) or math.isnan(b) or math.isnan(c):
+        return b != c
+    return abs(c - b) > tol + 1e-12
+
+
+def compare(current: pd.DataFrame, baseline: pd.DataFrame, tolerance_db: float = 0.01,
+            tolerance_ssim: float = 0.0005) -> RegressReport:
+    """Every cell of ``current`` that differs from ``baseline`` by more than the tolerance (PSNR in
+    dB, SSIM absolute), every row only in one of them."""
+    cur = current.set_index(KEYS)
+    base = baseline.set_index(KEYS)
+    both = cur.index.intersection(base.index)
+    moved = []
+    tol = {"psnr": tolerance_db, "ssim": tolerance_ssim}
+    for key in both:
+        for m in METRICS:
+            b, c = float(base.at[key, m]), float(cur.at[key, m])
+            if _moved(b, c, tol[m]):
+                moved.append({**dict(zip(KEYS, key)), "metric": m, "baseline": b, "current": c,
+                              "delta": c - b if math.isfinite(c - b) else math.nan})
+    appeared = cur.loc[cur.index.difference(base.index)].reset_index()
+    disappeared = base.loc[base.index.difference(cur.index)].reset_index()
+    return RegressReport(pd.DataFrame(moved, columns=KEYS + ["metric", "baseline", "current", "delta"]),
+                         appeared, disappeared, tolerance_db, tolerance_ssim, len(both))
