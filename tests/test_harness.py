@@ -160,3 +160,14 @@ def test_save_outputs_writes_frames_and_temporal_profiles(home, tmp_path):
 
     img = read_frame(prof)
     assert img.shape[0] == r["n_frames"] and np.all(img[:, img.shape[1] // 2 - 1] == 255)
+
+
+def test_batched_windows_give_the_same_frames(home, tmp_path):
+    one = evaluate("fstrn", "vid4", device="cpu", limit_clips=1, crop=(32, 32), temporal=False, progress=False,
+                   results=tmp_path / "b1")
+    four = evaluate("fstrn", "vid4", device="cpu", limit_clips=1, crop=(32, 32), temporal=False, progress=False,
+                    results=tmp_path / "b4", batch=4)
+    assert four["runtime"]["batch"] == 4 and one["runtime"]["batch"] == 1
+    f1 = [f["psnr"] for f in one["clips"]["calendar"]["frames"]]
+    f4 = [f["psnr"] for f in four["clips"]["calendar"]["frames"]]
+    assert len(f1) == 41 and np.allclose(f1, f4, atol=1e-6)

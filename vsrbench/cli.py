@@ -415,7 +415,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
     p.add_argument("--tile", type=int, default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
-    p.add_argument("--batch", type=int, default=1, help="batch size (recorded with the runtime)")
+    p.add_argument("--batch", type=int, default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
     p.add_argument("--padding", default="reflection_circle",
                    choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")

@@ -45,7 +45,9 @@ class ModelRunner:
     (for the runtime column of a result).
     """
 
-    def __init__(self, model, scale: int, device=None, dtype: str = "fp32", tile: int = 0, tile_overlap: int = 8):
+    def __init__(
+        self, model, scale: int, device=None, dtype: str = "fp32", tile: int = 0, tile_overlap: int = 8, batch: int = 1
+    ):
         import torch
 
         self.model = model
@@ -55,6 +57,7 @@ class ModelRunner:
         self.dtype = dtype
         self.tile = int(tile or 0)
         self.tile_overlap = int(tile_overlap)
+        self.batch = max(int(batch), 1)
         self.model_seconds = 0.0
         self.model_frames = 0
         self.calls = 0
@@ -62,16 +65,16 @@ class ModelRunner:
             raise VsrbenchError("--dtype fp16 needs a CUDA device; use fp32 or bf16 on the CPU")
 
     # -- tensors -------------------------------------------------------------------------------
-    def _to_input(self, frames: list[np.ndarray]):
+    def _to_input(self, windows: list[list[np.ndarray]]):
         import torch
 
-        arr = np.stack(frames).astype(np.float64)
+        arr = np.stack([np.stack(w) for w in windows]).astype(np.float64)  # B x T x H x W x 3
         if self.spec.colour == "y":
             arr = rgb_to_ycbcr(arr)[..., :1]
         lo, hi = self.spec.input_range
         if hi <= 1.0:
             arr = arr / 255.0
-        t = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 3, 1, 2)))[None]
+        t = torch.from_numpy(np.ascontiguousarray(arr.transpose(0, 1, 4, 2, 3)))
         work = torch.float64 if hi > 1.0 else torch.float32
         return t.to(device=self.device, dtype=work)
 
@@ -125,9 +128,13 @@ class ModelRunner:
 
     def __call__(self, frames: list[np.ndarray]) -> "np.ndarray":
         """Frames (a window) -> the raw model output as float64 ``T_out x sH x sW x C`` on 0..255."""
+        return self.run_batch([frames])[0]
+
+    def run_batch(self, windows: list[list[np.ndarray]]) -> "np.ndarray":
+        """Equal-length windows, one model call -> float64 ``B x T_out x sH x sW x C`` on 0..255."""
         import torch
 
-        x = self._to_input(frames)
+        x = self._to_input(windows)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         t0 = time.perf_counter()
@@ -136,12 +143,14 @@ class ModelRunner:
             torch.cuda.synchronize(self.device)
         self.model_seconds += time.perf_counter() - t0
         self.calls += 1
-        self.model_frames += int(y.shape[1])
+        self.model_frames += int(y.shape[0] * y.shape[1])
         finite = torch.isfinite(y)
         if not bool(finite.all()):
-            bad = (~finite).flatten(2).any(dim=2)[0].nonzero().flatten().tolist()
-            raise VsrbenchError(f"the model produced NaN/inf in output frame(s) {bad} of a window of {len(frames)} input frames")
-        arr = y[0].detach().to("cpu", torch.float64).numpy().transpose(0, 2, 3, 1)
+            bad = sorted(set((~finite).flatten(2).any(dim=2).nonzero()[:, 1].tolist()))
+            raise VsrbenchError(
+                f"the model produced NaN/inf in output frame(s) {bad} of a window of {len(windows[0])} input frames"
+            )
+        arr = y.detach().to("cpu", torch.float64).numpy().transpose(0, 1, 3, 4, 2)
         lo, hi = self.spec.input_range
         if hi <= 1.0:
             peak = float(np.abs(arr).max()) if arr.size else 0.0
@@ -180,11 +189,16 @@ def super_resolve_vsr(
     win = int(spec.frames_in)
     black = np.zeros_like(lr[0])
     result = {}
-    for t in wanted:
-        idx = [t] if win == 1 else window_indices(t, n, win, padding)
-        out = runner([lr[i] if i >= 0 else black for i in idx])
-        k = out.shape[0] // 2 if out.shape[0] > 1 else 0
-        result[t] = runner.to_rgb(out[k], lr[t])
+    for b0 in range(0, len(wanted), runner.batch):
+        group = wanted[b0 : b0 + runner.batch]
+        windows = []
+        for t in group:
+            idx = [t] if win == 1 else window_indices(t, n, win, padding)
+            windows.append([lr[i] if i >= 0 else black for i in idx])
+        outs = runner.run_batch(windows)
+        for t, out in zip(group, outs):
+            k = out.shape[0] // 2 if out.shape[0] > 1 else 0
+            result[t] = runner.to_rgb(out[k], lr[t])
     return result
 
 

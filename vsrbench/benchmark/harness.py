@@ -320,7 +320,7 @@ def evaluate(
         except VsrbenchError as e:
             raise VsrbenchError(f"checkpoint {checkpoint} does not fit model {model!r}: {e}") from None
     net = net.to(dev).eval()
-    runner = ModelRunner(net, st.scale, dev, dtype, tile=tile)
+    runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
     data = _Data(st, home=home, crop=tuple(crop) if crop else None)
