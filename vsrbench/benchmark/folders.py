@@ -118,7 +118,8 @@ def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, mo
     return rows
 
 
-def _json_number(v: float):
+def json_number(v: float | None):
+    """A float for JSON: ``None`` for inf/nan (JSON has no infinity), the value otherwise."""
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
@@ -161,16 +162,16 @@ def score_folders(
     clips = {}
     for c, rows in zip(gc, per_clip):
         clips[c] = {
-            "psnr": _json_number(ps["clips"][c]),
+            "psnr": json_number(ps["clips"][c]),
             "ssim": ss["clips"][c],
             "n_frames": len(rows),
             "n_inf": sum(1 for r in rows if math.isinf(r["psnr"])),
-            "frames": [{**r, "psnr": _json_number(r["psnr"])} for r in rows],
+            "frames": [{**r, "psnr": json_number(r["psnr"])} for r in rows],
         }
     return {
-        "psnr": _json_number(ps["mean"]),
+        "psnr": json_number(ps["mean"]),
         "ssim": ss["mean"],
-        "frame_mean": {"psnr": _json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
+        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
         "n_clips": len(gc),
         "n_frames": ps["n_frames"],
         "n_inf": ps["n_inf"],

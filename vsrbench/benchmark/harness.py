@@ -23,6 +23,7 @@ import numpy as np
 
 from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
+from vsrbench.benchmark.folders import json_number
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.errors import VsrbenchError
 from vsrbench.metrics import aggregate, psnr_ssim
@@ -106,10 +107,6 @@ def _provenance(device, dtype: str) -> dict:
     }
 
 
-def _json_num(v):
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
 class _Data:
     """GT and LR of a suite, through ``open_store``; a missing LR variant is made from GT on the fly."""
 
@@ -178,7 +175,7 @@ def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
     return {
         "tof": float(temporal.tof(sr, gt)),
         "warping_error": float(temporal.warping_error(sr, gt)),
-        "tpsnr": _json_num(float(temporal.temporal_psnr(sr, gt))),
+        "tpsnr": json_number(float(temporal.temporal_psnr(sr, gt))),
     }
 
 
@@ -217,7 +214,7 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
 
             write_frame(Path(save_outputs) / f"{clip.replace('/', '_')}_temporal_profile.png", tm.temporal_profile_pair(srs, gts))
     for f in frames:
-        f["psnr"] = _json_num(f["psnr"])
+        f["psnr"] = json_number(f["psnr"])
     rec["lr_size"] = f"{lr[0].shape[0]}x{lr[0].shape[1]}"
     return rec
 
@@ -388,9 +385,9 @@ def evaluate(
         "suite_settings": st.as_dict(),
         "settings": settings,
         "lr_source": data.lr_note,
-        "psnr": _json_num(ps["mean"]),
+        "psnr": json_number(ps["mean"]),
         "ssim": ss["mean"],
-        "frame_mean": {"psnr": _json_num(ps["frame_mean"]), "ssim": ss["frame_mean"]},
+        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
         "n_clips": len(per_clip),
         "n_frames": ps["n_frames"],
         "n_inf": ps["n_inf"],
@@ -401,7 +398,7 @@ def evaluate(
         "resumed_clips": resumed,
         "clips": {
             r["clip"]: {
-                "psnr": _json_num(ps["clips"][r["clip"]]),
+                "psnr": json_number(ps["clips"][r["clip"]]),
                 "ssim": ss["clips"][r["clip"]],
                 **{k: r[k] for k in ("tof", "warping_error", "tpsnr") if k in r},
                 "n_frames": r["n_frames"],
