@@ -87,3 +87,97 @@ def test_rerun_does_no_work(vid4_home, shared_dir, capsys):
     r = prepare("vid4", backend="lmdb", variants="bi:x4", source=shared_dir / "data" / "vid4", home=home, progress=False)
     assert r.did_work is False
     assert "nothing to do" in capsys.readouterr().err
+
+
+def _lmdb_items(path, tmp_path):
+    """Every (key, value) of an LMDB (read from a copy: py-lmdb opens a path once per process, and
+    the store readers of other tests may hold it)."""
+    import shutil
+
+    import lmdb
+
+    copy = tmp_path / f"copy-{len(list(tmp_path.glob('copy-*')))}"
+    shutil.copytree(path, copy)
+    env = lmdb.open(str(copy), readonly=True, lock=False)
+    with env.begin() as txn:
+        items = dict(txn.cursor())
+    env.close()
+    return items
+
+
+def test_add_variant_from_gt_store_equals_prepare(vid4_home, tmp_path):
+    """An LR variant made later from the GT store alone (no source) is the store prepare writes."""
+    import json
+    import shutil
+
+    import h5py
+
+    from vsrbench.datasets import add_variant, is_complete
+
+    home, _ = vid4_home
+    new = tmp_path / "home"
+    for b in ("lmdb", "hdf5"):
+        src = store_path("vid4", "GT", "all", b, home)
+        dst = store_path("vid4", "GT", "all", b, new)
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if src.is_dir() else shutil.copyfile)(src, dst)
+
+    made = add_variant("vid4", "bi:x4", backend="lmdb", home=new, workers=2, commit_every=50, progress=False, quiet=True)
+    want = store_path("vid4", "bi:x4", "all", "lmdb", home)
+    assert made == store_path("vid4", "bi:x4", "all", "lmdb", new) and is_complete(made)
+    a, b = _lmdb_items(made, tmp_path), _lmdb_items(want, tmp_path)
+    assert len(a) == 171 and a == b  # every key, every PNG byte
+    assert (made / "meta_info.txt").read_text() == (want / "meta_info.txt").read_text()
+    assert json.loads((made / "vsrbench.json").read_text()) == json.loads((want / "vsrbench.json").read_text())
+    assert not made.with_name(made.name + ".partial").exists()
+
+    made_h5 = add_variant("vid4", "bi:x4", home=new, backend="hdf5", progress=False, quiet=True)
+    with h5py.File(made_h5, "r") as f, h5py.File(store_path("vid4", "bi:x4", "all", "hdf5", home), "r") as g:
+        assert json.loads(f.attrs["vsrbench"]) == json.loads(g.attrs["vsrbench"])
+        for clip in COUNTS:
+            np.testing.assert_array_equal(f[clip][()], g[clip][()], err_msg=clip)
+    # a complete store: returned at once, nothing rewritten
+    mtime = (made / "data.mdb").stat().st_mtime_ns
+    assert add_variant("vid4", "bi:x4", backend="lmdb", home=new, progress=False, quiet=True) == made
+    assert (made / "data.mdb").stat().st_mtime_ns == mtime
+
+
+def test_add_variant_without_gt_store_says_what_to_run(tmp_path):
+    from vsrbench.datasets import add_variant
+    from vsrbench.errors import VsrbenchError
+
+    with pytest.raises(VsrbenchError, match=r"vsrbench prepare vid4"):
+        add_variant("vid4", "bd:x4", home=tmp_path, progress=False, quiet=True)
+    assert not (tmp_path / "vid4" / "lmdb").exists()
+
+
+def test_prepare_new_variant_from_gt_stores_needs_no_source(vid4_home, tmp_path, monkeypatch, capsys, shared_dir):
+    """`vsrbench prepare vid4 --variants bd:x4` after GT is prepared: no --source, no download."""
+    import shutil
+    import sys
+
+    from vsrbench.cli import main
+
+    home, _ = vid4_home
+    new = tmp_path / "home"
+    dst = store_path("vid4", "GT", "all", "lmdb", new)
+    dst.parent.mkdir(parents=True)
+    shutil.copytree(store_path("vid4", "GT", "all", "lmdb", home), dst)
+    (new / "vid4" / "GT").symlink_to(home / "vid4" / "GT")  # the canonical tree (folders GT store)
+    monkeypatch.setenv("VSRBENCH_HOME", str(new))
+    prepare_module = sys.modules["vsrbench.datasets.prepare"]  # (the package exports the function under that name)
+    monkeypatch.setattr(prepare_module, "obtain_source",
+                        lambda *a, **k: pytest.fail("prepare looked for the source although GT is prepared"))
+    assert main(["prepare", "vid4", "--variants", "bd:x4", "--no-progress"]) == 0
+    assert "made from the prepared GT stores" in capsys.readouterr().out
+    lr = open_store(find_store("vid4", "bd:x4", backend="lmdb", home=new))
+    assert [lr.num_frames(c) for c in COUNTS] == list(COUNTS.values())
+    deg = parse_spec("bd:x4")
+    for clip in ("calendar", "walk"):
+        src = list_frames(shared_dir / "data" / "vid4" / "GT" / clip)
+        i = len(src) - 1
+        want = deg.apply_frame(read_frame(src[i]), dataset="vid4", clip=clip, index=i)
+        np.testing.assert_array_equal(lr.read(clip, i), want, err_msg=f"{clip} frame {i}")
+    # the rerun is a no-op
+    assert main(["prepare", "vid4", "--variants", "bd:x4", "--no-progress"]) == 0
+    assert "already prepared" in capsys.readouterr().out

@@ -14,6 +14,7 @@ import torch
 
 from vsrbench.benchmark.harness import evaluate, load_results
 from vsrbench.cli import main
+from vsrbench.datasets import is_complete, store_path
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import ModelSpec, register_model
 
@@ -47,8 +48,11 @@ def test_evaluate_bicubic_vid4_matches_published(home, capsys):
 def test_evaluate_bicubic_bd_suites(home, suite, psnr, ssim, tol):
     r = evaluate("bicubic", suite, device="cpu", temporal=False, progress=False)
     assert abs(r["psnr"] - psnr) <= tol and abs(r["ssim"] - ssim) <= 0.0005
-    # bd:x4 is a prepared LMDB variant; bd-duf is made from GT on the fly
-    assert ("on the fly" in r["lr_source"]) == (suite == "vid4-bd-duf")
+    if suite == "vid4-bd":  # a prepared LMDB variant
+        assert r["lr_source"] == "prepared store"
+    else:  # not prepared: made from the GT store once and kept beside it (not on the fly)
+        path = store_path("vid4", "bd-duf:x4", "all", "lmdb", home)
+        assert is_complete(path) and str(path) in r["lr_source"], r["lr_source"]
 
 
 def test_zsm_stvsr_protocol_scores_every_frame_once(home):
@@ -58,6 +62,7 @@ def test_zsm_stvsr_protocol_scores_every_frame_once(home):
     assert r["weights"] == "random(seed=0)" and r["settings"]["crop"] == [16, 16]
     assert 0 < r["psnr"] < 20  # random weights: far from the GT, but finite and scored
     assert r["runtime"]["lr_size"] == "4x4"
+    assert "on the fly" in r["lr_source"]  # the LR of a crop: never cached
 
 
 @pytest.mark.parametrize(

@@ -295,7 +295,8 @@ def _add_prepare(sub) -> None:
             "take --source, extract safely, normalise into the canonical tree GT/<clip>/<00000000>.png,\n"
             "validate against the catalog, make the LR variants and pack everything. Interrupted runs\n"
             "leave nothing a reader accepts and continue where they stopped when rerun; a rerun on a\n"
-            "complete dataset does nothing. 'vsrbench datasets' lists the names and sources."
+            "complete dataset does nothing. Once GT is prepared, new --variants are made from the GT\n"
+            "stores (no --source or download needed). 'vsrbench datasets' lists the names and sources."
         ),
     )
     p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid or demo")
@@ -334,7 +335,9 @@ def _cmd_prepare(args) -> int:
     )
     for (s, v, b), path in sorted(r.stores.items(), key=lambda kv: str(kv[1])):
         print(f"{b:<8} {v:<24} {path}")
-    if r.did_work:
+    if r.from_gt_stores:
+        print(f"{r.dataset}: the new LR variants were made from the prepared GT stores in {r.seconds:.1f} s")
+    elif r.did_work:
         print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
     else:
         print(f"{r.dataset}: already prepared; nothing to do")
@@ -423,6 +426,9 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--limit-clips", type=int, help="score only the first N clips")
     p.add_argument("--crop", metavar="HxW", help="score a centre crop of every GT frame (LR made on the fly); for quick checks")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
+    p.add_argument("--no-cache-lr", action="store_true",
+                   help="an LR variant the data root lacks is made from GT on the fly and not kept (default: made "
+                        "once and stored beside GT, as `vsrbench prepare --variants` would; never with --crop or --limit-clips)")
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--force", action="store_true", help="re-score even if a result exists")
     p.add_argument("--format", choices=["table", "json"], default="table")
@@ -479,6 +485,7 @@ def _cmd_evaluate(args) -> int:
         force=args.force,
         seed=args.seed,
         temporal=not args.no_temporal,
+        cache_lr=not args.no_cache_lr,
     )
     print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r))
     return 0

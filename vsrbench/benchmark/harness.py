@@ -108,10 +108,16 @@ def _provenance(device, dtype: str) -> dict:
 
 
 class _Data:
-    """GT and LR of a suite, through ``open_store``; a missing LR variant is made from GT on the fly."""
+    """GT and LR of a suite, through ``open_store``.
 
-    def __init__(self, suite: Suite, home=None, crop: tuple[int, int] | None = None):
-        from vsrbench.datasets import find_store, open_store
+    A missing LR variant is made from the GT store once and cached as a store beside it
+    (``datasets.add_variant``, the store ``vsrbench prepare --variants`` would write); with a crop,
+    a clip limit or ``cache_lr=False`` it is made on the fly for the frames scored, and not kept.
+    """
+
+    def __init__(self, suite: Suite, home=None, crop: tuple[int, int] | None = None, cache_lr: bool = True,
+                 progress: bool = True):
+        from vsrbench.datasets import add_variant, find_store, open_store
         from vsrbench.degradations import parse_spec
 
         self.deg = parse_spec(suite.degradation)
@@ -120,11 +126,20 @@ class _Data:
         self.lr = None
         self.lr_note = "prepared store"
         try:
-            if crop:
-                raise VsrbenchError("cropped GT: LR made on the fly")
             self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
         except VsrbenchError:
-            self.lr_note = f"made from GT on the fly ({self.deg.spec}); `vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it"
+            # the GT store must hold exactly the suite's set (a folder tree of all of Vimeo-90K does not)
+            if cache_lr and not crop and self.gt.set == suite.set:
+                path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend, home=home,
+                                   progress=progress, quiet=not progress)
+                self.lr = open_store(path)
+                self.lr_note = f"made from the GT store and cached as {path}"
+            else:
+                self.lr_note = (f"made from GT on the fly ({self.deg.spec}); "
+                                f"`vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it")
+        if crop:
+            self.lr = None  # the LR of a crop is the crop's own degradation, made on the fly
+            self.lr_note = f"made from the cropped GT on the fly ({self.deg.spec})"
         self.dataset = suite.dataset
 
     def gt_frames(self, clip: str) -> list[np.ndarray]:
@@ -250,6 +265,7 @@ def evaluate(
     temporal: bool = True,
     model_kwargs: dict | None = None,
     home=None,
+    cache_lr: bool = True,
     progress: bool = True,
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
@@ -264,6 +280,9 @@ def evaluate(
         crop: score a centre crop (H, W) of every GT frame, its LR made on the fly (for quick checks
             and CI regression guards; recorded in the settings, so never mixed with full results).
         results: results store (default ``$VSRBENCH_HOME/results``); ``force`` re-scores.
+        cache_lr: an LR variant the data root lacks is made from the GT store once and kept as a
+            store (``datasets.add_variant``); False, or with ``limit_clips`` / ``crop``, it is made
+            on the fly and not kept. The record's ``lr_source`` says which.
     """
     import torch
     from tqdm import tqdm
@@ -320,7 +339,8 @@ def evaluate(
     runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
-    data = _Data(st, home=home, crop=tuple(crop) if crop else None)
+    data = _Data(st, home=home, crop=tuple(crop) if crop else None, cache_lr=cache_lr and not limit_clips,
+                 progress=progress)
     clips, missing = _select_clips(st, data.gt, limit_clips)
 
     done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}

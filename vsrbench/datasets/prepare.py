@@ -30,7 +30,7 @@ from vsrbench.datasets.stores import BACKENDS, is_complete, make_writer, store_p
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["prepare", "PrepareResult", "resolve_variants", "obtain_source", "discover_clips", "ClipSource"]
+__all__ = ["prepare", "add_variant", "PrepareResult", "resolve_variants", "obtain_source", "discover_clips", "ClipSource"]
 
 
 @dataclass
@@ -50,6 +50,7 @@ class PrepareResult:
     frames: int = 0
     missing_ids: dict = field(default_factory=dict)  # set -> ids its list names that the source lacks
     seconds: float = 0.0
+    from_gt_stores: bool = False  # only LR variants were missing: made from the GT stores (no source)
 
 
 def resolve_variants(entry: DatasetEntry, variants) -> list[str]:
@@ -317,21 +318,38 @@ def _process_clip(dataset: str, clip: str, frames, specs, expect_hw, want_png: b
         from vsrbench.datasets.demo import render_demo_clip
 
         rendered = render_demo_clip(clip)
-        paths = [f"{dataset}:{clip}#{i}" for i in range(len(rendered))]
+
+        def demo_frames():
+            for i in range(len(rendered)):
+                bgr = np.ascontiguousarray(rendered[i][:, :, ::-1])
+                rendered[i] = None  # one frame at a time in memory
+                yield f"{dataset}:{clip}#{i}", bgr
+
+        n, source = len(rendered), demo_frames()
     else:
-        rendered, paths = None, frames
-    n = len(paths)
+        n, source = len(frames), ((p, read_frame_bgr(p)) for p in frames)
+    return clip, _degrade_and_encode(dataset, clip, n, source, specs, expect_hw, want_png, want_arrays, True)
+
+
+def _derive_clip(gt_store, dataset: str, clip: str, specs, want_png: bool, want_arrays: bool):
+    """One clip of LR variants made from a prepared GT store (see :func:`add_variant`)."""
+    n = gt_store.num_frames(clip)
+    frames = (
+        (f"{gt_store.path} clip {clip} frame {i}", np.ascontiguousarray(gt_store.read(clip, i)[:, :, ::-1]))
+        for i in range(n)
+    )
+    return clip, _degrade_and_encode(dataset, clip, n, frames, specs, None, want_png, want_arrays, False)
+
+
+def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, want_arrays, with_gt: bool) -> dict:
+    """``frames`` yields ``(where, bgr)`` for frames 0..n-1 -> ``{variant: (indices, shape, pngs, arrays)}``."""
     degs = [(s, parse_spec(s)) for s in specs]
     symmetric = {s: all(op.name in _CHANNEL_SYMMETRIC for op in d.ops) for s, d in degs}
     keep = {s: set(d.select_frames(n)) for s, d in degs}
-    out = {v: ([], None, [], []) for v in ["GT", *specs]}
+    variants = ["GT", *specs] if with_gt else list(specs)
+    out = {v: ([], None, [], []) for v in variants}
     first_shape = None
-    for i, p in enumerate(paths):
-        if rendered is not None:
-            bgr = np.ascontiguousarray(rendered[i][:, :, ::-1])
-            rendered[i] = None
-        else:
-            bgr = read_frame_bgr(p)
+    for i, (p, bgr) in enumerate(frames):
         hw = tuple(bgr.shape[:2])
         want = expect_hw or first_shape
         if want is not None and hw != tuple(want):
@@ -341,7 +359,7 @@ def _process_clip(dataset: str, clip: str, frames, specs, expect_hw, want_png: b
             )
         first_shape = first_shape or hw
         rgb = None
-        for v in ["GT", *specs]:
+        for v in variants:
             if v == "GT":
                 img_bgr = bgr
             elif i not in keep[v]:
@@ -361,7 +379,7 @@ def _process_clip(dataset: str, clip: str, frames, specs, expect_hw, want_png: b
             if want_arrays:
                 arrs.append(np.ascontiguousarray(img_bgr[:, :, ::-1]))
             out[v] = (idx, shape or tuple(img_bgr.shape), pngs, arrs)
-    return clip, out
+    return out
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -417,9 +435,35 @@ def prepare(
         result.did_work = False
         return result
 
+    if source is None and urls is None and _only_lr_missing(entry.name, home, todo, lmdb_keys):
+        # GT is prepared: new LR variants come from the GT stores, no source or download needed
+        for (b, s, v), _ in todo.items():
+            add_variant(entry.name, v, set="all" if s == "*" else s, backend=b, workers=workers, home=home,
+                        commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet)
+        result.from_gt_stores = True
+        result.seconds = time.time() - t0
+        _log(f"{entry.name}: {len(todo)} LR store(s) made from the GT stores in {result.seconds:.1f} s", quiet)
+        return result
+
     with _lock(home / entry.name):
         return _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, home, workers,
                                lmdb_keys, commit_every, map_size, progress, quiet, t0)
+
+
+def _only_lr_missing(name: str, home: Path, todo: dict, lmdb_keys: str) -> bool:
+    """True when every missing store is an LR variant whose GT store of the same backend and set is
+    complete (and, for LMDB, has the requested key style)."""
+    from vsrbench.datasets.stores import open_store
+
+    for b, s, v in todo:
+        if v == "GT":
+            return False
+        gt = store_path(name, "GT", "all" if s == "*" else s, b, home)
+        if not is_complete(gt):
+            return False
+        if b == "lmdb" and open_store(gt).meta.get("key_style") != lmdb_keys:
+            return False
+    return True
 
 
 @contextlib.contextmanager
@@ -527,6 +571,74 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     result.seconds = time.time() - t0
     _log(f"{entry.name}: done in {result.seconds:.1f} s; stores under {home / entry.name}", quiet)
     return result
+
+
+def add_variant(
+    name: str,
+    spec: str,
+    *,
+    set: str = "all",
+    backend: str | None = None,
+    workers: int = 1,
+    home=None,
+    commit_every: int = 1000,
+    map_size: int = 1 << 28,
+    progress: bool = True,
+    quiet: bool = False,
+) -> Path:
+    """Make LR variant ``spec`` of an already prepared dataset from its GT store; returns the store path.
+
+    No source and no download: the frames come from the GT store of ``set`` (``backend`` None: the
+    first of lmdb, hdf5, folders that is complete), and the new store has that backend. The store
+    is the one ``prepare(name, variants=spec, backend=...)`` writes, frame for frame (same keys,
+    same seeded degradation, same PNG level), so a later ``prepare`` counts it as done. Crash-safe
+    and resumable like ``prepare``; a complete store is returned at once.
+    """
+    from vsrbench.datasets.stores import find_store, open_store
+
+    entry = get_entry(name)
+    spec = parse_spec(spec).spec
+    home = Path(home) if home is not None else vsrbench_home()
+    gt = open_store(find_store(entry.name, "GT", set, backend, home))
+    b = gt.backend
+    final = store_path(entry.name, spec, set, b, home)
+    if is_complete(final):
+        return final
+    with _lock(home / entry.name):
+        if is_complete(final):
+            return final
+        vimeo = entry.name == "vimeo90k"
+        meta = {
+            "dataset": entry.name, "set": set if b != "folders" else "all", "variant": spec,
+            "scale": parse_spec(spec).scale, "key_style": gt.meta.get("key_style", "basicsr") if b == "lmdb" else "files",
+            "vimeo_names": vimeo and b == "lmdb",
+        }
+        writer = make_writer(b, final, meta, commit_every, **({"map_size": map_size} if b == "lmdb" else {}))
+        clips = gt.clips()
+        pending = [c for c in clips if c not in writer.done]
+        tasks = [(gt, entry.name, c, [spec], b in ("lmdb", "folders"), b == "hdf5") for c in pending]
+        _log(f"{entry.name}: making {spec} from the GT store {gt.path} ({len(pending)} of {len(clips)} clips to do)", quiet)
+        try:
+            if workers <= 1 or len(tasks) <= 1:
+                results = (_derive_clip(*t) for t in tasks)
+            else:
+                from joblib import Parallel, delayed
+
+                results = Parallel(n_jobs=int(workers), return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
+                    delayed(_derive_clip)(*t) for t in tasks
+                )
+            total = sum(gt.num_frames(c) for c in pending)
+            with tqdm(total=total, unit="frame", desc=f"{entry.name} {spec}", disable=not progress, file=sys.stderr) as bar:
+                for clip, out in results:
+                    idx, shape, pngs, arrs = out[spec]
+                    writer.add_clip(clip, idx, shape, arrs if b == "hdf5" else pngs)
+                    if writer.should_flush():
+                        writer.flush()
+                    bar.update(gt.num_frames(clip))
+            return writer.finalize(clips)
+        except VsrbenchError:
+            writer.abort()
+            raise
 
 
 def _copy_vimeo_lists(root: Path, ds_home: Path, clips) -> None:
