@@ -21,16 +21,10 @@ def prepared_home(shared_dir, tmp_path_factory):
     from vsrbench.cli import main
 
     h = tmp_path_factory.mktemp("vsrbench_home")
-    old = os.environ.get("VSRBENCH_HOME")
-    os.environ["VSRBENCH_HOME"] = str(h)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSRBENCH_HOME", str(h))
         assert main(["prepare", "vid4", "--source", str(shared_dir / "data/vid4"), "--workers", "2", "--no-progress"]) == 0
         assert main(["prepare", "demo", "--no-progress"]) == 0
-    finally:
-        if old is None:
-            os.environ.pop("VSRBENCH_HOME", None)
-        else:
-            os.environ["VSRBENCH_HOME"] = old
     return h
 
 

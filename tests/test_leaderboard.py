@@ -36,19 +36,11 @@ RUNS = [
 
 @pytest.fixture(scope="module")
 def store(prepared_home, shared_dir, tmp_path_factory):
-    import os
-
     res = tmp_path_factory.mktemp("lb_results")
-    old = os.environ.get("VSRBENCH_HOME")
-    os.environ["VSRBENCH_HOME"] = str(prepared_home)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSRBENCH_HOME", str(prepared_home))
         for model, suite, crop in RUNS:
             evaluate(model, suite, device="cpu", limit_clips=1, crop=crop, results=res, progress=False, seed=0)
-    finally:
-        if old is None:
-            os.environ.pop("VSRBENCH_HOME", None)
-        else:
-            os.environ["VSRBENCH_HOME"] = old
     return res
 
 

@@ -24,17 +24,11 @@ def page(prepared_home, shared_dir, tmp_path_factory):
         pytest.skip("chromium is not installed (apt-get install -y chromium)")
     tmp = tmp_path_factory.mktemp("lb_html")
     res = tmp / "results"
-    old = os.environ.get("VSRBENCH_HOME")
-    os.environ["VSRBENCH_HOME"] = str(prepared_home)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSRBENCH_HOME", str(prepared_home))
         for model, crop in (("bicubic", (32, 32)), ("fstrn", (16, 16)), ("zsm", (16, 16))):
             evaluate(model, "demo", device="cpu", limit_clips=1, crop=crop, results=res, progress=False)
         evaluate("bicubic", "vid4", device="cpu", limit_clips=1, crop=(32, 32), results=res, progress=False)
-    finally:
-        if old is None:
-            os.environ.pop("VSRBENCH_HOME", None)
-        else:
-            os.environ["VSRBENCH_HOME"] = old
     out = tmp / "board.html"
     assert main(["leaderboard", "--results", str(res), "--format", "html", "--out", str(out),
                  "--reported", str(shared_dir / "reference" / "reported.csv")]) == 0

@@ -60,19 +60,13 @@ def current(prepared_home, shared_dir, tmp_path_factory):
 
     res = tmp_path_factory.mktemp("guard_results")
     vhome = tmp_path_factory.mktemp("guard_vimeo_home")
-    old = os.environ.get("VSRBENCH_HOME")
-    try:
-        os.environ["VSRBENCH_HOME"] = str(prepared_home)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VSRBENCH_HOME", str(prepared_home))
         _run(VID4_RUNS, res)
-        os.environ["VSRBENCH_HOME"] = str(vhome)  # the motion-split lists are found under the home
+        mp.setenv("VSRBENCH_HOME", str(vhome))  # the motion-split lists are found under the home
         prepare("vimeo90k", variants="", source=shared_dir / "data" / "vimeo90k", home=vhome, progress=False,
                 quiet=True)
         _run(VIMEO_RUNS, res, home=vhome)
-    finally:
-        if old is None:
-            os.environ.pop("VSRBENCH_HOME", None)
-        else:
-            os.environ["VSRBENCH_HOME"] = old
     return metric_table(load_results(res))
 
 

@@ -123,6 +123,21 @@ def json_number(v: float | None):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
+def suite_summary(psnr_by_clip: dict, ssim_by_clip: dict) -> tuple[dict, dict, dict]:
+    """The suite-level fields ``score`` and ``evaluate`` both report (JSON-ready), and the PSNR and
+    SSIM :func:`~vsrbench.metrics.aggregate` results they come from (for the per-clip means)."""
+    ps, ss = aggregate(psnr_by_clip), aggregate(ssim_by_clip)
+    summary = {
+        "psnr": json_number(ps["mean"]),
+        "ssim": ss["mean"],
+        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
+        "n_clips": len(psnr_by_clip),
+        "n_frames": ps["n_frames"],
+        "n_inf": ps["n_inf"],
+    }
+    return summary, ps, ss
+
+
 def score_folders(
     pred_dir: str | os.PathLike,
     gt_dir: str | os.PathLike,
@@ -157,8 +172,10 @@ def score_folders(
         )
     else:
         per_clip = [_score_clip(pred_dir / c, gt_dir / c, crop_border, channel, modcrop) for c in gc]
-    ps = aggregate({c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)})
-    ss = aggregate({c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)})
+    summary, ps, ss = suite_summary(
+        {c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)},
+        {c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)},
+    )
     clips = {}
     for c, rows in zip(gc, per_clip):
         clips[c] = {
@@ -169,12 +186,7 @@ def score_folders(
             "frames": [{**r, "psnr": json_number(r["psnr"])} for r in rows],
         }
     return {
-        "psnr": json_number(ps["mean"]),
-        "ssim": ss["mean"],
-        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
-        "n_clips": len(gc),
-        "n_frames": ps["n_frames"],
-        "n_inf": ps["n_inf"],
+        **summary,
         "channel": channel,
         "crop_border": crop_border,
         "aggregation": "mean over clips of the mean over each clip's frames; infinite PSNR excluded",

@@ -23,10 +23,10 @@ import numpy as np
 
 from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
-from vsrbench.benchmark.folders import json_number
+from vsrbench.benchmark.folders import json_number, suite_summary
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.errors import VsrbenchError
-from vsrbench.metrics import aggregate, psnr_ssim
+from vsrbench.metrics import psnr_ssim
 
 __all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
 
@@ -124,12 +124,16 @@ class _Data:
         self.crop = crop
         self.gt = open_store(find_store(suite.dataset, "GT", suite.set, home=home))
         self.lr = None
-        self.lr_note = "prepared store"
+        self.dataset = suite.dataset
+        if crop:  # the LR of a crop is the crop's own degradation
+            self.lr_note = f"made from the cropped GT on the fly ({self.deg.spec})"
+            return
         try:
             self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
+            self.lr_note = "prepared store"
         except VsrbenchError:
             # the GT store must hold exactly the suite's set (a folder tree of all of Vimeo-90K does not)
-            if cache_lr and not crop and self.gt.set == suite.set:
+            if cache_lr and self.gt.set == suite.set:
                 path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend, home=home,
                                    progress=progress, quiet=not progress)
                 self.lr = open_store(path)
@@ -137,10 +141,6 @@ class _Data:
             else:
                 self.lr_note = (f"made from GT on the fly ({self.deg.spec}); "
                                 f"`vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it")
-        if crop:
-            self.lr = None  # the LR of a crop is the crop's own degradation, made on the fly
-            self.lr_note = f"made from the cropped GT on the fly ({self.deg.spec})"
-        self.dataset = suite.dataset
 
     def gt_frames(self, clip: str) -> list[np.ndarray]:
         frames = self.gt.read_clip(clip)
@@ -368,8 +368,10 @@ def evaluate(
     def fr(v):
         return math.inf if v is None else v
 
-    ps = aggregate({r["clip"]: [fr(f["psnr"]) for f in r["frames"]] for r in per_clip})
-    ss = aggregate({r["clip"]: [f["ssim"] for f in r["frames"]] for r in per_clip})
+    summary, ps, ss = suite_summary(
+        {r["clip"]: [fr(f["psnr"]) for f in r["frames"]] for r in per_clip},
+        {r["clip"]: [f["ssim"] for f in r["frames"]] for r in per_clip},
+    )
     temporal_means = {}
     for key in ("tof", "warping_error", "tpsnr"):
         vals = [r[key] for r in per_clip if r.get(key) is not None]
@@ -405,12 +407,7 @@ def evaluate(
         "suite_settings": st.as_dict(),
         "settings": settings,
         "lr_source": data.lr_note,
-        "psnr": json_number(ps["mean"]),
-        "ssim": ss["mean"],
-        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
-        "n_clips": len(per_clip),
-        "n_frames": ps["n_frames"],
-        "n_inf": ps["n_inf"],
+        **summary,
         "missing_clips": missing,
         "temporal": {**temporal_means, "definitions": definitions} if temporal_means else {},
         "runtime": runtime,

@@ -76,6 +76,10 @@ class DatasetEntry:
     description: str = ""
     allowed_clip_counts: tuple[int, ...] = ()  # alternative valid clip counts (SPMCS 30 or 31)
     gt_dirs: tuple[str, ...] = ("GT", "HR", "truth", "gt", "hr")  # where the GT clips may sit in a source
+    #: how the source holds the frames: "clips" (a folder per clip), "septuplets" (Vimeo-90K's
+    #: sequences/<5-digit>/<4-digit>/im1..7.png with sep_*list.txt; LMDB keys end in im<N>), or
+    #: "rendered" (no source: the frames are made by vsrbench.datasets.demo)
+    layout: str = "clips"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -141,6 +145,7 @@ CATALOG: dict[str, DatasetEntry] = {
             "from sep_trainlist.txt / sep_testlist.txt at the archive root (clips in neither list are skipped)"
         ),
         extra={"train_count": 64612, "test_count": 7824},
+        layout="septuplets",
     ),
     "vid4": DatasetEntry(
         name="vid4",
@@ -246,6 +251,7 @@ CATALOG: dict[str, DatasetEntry] = {
         licence="scikit-image sample images (public domain / CC0 / permissive, see skimage.data).",
         default_variants=("bi:x4",),
         description="no download; rendered locally",
+        layout="rendered",
     ),
 }
 

@@ -26,7 +26,7 @@ from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_
 from vsrbench.datasets.download import download
 from vsrbench.datasets.extract import safe_extract
 from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
-from vsrbench.datasets.stores import BACKENDS, is_complete, make_writer, store_path
+from vsrbench.datasets.stores import BACKENDS, find_store, is_complete, make_writer, open_store, store_path
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
@@ -237,11 +237,11 @@ def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[
 
 def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) -> tuple[list[ClipSource], dict]:
     """The clips to prepare, validated against the catalog (names, counts); ``(clips, missing_ids)``."""
-    if entry.name == "demo":
+    if entry.layout == "rendered":
         from vsrbench.datasets.demo import DEMO_CLIPS
 
         return [ClipSource(c, "all", None) for c in DEMO_CLIPS], {}
-    if entry.name == "vimeo90k":
+    if entry.layout == "septuplets":
         return _discover_vimeo(entry, root, quiet)
     names = entry.clips if isinstance(entry.clips, tuple) else None
     if names:
@@ -450,11 +450,31 @@ def prepare(
                                lmdb_keys, commit_every, map_size, progress, quiet, t0)
 
 
+def _store_meta(entry: DatasetEntry, set: str, variant: str, backend: str, lmdb_keys: str) -> dict:
+    """What a store records about itself (also the identity its resume journal checks)."""
+    return {
+        "dataset": entry.name, "set": "all" if backend == "folders" else set, "variant": variant,
+        "scale": 1 if variant == "GT" else parse_spec(variant).scale,
+        "key_style": lmdb_keys if backend == "lmdb" else "files",
+        "vimeo_names": entry.layout == "septuplets" and backend == "lmdb",
+    }
+
+
+def _in_clip_order(fn, tasks: list, workers: int):
+    """``fn(*task)`` for each task, in order: in this process, or streamed from joblib workers (at
+    most 2 per worker in flight, so memory stays bounded)."""
+    if workers <= 1 or len(tasks) <= 1:
+        return (fn(*t) for t in tasks)
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=int(workers), return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
+        delayed(fn)(*t) for t in tasks
+    )
+
+
 def _only_lr_missing(name: str, home: Path, todo: dict, lmdb_keys: str) -> bool:
     """True when every missing store is an LR variant whose GT store of the same backend and set is
     complete (and, for LMDB, has the requested key style)."""
-    from vsrbench.datasets.stores import open_store
-
     for b, s, v in todo:
         if v == "GT":
             return False
@@ -491,7 +511,7 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     if not todo:
         result.did_work = False
         return result
-    root = None if entry.name == "demo" else obtain_source(entry, source, urls, home, progress, quiet)
+    root = None if entry.layout == "rendered" else obtain_source(entry, source, urls, home, progress, quiet)
     clips, result.missing_ids = discover_clips(entry, root, quiet)
     if not clips:
         raise VsrbenchError(f"{entry.name}: no clips to prepare in {root}")
@@ -503,23 +523,17 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     for s in entry.sets:
         if not any(c.set == s for c in clips):
             _log(f"{entry.name}: the {s} set has no clips in the source; its stores will be empty", quiet)
-    if entry.name == "vimeo90k":
+    if entry.layout == "septuplets":
         _copy_vimeo_lists(root, home / entry.name, clips)
         from vsrbench.datasets.splits import install_splits
 
         if install_splits(root, home):
             _log(f"vimeo90k: motion-split lists installed in {home / entry.name / 'splits'}", quiet)
 
-    vimeo = entry.name == "vimeo90k"
     writers = {}
     for (b, s, v), p in todo.items():
-        meta = {
-            "dataset": entry.name, "set": s if b != "folders" else "all", "variant": v,
-            "scale": 1 if v == "GT" else parse_spec(v).scale, "key_style": lmdb_keys if b == "lmdb" else "files",
-            "vimeo_names": vimeo and b == "lmdb",
-        }
         kw = {"map_size": map_size} if b == "lmdb" else {}
-        writers[(b, s, v)] = make_writer(b, p, meta, commit_every, **kw)
+        writers[(b, s, v)] = make_writer(b, p, _store_meta(entry, s, v, b, lmdb_keys), commit_every, **kw)
 
     def targets(c: ClipSource):
         return [(k, w) for k, w in writers.items() if (k[1] in (c.set, "*")) and c.clip not in w.done]
@@ -539,14 +553,7 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
         f"as {backend}, {workers} worker(s)", quiet,
     )
     try:
-        if workers == 1 or len(tasks) <= 1:
-            results = (_process_clip(*t) for t in tasks)
-        else:
-            from joblib import Parallel, delayed
-
-            results = Parallel(n_jobs=workers, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
-                delayed(_process_clip)(*t) for t in tasks
-            )
+        results = _in_clip_order(_process_clip, tasks, workers)
         with tqdm(total=total_frames, unit="frame", desc=f"prepare {entry.name}", disable=not progress, file=sys.stderr) as bar:
             for clip, out in results:
                 c = by_clip[clip]
@@ -594,8 +601,6 @@ def add_variant(
     same seeded degradation, same PNG level), so a later ``prepare`` counts it as done. Crash-safe
     and resumable like ``prepare``; a complete store is returned at once.
     """
-    from vsrbench.datasets.stores import find_store, open_store
-
     entry = get_entry(name)
     spec = parse_spec(spec).spec
     home = Path(home) if home is not None else vsrbench_home()
@@ -607,26 +612,14 @@ def add_variant(
     with _lock(home / entry.name):
         if is_complete(final):
             return final
-        vimeo = entry.name == "vimeo90k"
-        meta = {
-            "dataset": entry.name, "set": set if b != "folders" else "all", "variant": spec,
-            "scale": parse_spec(spec).scale, "key_style": gt.meta.get("key_style", "basicsr") if b == "lmdb" else "files",
-            "vimeo_names": vimeo and b == "lmdb",
-        }
+        meta = _store_meta(entry, set, spec, b, gt.meta.get("key_style", "basicsr"))
         writer = make_writer(b, final, meta, commit_every, **({"map_size": map_size} if b == "lmdb" else {}))
         clips = gt.clips()
         pending = [c for c in clips if c not in writer.done]
         tasks = [(gt, entry.name, c, [spec], b in ("lmdb", "folders"), b == "hdf5") for c in pending]
         _log(f"{entry.name}: making {spec} from the GT store {gt.path} ({len(pending)} of {len(clips)} clips to do)", quiet)
         try:
-            if workers <= 1 or len(tasks) <= 1:
-                results = (_derive_clip(*t) for t in tasks)
-            else:
-                from joblib import Parallel, delayed
-
-                results = Parallel(n_jobs=int(workers), return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
-                    delayed(_derive_clip)(*t) for t in tasks
-                )
+            results = _in_clip_order(_derive_clip, tasks, workers)
             total = sum(gt.num_frames(c) for c in pending)
             with tqdm(total=total, unit="frame", desc=f"{entry.name} {spec}", disable=not progress, file=sys.stderr) as bar:
                 for clip, out in results:
