@@ -11,7 +11,12 @@ def shared_dir() -> pathlib.Path:
         if os.environ.get("CI"):
             pytest.fail("VSRBENCH_SHARED is not set in CI (.ci/run sets it to ../shared)")
         pytest.skip("VSRBENCH_SHARED is not set; point it at the shared/ folder to run real-data tests")
-    return pathlib.Path(p)
+    # The README's command passes a relative path (../shared): resolve it once, so that links made
+    # into tmp folders and subprocesses started elsewhere still find the data.
+    path = pathlib.Path(p).expanduser().resolve()
+    if not (path / "data").is_dir():
+        pytest.fail(f"VSRBENCH_SHARED={p} (resolved to {path}) has no data/ folder; point it at the shared/ folder")
+    return path
 
 
 @pytest.fixture(scope="session")
