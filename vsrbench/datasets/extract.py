@@ -41,7 +41,10 @@ from tqdm import tqdm
 from vsrbench.datasets.diskspace import check_free_space, gb, is_disk_full
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["safe_extract", "is_archive", "check_member_name", "extraction_limit", "RATIO_LIMIT", "RATIO_MIN_BYTES"]
+__all__ = [
+    "safe_extract", "is_archive", "check_member_name", "extraction_limit", "BadArchiveError", "RATIO_LIMIT",
+    "RATIO_MIN_BYTES",
+]
 
 #: an entry (or a whole compressed tar) expanding more than this is refused as a decompression bomb;
 #: PNG frames barely compress (~1:1) and frame lists ~4:1, while deflate's ceiling is ~1030:1
@@ -53,6 +56,11 @@ _MAX_HOPS = 40
 
 _DAMAGED = "The archive is damaged or malicious: re-download it from the source `vsrbench datasets` lists"
 _BY_HAND = "extract it yourself and pass the extracted folder with --source"
+
+
+class BadArchiveError(VsrbenchError):
+    """The archive itself is unsafe, a bomb, truncated or corrupt (not: a full disk, an unwritable folder);
+    a downloaded copy is worth deleting."""
 
 
 def extraction_limit(expected_bytes: int | None) -> int | None:
@@ -87,7 +95,7 @@ def _show(name: str) -> str:
 
 
 def _unsafe(archive: Path, name: str, why: str, fix: str = _DAMAGED) -> VsrbenchError:
-    return VsrbenchError(f"{archive}: refusing unsafe archive entry {_show(name)}: {why}; nothing was extracted. {fix}")
+    return BadArchiveError(f"{archive}: refusing unsafe archive entry {_show(name)}: {why}; nothing was extracted. {fix}")
 
 
 def check_member_name(archive: Path, name: str) -> PurePosixPath:
@@ -241,7 +249,7 @@ def _check_listing(archive: Path, entries: list[_Entry], *, max_bytes: int | Non
             )
     largest = max(files.values(), key=lambda e: e.size, default=None)
     if max_bytes is not None and total > max_bytes:
-        raise VsrbenchError(
+        raise BadArchiveError(
             f"{archive}: declares {gb(total)} GB of files (largest entry {_show(largest.name)}, {gb(largest.size)} GB), "
             f"more than the {gb(max_bytes)} GB allowed for {what or 'this dataset'} (the catalog's extracted size "
             f"with margin); nothing was extracted. It is not the {what or 'dataset'} archive or it is a decompression "
@@ -249,7 +257,7 @@ def _check_listing(archive: Path, entries: list[_Entry], *, max_bytes: int | Non
         )
     size = archive.stat().st_size
     if largest is not None and total > RATIO_MIN_BYTES and total > RATIO_LIMIT * max(size, 1):
-        raise VsrbenchError(
+        raise BadArchiveError(
             f"{archive}: {size} bytes declare {gb(total)} GB of files ({total / max(size, 1):.0f}:1, above the "
             f"{RATIO_LIMIT}:1 any dataset reaches; largest entry {_show(largest.name)}): a decompression bomb; "
             f"nothing was extracted. {_DAMAGED}; if it is genuine, {_BY_HAND}"
@@ -259,7 +267,7 @@ def _check_listing(archive: Path, entries: list[_Entry], *, max_bytes: int | Non
 
 def _corrupt(archive: Path, e: BaseException, name: str | None = None) -> VsrbenchError:
     where = f"entry {_show(name)} is corrupt" if name else "the archive is corrupt"
-    return VsrbenchError(
+    return BadArchiveError(
         f"{archive}: {where} ({type(e).__name__}: {e}); the archive is truncated or damaged: "
         "delete it and download it again"
     )
@@ -456,14 +464,14 @@ def _extract_zip(archive: Path, tmp: Path, progress: bool, max_bytes: int | None
         raise _unsafe(archive, raw.decode("utf-8", "surrogateescape"),
                       "the name is marked UTF-8 but is not valid UTF-8") from None
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-        raise VsrbenchError(
+        raise BadArchiveError(
             f"{archive}: not a readable zip archive ({e}); it is probably truncated or corrupt: "
             "delete it and download it again"
         ) from None
     with zf:
         entries = _list_zip(archive, zf)
         total = _check_listing(archive, entries, max_bytes=max_bytes, what=what)
-        check_free_space(tmp, total, f"extracting {archive.name}")
+        check_free_space(tmp.parent, total, f"extracting {archive.name}")
         _write_all(archive, tmp, entries, total, lambda e: zf.open(e.ref), _ZIP_READ_ERRORS, progress)
 
 
@@ -471,17 +479,17 @@ def _extract_tar(archive: Path, tmp: Path, progress: bool, max_bytes: int | None
     try:
         tf = tarfile.open(archive)
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as e:
-        raise VsrbenchError(f"{archive}: not a readable tar archive ({e}); delete it and download it again") from None
+        raise BadArchiveError(f"{archive}: not a readable tar archive ({e}); delete it and download it again") from None
     with tf:
         try:
             entries = _list_tar(archive, tf)
         except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
-            raise VsrbenchError(
+            raise BadArchiveError(
                 f"{archive}: the tar archive is truncated or corrupt ({type(e).__name__}: {e}); "
                 "delete it and download it again"
             ) from None
         total = _check_listing(archive, entries, max_bytes=max_bytes, what=what)
-        check_free_space(tmp, total, f"extracting {archive.name}")
+        check_free_space(tmp.parent, total, f"extracting {archive.name}")
         _write_all(archive, tmp, entries, total, lambda e: tf.extractfile(e.ref), _TAR_READ_ERRORS, progress)
 
 
@@ -511,7 +519,7 @@ def safe_extract(
         elif _is_tar(archive):
             _extract_tar(archive, tmp, progress, max_bytes, what)
         else:
-            raise VsrbenchError(
+            raise BadArchiveError(
                 f"{archive}: neither a zip nor a tar archive (or truncated: a zip whose end is missing "
                 "cannot be read); delete it and download it again"
             )

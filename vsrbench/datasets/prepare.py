@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_home
 from vsrbench.datasets.download import download
-from vsrbench.datasets.extract import safe_extract
+from vsrbench.datasets.extract import BadArchiveError, safe_extract
 from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
 from vsrbench.datasets.stores import BACKENDS, find_store, is_complete, make_writer, open_store, store_path
 from vsrbench.degradations import parse_spec
@@ -146,7 +146,11 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
     download([s.url for s in srcs], dest, sha256=None if urls else first.sha256, progress=progress)
     if first.size and not urls and dest.stat().st_size < 0.5 * first.size:
         _log(f"warning: {dest} is {dest.stat().st_size} bytes; the catalog expects about {first.size}", quiet)
-    return _extract_cached(dest, ds_home / "source", progress, quiet, entry)
+    try:
+        return _extract_cached(dest, ds_home / "source", progress, quiet, entry)
+    except BadArchiveError as e:  # unsafe, a bomb or corrupt: do not reuse this copy on the next run
+        dest.unlink(missing_ok=True)
+        raise BadArchiveError(f"{e} (the downloaded copy {dest} was removed)") from None
 
 
 def _find_dir(root: Path, pred, depth: int = 4) -> Path | None:
