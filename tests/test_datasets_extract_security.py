@@ -235,6 +235,10 @@ def _cases(sentinel: Path):
                        "entry 'GT/../../../x': '..' path component"),
         "zip-chardev": (lambda d: _zip_mode(d / "x.zip", "dev", 0o020644),
                         "entry 'dev': device, FIFO or socket entry"),
+        "zip-bzip2": (lambda d: _zip_bzip2(d / "x.zip"),
+                      "entry 'GT/a.png': compression method bzip2 (vsrbench extracts stored and deflate entries only"),
+        "tar-hardlink-inside": (lambda d: _tar(d / "x.tar", [("GT/a.png", b"1", "file"), ("GT/b.png", "GT/a.png", "hardlink")]),
+                                "entry 'GT/b.png': hard link to 'GT/a.png'; vsrbench extracts no links"),
         "tar-hardlink-outside": (lambda d: _tar(d / "x.tar", [("GT/h", "../../" + "x", "hardlink")]),
                                  "entry 'GT/h': hard link to '../../x' points outside the extraction folder"),
         "tar-hardlink-absolute": (lambda d: _tar(d / "x.tar", [("GT/h", outside, "hardlink")]),
@@ -262,6 +266,12 @@ def _patch(path: Path, old: bytes, new: bytes) -> Path:
     data = path.read_bytes()
     assert data.count(old) == 2  # local header and central directory
     path.write_bytes(data.replace(old, new))
+    return path
+
+
+def _zip_bzip2(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr("GT/a.png", b"png" * 100)
     return path
 
 

@@ -273,18 +273,22 @@ def _corrupt(archive: Path, e: BaseException, name: str | None = None) -> Vsrben
     )
 
 
+_METHODS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma", 9: "deflate64", 93: "zstandard", 99: "AES"}
+
+
 def _list_zip(archive: Path, zf: zipfile.ZipFile) -> list[_Entry]:
     out = []
     for info in zf.infolist():
         rel = check_member_name(archive, info.filename)
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
+            if info.file_size > 4096:
+                raise _unsafe(archive, info.filename, f"symbolic link with a {info.file_size}-byte target")
             try:
-                raw = zf.read(info)
+                with zf.open(info) as f:
+                    raw = f.read(4097)
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError) as e:
                 raise _corrupt(archive, e, info.filename) from None
-            if len(raw) > 4096:
-                raise _unsafe(archive, info.filename, f"symbolic link with a {len(raw)}-byte target")
             target = raw.decode("utf-8", "surrogateescape")
             out.append(_Entry(info.filename, rel, "symlink", target=target, ref=info))
         elif mode and (stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
@@ -295,16 +299,22 @@ def _list_zip(archive: Path, zf: zipfile.ZipFile) -> list[_Entry]:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise _unsafe(
                     archive, info.filename,
-                    f"compression method {info.compress_type} (vsrbench extracts stored and deflate entries only, "
+                    f"compression method {_METHODS.get(info.compress_type, info.compress_type)} (vsrbench extracts "
+                    "stored and deflate entries only, "
                     "as the dataset archives use)", fix=_BY_HAND[0].upper() + _BY_HAND[1:],
                 )
             out.append(_Entry(info.filename, rel, "file", size=info.file_size, packed=info.compress_size, ref=info))
     return out
 
 
-def _list_tar(archive: Path, tf: tarfile.TarFile) -> list[_Entry]:
+def _list_tar(archive: Path, tf: tarfile.TarFile, dest: Path, stop_after: float) -> list[_Entry]:
+    """The tar's entries; stops early once the declared sizes pass ``stop_after`` bytes (a bomb:
+    :func:`_check_listing` then refuses it without decompressing the rest)."""
     out = []
+    total = 0
     for m in tf:
+        if total > stop_after:
+            break
         rel = check_member_name(archive, m.name)
         if m.issym() or m.islnk():
             out.append(_Entry(m.name, rel, "symlink" if m.issym() else "hardlink", target=m.linkname, ref=m))
@@ -313,13 +323,14 @@ def _list_tar(archive: Path, tf: tarfile.TarFile) -> list[_Entry]:
             raise _unsafe(archive, m.name, "device, FIFO or other special entry")
         try:  # tarfile's own 'data' filter as a second opinion (Python >= 3.11.4)
             if hasattr(tarfile, "data_filter"):
-                tarfile.data_filter(m, str(archive.parent / ".vsrbench-extract-check"))
+                tarfile.data_filter(m, str(dest))
         except tarfile.FilterError as e:
             raise _unsafe(archive, m.name, f"refused by tarfile's 'data' filter: {e}") from None
         if m.isdir():
             out.append(_Entry(m.name, rel, "dir", ref=m))
         else:
             out.append(_Entry(m.name, rel, "file", size=m.size, ref=m))
+            total += max(m.size, 0)
     return out
 
 
@@ -411,13 +422,15 @@ def _copy(src, dst, archive: Path, e: _Entry, written: list, total: int, read_er
 
 
 def _verify_tree(archive: Path, root: Path) -> None:
-    """After extraction: only files and folders under ``root``, no link anywhere."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for n in dirnames + filenames:
-            st = os.lstat(os.path.join(dirpath, n))
-            if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                rel = os.path.relpath(os.path.join(dirpath, n), root)
-                raise _unsafe(archive, rel, "a link or special file appeared in the extraction folder")
+    """After extraction: only files and folders under ``root``, no link anywhere (d_type, no stat)."""
+    stack = [root]
+    while stack:
+        with os.scandir(stack.pop()) as it:
+            for d in it:
+                if d.is_dir(follow_symlinks=False):
+                    stack.append(Path(d.path))
+                elif d.is_symlink() or not d.is_file(follow_symlinks=False):
+                    raise _unsafe(archive, os.path.relpath(d.path, root), "a link or special file appeared in the extraction folder")
 
 
 def _write_all(archive: Path, tmp: Path, entries: list[_Entry], total: int, opener, read_errors: tuple,
@@ -481,14 +494,19 @@ def _extract_tar(archive: Path, tmp: Path, progress: bool, max_bytes: int | None
     except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError) as e:
         raise BadArchiveError(f"{archive}: not a readable tar archive ({e}); delete it and download it again") from None
     with tf:
+        stop = max(RATIO_MIN_BYTES, RATIO_LIMIT * archive.stat().st_size)
+        if max_bytes is not None:
+            stop = min(stop, max_bytes)
         try:
-            entries = _list_tar(archive, tf)
+            entries = _list_tar(archive, tf, tmp, stop)
         except (tarfile.TarError, OSError, EOFError, zlib.error, lzma.LZMAError, ValueError) as e:
             raise BadArchiveError(
                 f"{archive}: the tar archive is truncated or corrupt ({type(e).__name__}: {e}); "
                 "delete it and download it again"
             ) from None
         total = _check_listing(archive, entries, max_bytes=max_bytes, what=what)
+        if total > stop:  # the listing stopped early; _check_listing refuses such totals, this is a safety net
+            raise BadArchiveError(f"{archive}: declares more than {gb(stop)} GB of files; nothing was extracted. {_DAMAGED}")
         check_free_space(tmp.parent, total, f"extracting {archive.name}")
         _write_all(archive, tmp, entries, total, lambda e: tf.extractfile(e.ref), _TAR_READ_ERRORS, progress)
 
