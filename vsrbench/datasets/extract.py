@@ -231,7 +231,9 @@ def _check_listing(archive: Path, entries: list[_Entry], *, max_bytes: int | Non
     for e in entries:
         if e.kind == "file" and e.rel.parts in dirs:
             other = dirs[e.rel.parts]
-            raise _unsafe(archive, e.name, f"it is a file and also a folder (entry {_show(other)})")
+            why = ("a folder entry of the same name" if other.rstrip("/") == e.name.rstrip("/")
+                   else f"entry {_show(other)} is inside it")
+            raise _unsafe(archive, e.name, f"it is a file and also a folder ({why})")
     err = _link_error(archive, entries, set(files) | set(dirs) | {()})
     if err is not None:
         raise err
