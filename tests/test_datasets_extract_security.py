@@ -4,6 +4,7 @@ message names the archive, the entry and the fix, and no partial extraction is l
 
 from __future__ import annotations
 
+import errno
 import functools
 import http.server
 import io
@@ -429,3 +430,32 @@ def test_good_tar_extracts_bit_exact(shared_dir, tmp_path, mode):
     for k in range(1, 8):
         assert (out / f"vimeo_septuplet/sequences/00001/0001/im{k}.png").read_bytes() == (seq / f"im{k}.png").read_bytes()
     assert not any(p.is_symlink() for p in out.rglob("*"))
+
+
+@pytest.mark.parametrize("err,expect", [
+    (errno.ENOSPC, "no space left on device while extracting ok.zip into {d} (the archive holds 0.00 GB); nothing was "
+                   "kept: free some space or set VSRBENCH_HOME to a folder on a larger disk"),
+    (errno.EACCES, "cannot write into {d} while extracting ok.zip (Permission denied); make the folder writable or "
+                   "set VSRBENCH_HOME to a writable folder"),
+])
+def test_write_failure_mid_extraction(tmp_path, monkeypatch, err, expect):
+    """A disk that fills (or a folder that turns read-only) after the check: the message blames the
+    disk, not the archive, and the half-written folder is removed."""
+    from vsrbench.datasets import extract
+
+    z = _zip(tmp_path / "ok.zip", [("GT/a.png", os.urandom(3000), "file"), ("GT/b.png", os.urandom(3000), "file")])
+    real = extract._copy
+    calls = []
+
+    def copy_then_fail(src, dst, *a):
+        if calls:
+            raise OSError(err, os.strerror(err))
+        calls.append(1)
+        return real(src, dst, *a)
+
+    monkeypatch.setattr(extract, "_copy", copy_then_fail)
+    with pytest.raises(VsrbenchError) as e:
+        safe_extract(z, tmp_path / "out", progress=False)
+    assert str(e.value) == expect.format(d=tmp_path)
+    assert not isinstance(e.value, extract.BadArchiveError)  # a download would be kept
+    assert not (tmp_path / "out").exists() and list(tmp_path.glob(".out.partial-*")) == []
