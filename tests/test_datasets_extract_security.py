@@ -459,3 +459,21 @@ def test_write_failure_mid_extraction(tmp_path, monkeypatch, err, expect):
     assert str(e.value) == expect.format(d=tmp_path)
     assert not isinstance(e.value, extract.BadArchiveError)  # a download would be kept
     assert not (tmp_path / "out").exists() and list(tmp_path.glob(".out.partial-*")) == []
+
+
+def test_free_space_checked_before_downloading(tmp_path, monkeypatch, capsys):
+    (tmp_path / "srv").mkdir()
+    z = _zip(tmp_path / "srv" / "vid4.zip", [("GT/a.png", os.urandom(100_000), "file")])
+    monkeypatch.setattr(diskspace, "free_bytes", lambda p: 2_000_000)
+    server = Serve(z.parent)
+    try:
+        rc, msg = prepare_cli(monkeypatch, capsys, tmp_path / "home", "--url", f"{server.base}/vid4.zip")
+    finally:
+        server.close()
+    assert rc == 2
+    need = diskspace.gb(z.stat().st_size + diskspace.RESERVE_BYTES)
+    assert msg == (
+        f"vsrbench prepare: error: downloading vid4.zip needs {need} GB, 0.00 GB free at "
+        f"{tmp_path / 'home' / 'vid4' / 'downloads'}; free some space or set VSRBENCH_HOME to a folder on a larger disk"
+    )
+    assert not (tmp_path / "home" / "vid4" / "downloads" / "vid4.zip").exists()

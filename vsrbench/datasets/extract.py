@@ -200,7 +200,8 @@ def _link_error(archive: Path, entries: list[_Entry], present: set) -> VsrbenchE
                     f" (through the link {via[0]!r})" if via else "")
             return _unsafe(archive, e.name, why)
         except _Loop:
-            worst = worst or (1, e, f"{what} to {tgt!r} loops through other links")
+            if worst is None or worst[0] > 1:
+                worst = (1, e, f"{what} to {tgt!r} loops through other links")
             continue
         if dest not in present:
             if worst is None or worst[0] > 2:
@@ -226,7 +227,7 @@ def _check_listing(archive: Path, entries: list[_Entry], *, max_bytes: int | Non
             dirs.setdefault(p, e.name)
         elif e.kind == "file":
             if p in files:
-                raise _unsafe(archive, e.name, f"duplicate entry (a file of that name came earlier as {files[p].name!r})")
+                raise _unsafe(archive, e.name, f"duplicate entry (a file of that name came earlier as {_show(files[p].name)})")
             files[p] = e
     for e in entries:
         if e.kind == "file" and e.rel.parts in dirs:
