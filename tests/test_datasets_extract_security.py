@@ -258,6 +258,8 @@ def _cases(sentinel: Path):
                         "entry 'GT/null': device, FIFO or other special entry"),
         "tar-absolute": (lambda d: _tar(d / "x.tar", [(outside, b"pwned", "file")]),
                          f"entry '{outside}': absolute path"),
+        "zip-name-too-long": (lambda d: _zip(d / "x.zip", [("GT/" + "a" * 300 + ".png", b"1", "file")]),
+                              f"entry 'GT/{'a' * 300}.png': the name is too long for this file system"),
         "tar-control-char": (lambda d: _tar(d / "x.tar", [("GT/a\nb.png", b"1", "file")]),
                              r"entry 'GT/a\nb.png': control character in the name"),
     }
@@ -420,10 +422,13 @@ def test_writer_never_follows_a_link(tmp_path, sentinel):
 
 @pytest.mark.parametrize("mode", ["w", "w:gz"])
 def test_good_tar_extracts_bit_exact(shared_dir, tmp_path, mode):
+    """Also with the "./" folder entry `tar -C folder -cf x.tar .` writes first."""
     seq = shared_dir / "data/vimeo90k/vimeo_septuplet/sequences/00001/0001"
     t = tmp_path / ("ok.tar" + (".gz" if mode == "w:gz" else ""))
     with tarfile.open(t, mode) as tf:
-        tf.add(seq, arcname="vimeo_septuplet/sequences/00001/0001")
+        tf.add(seq.parent.parent.parent, arcname=".", recursive=False)
+        tf.add(seq, arcname="./vimeo_septuplet/sequences/00001/0001")
+    assert tarfile.open(t).getnames()[0] == "."
     out = safe_extract(t, tmp_path / "out", progress=False)
     got = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
     assert got == [f"vimeo_septuplet/sequences/00001/0001/im{k}.png" for k in range(1, 8)]

@@ -98,6 +98,11 @@ def _unsafe(archive: Path, name: str, why: str, fix: str = _DAMAGED) -> Vsrbench
     return BadArchiveError(f"{archive}: refusing unsafe archive entry {_show(name)}: {why}; nothing was extracted. {fix}")
 
 
+def _is_root(name: str) -> bool:
+    """``./``, ``.``: the extraction folder itself (folder entries only)."""
+    return name.replace("\\", "/").strip("/") in ("", ".") and not name.startswith(("/", "\\"))
+
+
 def check_member_name(archive: Path, name: str) -> PurePosixPath:
     """The entry's relative path, or :class:`VsrbenchError` for absolute names, ``..``, names that are
     not valid UTF-8 and names holding control characters."""
@@ -282,6 +287,8 @@ _METHODS = {zipfile.ZIP_BZIP2: "bzip2", zipfile.ZIP_LZMA: "lzma", 9: "deflate64"
 def _list_zip(archive: Path, zf: zipfile.ZipFile) -> list[_Entry]:
     out = []
     for info in zf.infolist():
+        if info.is_dir() and _is_root(info.filename):
+            continue
         rel = check_member_name(archive, info.filename)
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
@@ -318,6 +325,8 @@ def _list_tar(archive: Path, tf: tarfile.TarFile, dest: Path, stop_after: float)
     for m in tf:
         if total > stop_after:
             break
+        if m.isdir() and _is_root(m.name):  # "./" of `tar -C folder -cf x.tar .`
+            continue
         rel = check_member_name(archive, m.name)
         if m.issym() or m.islnk():
             out.append(_Entry(m.name, rel, "symlink" if m.issym() else "hardlink", target=m.linkname, ref=m))
