@@ -63,7 +63,8 @@ def estimate_pack_bytes(clips, stores) -> int:
     """About how many bytes packing ``clips`` into ``stores`` writes: each store holds the source frame
     files of its set (``"*"``: all sets) shrunk by its scale squared (GT: scale 1). ``clips``: items with
     ``.set`` and ``.frames`` (file paths; None for rendered clips, not counted); ``stores``: ``(set, scale)``
-    pairs. PNG-encoded stores come out about as large as PNG sources."""
+    pairs. A lower bound: PNG-encoded stores (level 1) come out at least as large as PNG sources, HDF5's raw
+    arrays larger; the pre-check refuses only what surely cannot fit."""
     per_set: dict[str, int] = {}
     for c in clips:
         n = 0
