@@ -81,6 +81,9 @@ class DatasetEntry:
     #: "rendered" (no source: the frames are made by vsrbench.datasets.demo)
     layout: str = "clips"
     extra: dict = field(default_factory=dict)
+    #: about how many bytes the source archive extracts to; an archive declaring much more (see
+    #: vsrbench.datasets.extract.extraction_limit) is refused as a decompression bomb. None: no limit
+    extracted_size: int | None = None
 
     @property
     def num_clips(self) -> int:
@@ -126,6 +129,7 @@ _GDRIVE_NOTE = (
 CATALOG: dict[str, DatasetEntry] = {
     "vimeo90k": DatasetEntry(
         name="vimeo90k",
+        extracted_size=82_000_000_000,  # the ~82 GB of PNGs the project page states
         title="Vimeo-90K septuplets (Xue et al., TOFlow, IJCV 2019)",
         clips=91701,
         frames=7,
@@ -149,6 +153,7 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "vid4": DatasetEntry(
         name="vid4",
+        extracted_size=200_000_000,  # BasicSR's Vid4.zip: GT 119 MB + BIx4 (+ BDx4)
         title="Vid4 (Liu & Sun, TPAMI 2014)",
         clips=("calendar", "city", "foliage", "walk"),
         frames={"calendar": 41, "city": 34, "foliage": 49, "walk": 47},
@@ -167,6 +172,7 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "spmcs": DatasetEntry(
         name="spmcs",
+        extracted_size=2_500_000_000,  # truth + input4 (+ bicubic) frames, 960x540
         title="SPMCS (Tao et al., SPMC, ICCV 2017)",
         clips=31,
         frames=(31, 35),
@@ -188,6 +194,7 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "udm10": DatasetEntry(
         name="udm10",
+        extracted_size=1_000_000_000,  # 320 GT frames 1280x720 (+ LR)
         title="UDM10 (Yi et al., PFNL, ICCV 2019)",
         clips=10,
         frames=32,
@@ -206,6 +213,7 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "vid3oc": DatasetEntry(
         name="vid3oc",
+        extracted_size=10_000_000_000,  # 1,920 HR frames 1920x1080 PNG
         title="Vid3oC, AIM 2020 Video Extreme SR validation (Kim et al. / Fuoli et al.)",
         clips=16,
         frames=120,
@@ -225,6 +233,7 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "intvid": DatasetEntry(
         name="intvid",
+        extracted_size=3_000_000_000,  # 140 HR frames (up to 4K) PNG
         title="IntVID clips 050-059 (AIM 2020 Video Extreme SR)",
         clips=tuple(f"{i:03d}" for i in range(50, 60)),
         frames=14,

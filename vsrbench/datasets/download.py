@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from vsrbench.datasets.diskspace import check_free_space
 from vsrbench.errors import VsrbenchError
 
 __all__ = ["download", "sha256_file"]
@@ -48,6 +49,8 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
             have = 0  # server ignored Range: start again
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length is not None else size
+        if total:
+            check_free_space(part.parent, total - have, f"downloading {part.name[:-5]}")
         mode = "ab" if have else "wb"
         with open(part, mode) as f, tqdm(
             total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5],

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_home
 from vsrbench.datasets.download import download
-from vsrbench.datasets.extract import safe_extract
+from vsrbench.datasets.extract import BadArchiveError, safe_extract
 from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
 from vsrbench.datasets.stores import BACKENDS, find_store, is_complete, make_writer, open_store, store_path
 from vsrbench.degradations import parse_spec
@@ -95,7 +95,7 @@ def _log(msg: str, quiet: bool = False) -> None:
         print(f"vsrbench: {msg}", file=sys.stderr, flush=True)
 
 
-def _extract_cached(archive: Path, dest: Path, progress: bool, quiet: bool) -> Path:
+def _extract_cached(archive: Path, dest: Path, progress: bool, quiet: bool, entry: DatasetEntry | None = None) -> Path:
     st = archive.stat()
     stamp = {"archive": str(archive.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
     stamp_file = dest / ".vsrbench-extracted.json"
@@ -109,9 +109,15 @@ def _extract_cached(archive: Path, dest: Path, progress: bool, quiet: bool) -> P
             pass
         shutil.rmtree(dest)
     _log(f"extracting {archive} -> {dest}", quiet)
-    safe_extract(archive, dest, progress=progress)
+    safe_extract(archive, dest, progress=progress, **_extract_limits(entry))
     stamp_file.write_text(json.dumps(stamp))
     return dest
+
+
+def _extract_limits(entry: DatasetEntry | None) -> dict:
+    from vsrbench.datasets.extract import extraction_limit
+
+    return {} if entry is None else {"max_bytes": extraction_limit(entry.extracted_size), "what": entry.name}
 
 
 def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progress=True, quiet=False) -> Path:
@@ -123,7 +129,7 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
         if p.is_dir():
             return p
         if p.is_file():
-            return _extract_cached(p, ds_home / "source", progress, quiet)
+            return _extract_cached(p, ds_home / "source", progress, quiet, entry)
         raise VsrbenchError(f"--source {p}: no such file or folder")
     srcs = [Source(u) for u in urls] if urls else [s for s in entry.sources if not s.browser]
     if not srcs:
@@ -140,7 +146,11 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
     download([s.url for s in srcs], dest, sha256=None if urls else first.sha256, progress=progress)
     if first.size and not urls and dest.stat().st_size < 0.5 * first.size:
         _log(f"warning: {dest} is {dest.stat().st_size} bytes; the catalog expects about {first.size}", quiet)
-    return _extract_cached(dest, ds_home / "source", progress, quiet)
+    try:
+        return _extract_cached(dest, ds_home / "source", progress, quiet, entry)
+    except BadArchiveError as e:  # unsafe, a bomb or corrupt: do not reuse this copy on the next run
+        dest.unlink(missing_ok=True)
+        raise BadArchiveError(f"{e} (the downloaded copy {dest} was removed)") from None
 
 
 def _find_dir(root: Path, pred, depth: int = 4) -> Path | None:
@@ -530,6 +540,10 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
         if install_splits(root, home):
             _log(f"vimeo90k: motion-split lists installed in {home / entry.name / 'splits'}", quiet)
 
+    from vsrbench.datasets.diskspace import check_free_space, estimate_pack_bytes
+
+    need = estimate_pack_bytes(clips, [(s, 1 if v == "GT" else parse_spec(v).scale) for (_, s, v) in todo])
+    check_free_space(home / entry.name, need, f"packing {entry.name} ({len(todo)} stores)")
     writers = {}
     for (b, s, v), p in todo.items():
         kw = {"map_size": map_size} if b == "lmdb" else {}
