@@ -175,21 +175,6 @@ def deformable_unfold(
     return cols.reshape(b, c, kk, h * w)
 
 
-def _tent(pos: torch.Tensor, size: int) -> torch.Tensor:
-    """Linear-interpolation weights of ``pos`` (in ``[0, size - 1]``) on ``0..size-1``: ``pos.shape + (size,)``.
-
-    The lower node is ``floor(pos)`` (``size - 2`` at the upper border), so the derivative in
-    ``pos`` is the one-sided slope ``grid_sample`` uses, also at integer positions.
-    """
-    nodes = torch.arange(size, device=pos.device, dtype=pos.dtype)
-    if size == 1:
-        return torch.ones_like(pos).unsqueeze(-1)
-    lo = pos.detach().floor().clamp(0, size - 2)
-    frac = (pos - lo).unsqueeze(-1)
-    lo = lo.unsqueeze(-1)
-    return (1 - frac) * (nodes == lo).to(pos.dtype) + frac * (nodes == lo + 1).to(pos.dtype)
-
-
 def kernel_tap_positions(kernel_size: int, weight_grid: int) -> torch.Tensor:
     """Regular positions of the ``k x k`` taps on the ``S x S`` weight grid: ``K x 2`` (row, col),
     ``i * (S - 1) / (k - 1)`` per axis (0, 1.5, 3 for k = 3 on a 4 x 4 grid; 0, 1, 2 on a 3 x 3 one)."""
@@ -200,26 +185,39 @@ def kernel_tap_positions(kernel_size: int, weight_grid: int) -> torch.Tensor:
     return torch.stack((gy.reshape(-1), gx.reshape(-1)), -1)
 
 
-def kernel_grid_coefficients(kernel_offset: torch.Tensor, kernel_size: int, weight_grid: int) -> torch.Tensor:
-    """Bilinear coefficients that resample the weight grid at the shifted taps: ``B x K x H*W x S*S``.
+def kernel_grid_coefficients(
+    kernel_offset: torch.Tensor, kernel_size: int, weight_grid: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear resampling of the weight grid at the shifted taps, as 4 corners per tap.
 
     ``kernel_offset``: ``B x 2K x H x W``, ``(dy, dx)`` per tap in weight-grid cells. Tap ``t`` sits at
     its regular position (:func:`kernel_tap_positions`) plus its offset, clamped to ``[0, S - 1]``
     (the kernel space ends at the grid's border, as ``grid_sample(padding_mode='border',
-    align_corners=True)``), so ``W(k + dk) = sum_g coeff[.., g] * W[g]``. Computed in at least float32
-    (under autocast, reduced precision would quantise the positions).
+    align_corners=True)``). Returns ``(index, coeff)``, both ``B x K x 4 x H*W``: flat grid indices
+    (row-major, ``S * S``) and their weights, so ``W(q_t + dk_t) = sum_c coeff[.., t, c, .] *
+    W[index[.., t, c, .]]``. The lower corner is ``floor`` (``S - 2`` at the upper border), so the
+    derivative in ``dk`` is the one-sided slope ``grid_sample`` uses, also at integer positions.
+    Computed in at least float32 (under autocast, reduced precision would quantise the positions).
     """
     b, c2, h, w = kernel_offset.shape
     kk = kernel_size * kernel_size
+    s = weight_grid
     if c2 != 2 * kk:
         raise ValueError(f"kernel_offset needs 2*{kk} channels for a {kernel_size}x{kernel_size} kernel, got {c2}")
+    if s < 2:
+        raise ValueError(f"weight_grid must be >= 2, got {s}")
     dt = torch.promote_types(kernel_offset.dtype, torch.float32)
     off = kernel_offset.to(dt).reshape(b, kk, 2, h * w)
-    base = kernel_tap_positions(kernel_size, weight_grid).to(device=off.device, dtype=dt)  # K x 2
-    py = (base[:, 0].reshape(1, kk, 1) + off[:, :, 0]).clamp(0, weight_grid - 1)
-    px = (base[:, 1].reshape(1, kk, 1) + off[:, :, 1]).clamp(0, weight_grid - 1)
-    coef = _tent(py, weight_grid).unsqueeze(-1) * _tent(px, weight_grid).unsqueeze(-2)  # B x K x HW x S x S
-    return coef.reshape(b, kk, h * w, weight_grid * weight_grid)
+    base = kernel_tap_positions(kernel_size, s).to(device=off.device, dtype=dt)  # K x 2
+    py = (base[:, 0].reshape(1, kk, 1) + off[:, :, 0]).clamp(0, s - 1)
+    px = (base[:, 1].reshape(1, kk, 1) + off[:, :, 1]).clamp(0, s - 1)
+    y0 = py.detach().floor().clamp(0, s - 2)
+    x0 = px.detach().floor().clamp(0, s - 2)
+    fy, fx = py - y0, px - x0
+    coeff = torch.stack(((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx), 2)
+    i0 = (y0 * s + x0).long()
+    index = torch.stack((i0, i0 + 1, i0 + s, i0 + s + 1), 2)
+    return index, coeff
 
 
 def deformable_kernel_conv2d(
@@ -247,27 +245,33 @@ def deformable_kernel_conv2d(
       by all channels (one offset group).
 
     Evaluated without materialising per-pixel kernels: ``z_ig(p) = sum_t coeff_tg(p) m_t x_i(..)``
-    (``C_in x S*S`` per pixel), then ``y = W @ z`` in pixel chunks of at most ``max_elements`` values.
+    (``C_in x S*S`` per pixel; a scatter-add of each tap's 4 grid corners), then ``y = W @ z`` (one
+    matmul per group), in pixel chunks of at most ``max_elements`` values of ``z``.
     """
     b, cin, h, w = x.shape
     cout, cin_g, s, s2 = weight.shape
     if s != s2 or cin_g * groups != cin or cout % groups:
         raise ValueError(f"deformable_kernel_conv2d: weight {tuple(weight.shape)} does not fit {cin} input "
                          f"channels in {groups} groups")
+    kk = kernel_size * kernel_size
     cols = deformable_unfold(x, offset, mask, kernel_size)  # B x Cin x K x HW
-    coef = kernel_grid_coefficients(kernel_offset, kernel_size, s)  # B x K x HW x S*S
+    index, coeff = kernel_grid_coefficients(kernel_offset, kernel_size, s)  # B x K x 4 x HW
     dt = torch.promote_types(cols.dtype, weight.dtype)
     if torch.is_autocast_enabled(x.device.type):
         dt = cols.dtype
-    cols, coef = cols.to(dt), coef.to(dt)
+    cols, coeff = cols.to(dt), coeff.to(dt)
     wg = weight.to(dt).reshape(groups, cout // groups, cin_g * s * s)
     n = h * w
     step = max(1, min(n, max_elements // max(1, b * cin * s * s)))
     outs = []
     for a in range(0, n, step):
-        z = torch.einsum("bitp,btpg->bigp", cols[..., a : a + step], coef[:, :, a : a + step])  # B x Cin x S2 x P
-        z = z.reshape(b, groups, cin_g * s * s, -1)
-        outs.append(torch.einsum("gom,bgmp->bgop", wg, z).reshape(b, cout, -1))
+        e = min(n, a + step)
+        # z[b, i, g, p] = sum_t coeff_tg(p) * cols[b, i, t, p]: the 4 grid corners of each tap, scattered
+        src = (cols[..., a:e].unsqueeze(3) * coeff[..., a:e].unsqueeze(1)).reshape(b, cin, 4 * kk, e - a)
+        idx = index[..., a:e].reshape(b, 1, 4 * kk, e - a).expand(b, cin, 4 * kk, e - a)
+        z = src.new_zeros(b, cin, s * s, e - a).scatter_add_(2, idx, src)
+        z = z.reshape(b, groups, cin_g * s * s, e - a)
+        outs.append(torch.matmul(wg.unsqueeze(0), z).reshape(b, cout, e - a))  # y = W @ z per group
     y = outs[0] if len(outs) == 1 else torch.cat(outs, -1)
     if bias is not None:
         y = y + bias.to(y.dtype).reshape(1, cout, 1)
