@@ -1,38 +1,51 @@
 """DKSAN: deformable kernel spatial attention network for extreme (x16) video super-resolution.
 
-Written from the architecture facts (``architectures.md``); there is no official code or checkpoint.
-``B x 7 x 3 x H x W`` RGB in [0, 1] -> the centre frame ``B x 1 x 3 x 16H x 16W``.
+Written from the paper's text and numbers (``architectures.md``); there is no official code or
+checkpoint. ``B x 7 x 3 x H x W`` RGB in [0, 1] -> the centre frame ``B x 1 x 3 x 16H x 16W``.
 
 Progressive x16 = four x2 levels, ``Y_k = U_k(Recon_k(E_k(Y_{k-1}))) + bicubic_x2(Y_{k-1})``,
 ``Y_0`` = the centre LR frame:
 
-* ``E_1``: ``conv_first`` (3 -> nf) + LeakyReLU(0.1), 5 residual blocks (no BN), then DKC Align of
-  every frame (centre included, EDVR practice) to the centre frame and a 1x1 fusion (7 nf -> nf).
-  DKC Align = concat(neighbour, reference) -> conv 3x3 (2nf -> nf) + LeakyReLU(0.1) -> six depthwise
-  deformable-kernel convs (each + LeakyReLU(0.1)) -> modulated deformable conv pack (8 groups,
-  offsets/mask from a conv on that offset feature, mask through a sigmoid; BasicSR DCNv2Pack layout)
-  applied to the neighbour feature.
+* ``E_1``: ``conv_first`` (3 -> nf) + LeakyReLU(0.1), 5 residual blocks (no BN), DKC Align of the six
+  neighbours to the centre (reference) frame, and a 1x1 fusion (7 nf -> nf) of the aligned neighbours
+  with the reference feature, which passes through **unaligned** (eq. 10 holds for ``n != r``).
+* DKC Align (:class:`DKCAlign`, eqs. 10-11): ``dP_n, dM_n = D(f([F_n, F_r]))``, ``f`` = conv 3x3
+  (2 nf -> ``align_width``) + LeakyReLU(0.1); ``D`` = six deformable-kernel convs (five depthwise at
+  ``align_width`` + LeakyReLU(0.1), the sixth a full one to ``3 x 8 x 9`` channels that *are* the
+  offsets and mask logits of the alignment; no separate regular conv predicts them); the neighbour is
+  aligned by a modulated deformable 3x3 conv (nf -> nf, 8 deformable groups; BasicSR's
+  ``o1, o2, sigmoid(m)`` split, through ``torchvision.ops.deform_conv2d``).
 * ``E_k``, k >= 2: one conv 3x3 (3 -> nf) + LeakyReLU(0.1) on ``Y_{k-1}`` (**choice**: the paper's
   5-ResBlock extractor is the one fed the 7 LR frames; a 5-ResBlock extractor at every level would
-  add 4.4 M parameters and overshoot the reported 29.5 M by 13 %).
+  overshoot the reported 29.5 M by 4.4 M).
 * ``Recon_k``: RCABs (30, 20, 15, 10 per level; RCAN's block, channel-attention reduction 16) then
   DKSA, with a long skip ``f + DKSA(RCABs(f))`` (**choice**, RCAN's residual-group practice).
-  DKSA = stride-2 conv + ReLU -> deformable-kernel convs (+ ReLU; 5, or ``dksa_light_layers`` = 2 in
-  level 1: the paper's "light DKSA") -> conv to 4 nf -> PixelShuffle(2) -> 1x1 conv to one channel
-  -> sigmoid -> multiply the features. Odd sizes are replicate-padded to even and cropped back.
+  DKSA (:class:`DKSA`, the paper's text) = one conv 3x3 (nf -> ``dksa_width``) + ReLU, then
+  deformable-kernel convs (+ ReLU) whose last one gives a one-channel map -> sigmoid -> multiplies
+  the features. Five DK convs in levels 2-4 (the authors' later code); the light level-1 DKSA has four
+  (**choice**: the paper only says "light").
 * ``U_k``: conv nf -> 4 nf, PixelShuffle(2), LeakyReLU(0.1), conv nf -> 3.
 
-Deformable-kernel conv (:class:`DeformableKernelConv2d`): depthwise; each channel owns a 4x4
-learnable weight grid; per output pixel the 3x3 taps are sampled bilinearly from that grid
-(``grid_sample``, ``align_corners=True``) at the regular tap positions (grid coordinates 0, 1.5, 3)
-plus learned kernel-space offsets. **Choices**: offsets come from a 3x3 conv on the layer input
-(2 x 9 channels, shared by all channels, zero-initialised so training starts from the regular
-resampled kernel), in units of weight-grid cells; samples outside the grid are clamped to its border
-(``padding_mode='border'``, the Deformable Kernels paper's clamping to the kernel range); the
-image is zero-padded by 1. Vectorised: one ``grid_sample`` for all pixels plus ``F.unfold``.
+Deformable-kernel conv (eq. 11; :class:`~vsrbench.models.layers.DeformableKernelConv2d`): the kernel
+is resampled at ``k + dk`` (bilinear on a learnable 4x4 weight grid per input/output channel pair, as
+the authors' later code; taps at grid positions 0, 1.5, 3; clamped to the grid) **and** the input at
+``p + p_k + dp_k``, modulated by a mask (DCNv2). ``dk``, ``dp`` and the mask come from a 3x3 conv on
+the layer's input (5 x 9 channels, shared by all channels; zero-initialised: a fresh layer is the
+regular resampled kernel at mask 0.5, DCNv2's initialisation).
 
-Parameter count with the defaults (nf = 128): 30.45 M vs the reported 29.5 M (+3.2 %, within the
-10 % the brief allows; the remaining gap is the unreported DKSA / upscale details).
+Widths (**choice**, from Table 3 of the paper, the IntVID x16 ablation: backbone 26.1 M -> + channel
+attention 26.3 M -> + DKC Align 27.0 M -> + DKSA 29.5 M): the paper gives neither internal width, and
+the 128-channel reading of the authors' later code overshoots (Align +0.83 M, DKSA +3.34 M). With
+nf = 128:
+
+* ``align_width`` = nf / 2 = 64 (the width of the authors' code fragments) gives Align +0.678 M
+  (Table 3: +0.7; 56 gives 0.61 M, 72 gives 0.74 M);
+* ``dksa_width`` = 5 nf / 8 = 80 with five (level 1: four) DK convs gives DKSA +2.528 M (Table 3:
+  +2.5; 72 gives 2.14 M, 88 gives 2.95 M): the only multiple of 8 inside Table 3's rounding.
+
+Parameters at the defaults (``channel_attention``, ``align``, ``dksa`` switch the modules off, as the
+ablation does): backbone 26,117,772; + channel attention 26,281,572 (+163,800); + DKC Align
+26,959,306 (+677,734); + DKSA 29,487,045 (+2,527,739) -- each rounds to Table 3's value.
 """
 
 from __future__ import annotations
@@ -265,7 +278,14 @@ DKSAN_CARD = ModelCard(
     reported_params_m=29.5,
     checkpoint_url=None,
     checkpoint_name=None,
-    notes="No official code or weights. Written from the paper and the authors' later code fragments.",
+    notes=(
+        "No official code or weights. Written from the paper's text, eqs. 10-11 and Table 3: DKC Align's "
+        "deformable-kernel layers D output the offsets and masks themselves (neighbours only; the reference "
+        "passes unaligned into the fusion); each DK conv resamples its kernel (k + dk, 4x4 weight grid) and "
+        "its input (p + p_k + dp_k, modulated); DKSA = conv + stacked DK convs to a one-channel sigmoid map "
+        "(light: 4 DK convs in level 1, 5 elsewhere). Internal widths chosen to match Table 3's per-module "
+        "counts: Align width 64 (+0.68 M), DKSA width 80 (+2.53 M); 29.49 M in total (paper 29.5 M)."
+    ),
 )
 
 
