@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
-from vsrbench.models.dksan import DeformableKernelConv2d
-from vsrbench.models.layers import DCNv2Pack, modulated_deform_conv
+from vsrbench.models.layers import DCNv2Pack, DeformableKernelConv2d, deformable_kernel_conv2d, modulated_deform_conv
 from vsrbench.models.lcvsr import LCVSR, local_filter
 
 
@@ -83,67 +84,163 @@ def _bilinear_border(grid_w, y, x):
     )
 
 
-def _dk_reference(layer, x, offset):
-    b, c, h, w = x.shape
-    g = layer.weight_grid
-    base = [i * (g - 1) / 2 for i in range(3)]
-    xp = F.pad(x, (1, 1, 1, 1))
-    out = torch.zeros_like(x)
+def _bilinear_zero(img, y, x):
+    """Bilinear sample of a 2-D image at (y, x) in pixels, zero outside (torchvision's DCN convention)."""
+    h, w = img.shape
+    if y <= -1 or y >= h or x <= -1 or x >= w:
+        return 0.0
+    y0, x0 = math.floor(y), math.floor(x)
+    wy, wx = y - y0, x - x0
+    acc = 0.0
+    for yy, cy in ((y0, 1 - wy), (y0 + 1, wy)):
+        for xx, cx in ((x0, 1 - wx), (x0 + 1, wx)):
+            if 0 <= yy < h and 0 <= xx < w:
+                acc += cy * cx * float(img[yy, xx])
+    return acc
+
+
+def dk_conv_reference(x, weight, bias, dk, dp=None, mask=None, groups=1):
+    """Eq. 11 pixel by pixel: y_o(p) = b_o + sum_i sum_t W_oi(q_t + dk_t(p)) m_t(p) x_i(p + p_t + dp_t(p)),
+    3x3 taps, q_t at i * (S - 1) / 2 on the S x S weight grid (border-clamped), x zero outside."""
+    b, cin, h, w = x.shape
+    cout, cin_g, s, _ = weight.shape
+    q = [i * (s - 1) / 2 for i in range(3)]
+    out = torch.zeros(b, cout, h, w, dtype=torch.float64)
     for bb in range(b):
-        for cc in range(c):
-            wgrid = layer.weight[cc, 0].detach()
-            for i in range(h):
-                for j in range(w):
-                    acc = float(layer.bias[cc].detach())
-                    for u in range(3):
-                        for v in range(3):
-                            k = u * 3 + v
-                            dy = float(offset[bb, 2 * k, i, j])
-                            dx = float(offset[bb, 2 * k + 1, i, j])
-                            wk = _bilinear_border(wgrid, base[u] + dy, base[v] + dx)
-                            acc += wk * float(xp[bb, cc, i + u, j + v])
-                    out[bb, cc, i, j] = acc
+        for i in range(h):
+            for j in range(w):
+                # the (modulated) input samples and the resampled kernel positions, per tap
+                taps = []
+                for u in range(3):
+                    for v in range(3):
+                        t = u * 3 + v
+                        oy = float(dp[bb, 2 * t, i, j]) if dp is not None else 0.0
+                        ox = float(dp[bb, 2 * t + 1, i, j]) if dp is not None else 0.0
+                        m = float(mask[bb, t, i, j]) if mask is not None else 1.0
+                        ky = q[u] + float(dk[bb, 2 * t, i, j])
+                        kx = q[v] + float(dk[bb, 2 * t + 1, i, j])
+                        taps.append((i + u - 1 + oy, j + v - 1 + ox, m, ky, kx))
+                for o in range(cout):
+                    g = o // (cout // groups)
+                    acc = float(bias[o]) if bias is not None else 0.0
+                    for ii in range(cin_g):
+                        ci = g * cin_g + ii
+                        wgrid = weight[o, ii].detach()
+                        for sy, sx, m, ky, kx in taps:
+                            acc += _bilinear_border(wgrid, ky, kx) * m * _bilinear_zero(x[bb, ci], sy, sx)
+                    out[bb, o, i, j] = acc
     return out
 
 
-def test_deformable_kernel_conv_matches_loop_reference():
-    torch.manual_seed(0)
-    layer = DeformableKernelConv2d(3).double()
+def dk_layer_reference(layer, x):
+    """A :class:`DeformableKernelConv2d` by the loop reference; its generator is a plain conv."""
+    kk = 9
+    gen = F.conv2d(x, layer.conv_offset.weight, layer.conv_offset.bias, padding=1).detach()
+    dk, dp, m = gen[:, : 2 * kk], gen[:, 2 * kk : 4 * kk], torch.sigmoid(gen[:, 4 * kk :])
+    return dk_conv_reference(x.detach().double(), layer.weight.detach().double(), layer.bias.detach().double(),
+                             dk, dp, m, layer.groups)
+
+
+def _randomise(layer, gen_std=0.3, gen_bias=1.0):
     with torch.no_grad():
         layer.bias.normal_()
-        layer.conv_offset.weight.normal_(0, 0.5)  # non-trivial offsets, some beyond the grid border
-        layer.conv_offset.bias.normal_(0, 1.0)
-    x = torch.randn(2, 3, 4, 5, dtype=torch.float64)
-    offset = layer.conv_offset(x).detach()
-    assert offset.abs().max() > 1.5  # exercises the border clamping
-    out = layer(x)
-    ref = _dk_reference(layer, x, offset)
-    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
-    # float32
-    layer32 = layer.float()
-    torch.testing.assert_close(layer32(x.float()), ref.float(), atol=1e-5, rtol=1e-5)
+        layer.conv_offset.weight.normal_(0, gen_std)
+        layer.conv_offset.bias.normal_(0, gen_bias)
+    return layer
 
 
-def test_deformable_kernel_conv_zero_offset_is_fixed_depthwise_conv():
+@pytest.mark.parametrize("cin,cout,groups,grid", [(3, 2, 1, 4), (3, 3, 3, 4), (4, 6, 2, 4), (2, 3, 1, 3)])
+def test_deformable_kernel_conv_matches_loop_reference(cin, cout, groups, grid):
+    """Functional and module against eq. 11 computed pixel by pixel: kernel resampled at k + dk (some taps
+    beyond the grid border: clamped), input sampled at p + p_k + dp_k (fractional, some outside the
+    image), modulated; full, depthwise and grouped."""
     torch.manual_seed(0)
-    layer = DeformableKernelConv2d(4)  # offsets start at zero
+    x = torch.randn(2, cin, 4, 5, dtype=torch.float64)
+    dk = 1.5 * torch.randn(2, 18, 4, 5, dtype=torch.float64)
+    dp = 1.5 * torch.randn(2, 18, 4, 5, dtype=torch.float64)
+    mask = torch.rand(2, 9, 4, 5, dtype=torch.float64)
+    weight = torch.randn(cout, cin // groups, grid, grid, dtype=torch.float64)
+    bias = torch.randn(cout, dtype=torch.float64)
+    assert dk.abs().max() > grid - 1 and (dp.abs() > 2).any()  # border clamping and samples outside the image
+    ref = dk_conv_reference(x, weight, bias, dk, dp, mask, groups)
+    out = deformable_kernel_conv2d(x, weight, bias, dk, dp, mask, groups=groups)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    # pixel chunks give the same result
+    torch.testing.assert_close(deformable_kernel_conv2d(x, weight, bias, dk, dp, mask, groups=groups,
+                                                        max_elements=1), ref, atol=1e-5, rtol=0)
+    # float32
+    out32 = deformable_kernel_conv2d(x.float(), weight.float(), bias.float(), dk.float(), dp.float(), mask.float(),
+                                     groups=groups)
+    torch.testing.assert_close(out32, ref.float(), atol=1e-5, rtol=1e-5)
+    # each deformation matters (the comparison above can fail): drop dp, then dk
+    assert (deformable_kernel_conv2d(x, weight, bias, dk, None, mask, groups=groups) - ref).abs().max() > 1e-2
+    assert (deformable_kernel_conv2d(x, weight, bias, 0 * dk, dp, mask, groups=groups) - ref).abs().max() > 1e-2
+
+    layer = _randomise(DeformableKernelConv2d(cin, cout, 3, grid, groups=groups).double())
+    with torch.no_grad():
+        ldk, ldp, lm = layer.offsets(x)
+    assert ldk.abs().max() > 1.5 and ldp.abs().max() > 1.5
+    torch.testing.assert_close(layer(x), dk_layer_reference(layer, x), atol=1e-5, rtol=0)
+
+
+def test_deformable_kernel_conv_integer_shifts():
+    """dp = (1, 0) on every tap reads the row below; dk = (0, 1) cell on a 3x3 grid takes the kernel's
+    next column (the last column clamped): both against plain conv2d."""
+    torch.manual_seed(0)
+    x = torch.randn(1, 2, 6, 5)
+    weight = torch.randn(3, 2, 3, 3)
+    zero = torch.zeros(1, 18, 6, 5)
+    dp = zero.clone()
+    dp[:, 0::2] = 1.0
+    torch.testing.assert_close(deformable_kernel_conv2d(x, weight, None, zero, dp, None),
+                               F.conv2d(F.pad(x, (1, 1, 0, 2)), weight), atol=1e-5, rtol=1e-5)
+    dk = zero.clone()
+    dk[:, 1::2] = 1.0
+    shifted = torch.cat((weight[..., 1:], weight[..., 2:]), -1)  # column v samples column min(v + 1, 2)
+    torch.testing.assert_close(deformable_kernel_conv2d(x, weight, None, dk, None, None),
+                               F.conv2d(x, shifted, padding=1), atol=1e-5, rtol=1e-5)
+
+
+def test_deformable_kernel_conv_zero_kernel_offset_on_3x3_grid_is_torchvision_dcn():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 5, 6)
+    weight = torch.randn(5, 4, 3, 3)
+    bias = torch.randn(5)
+    dp = torch.randn(2, 18, 5, 6)
+    mask = torch.rand(2, 9, 5, 6)
+    ref = modulated_deform_conv(x, dp, mask, weight, bias)
+    out = deformable_kernel_conv2d(x, weight, bias, torch.zeros(2, 18, 5, 6), dp, mask)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_deformable_kernel_conv_fresh_layer_is_half_strength_resampled_conv():
+    """A new layer: generator at zero -> regular taps (0, 1.5, 3 on the 4x4 grid), mask 0.5 (DCNv2)."""
+    torch.manual_seed(0)
+    layer = DeformableKernelConv2d(4, groups=4)
     x = torch.randn(1, 4, 6, 6)
     w = layer.weight[:, 0]  # 4 x 4 x 4 grid; taps at 0, 1.5, 3
     mid = 0.5 * (w[:, 1] + w[:, 2])  # row 1.5
     rows = torch.stack((w[:, 0], mid, w[:, 3]), 1)  # C x 3 x 4
     k = torch.stack((rows[..., 0], 0.5 * (rows[..., 1] + rows[..., 2]), rows[..., 3]), -1)  # C x 3 x 3
-    ref = F.conv2d(x, k.unsqueeze(1), layer.bias, padding=1, groups=4)
+    ref = F.conv2d(x, 0.5 * k.unsqueeze(1), layer.bias, padding=1, groups=4)
     torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-5)
 
 
 def test_deformable_kernel_conv_gradients_reach_weights_and_offsets():
     torch.manual_seed(0)
-    layer = DeformableKernelConv2d(2)
-    with torch.no_grad():
-        layer.conv_offset.bias.fill_(0.3)
+    layer = DeformableKernelConv2d(2, 3)
     layer(torch.randn(1, 2, 5, 5)).square().sum().backward()
+    g = layer.conv_offset.weight.grad
     assert layer.weight.grad.abs().sum() > 0
-    assert layer.conv_offset.weight.grad.abs().sum() > 0
+    # from zero offsets (integer kernel positions included), gradients reach the dk, dp and mask generators
+    assert g[:18].abs().sum() > 0 and g[18:36].abs().sum() > 0 and g[36:].abs().sum() > 0
+
+
+def test_deformable_kernel_conv_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="2\\*9 channels"):
+        deformable_kernel_conv2d(torch.rand(1, 2, 4, 4), torch.rand(2, 2, 4, 4), None, torch.rand(1, 9, 4, 4))
+    with pytest.raises(ValueError, match="does not fit"):
+        deformable_kernel_conv2d(torch.rand(1, 3, 4, 4), torch.rand(2, 2, 4, 4), None, torch.rand(1, 18, 4, 4))
 
 
 def test_modulated_deform_conv_zero_offset_mask_one_is_conv():
