@@ -1,0 +1,330 @@
+"""The training loop: ``train(...)`` writes ``RUN/{latest.pth, model.pth, run.json, metrics.csv}``.
+
+* ``latest.pth``: model, optimizer, scheduler, RNG states and the data position, written atomically
+  (temp file + ``os.replace``) every ``checkpoint_every`` iterations and at the end. ``resume=True``
+  continues from it; on CPU the resumed run ends with exactly the weights of an uninterrupted one
+  (the data order is a pure function of (seed, sample counter), the DataLoader has its own generator,
+  and the global torch RNG, which dropout draws from, is restored).
+* ``model.pth``: the bare ``state_dict`` (what ``load_checkpoint`` / ``evaluate --checkpoint`` loads
+  strictly into ``create_model(model)``).
+* ``run.json``: the recipe, the data (store paths and their markers' SHA-256), the iterations done,
+  the vsrbench version. ``metrics.csv``: iteration, loss, lr, seconds.
+
+A non-finite loss stops the run with a :class:`VsrbenchError` naming the iteration; nothing is written
+after the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from vsrbench import __version__
+from vsrbench.errors import VsrbenchError
+from vsrbench.models import create_model
+from vsrbench.training.data import SequentialSampler, TrainDataset, resolve_data
+from vsrbench.training.recipes import Recipe, get_recipe
+
+__all__ = ["train", "TrainResult", "charbonnier_loss", "l2_loss", "LOSSES", "make_scheduler", "resolve_device"]
+
+_FORMAT = "vsrbench-train/1"
+#: recipe fields that may change between a run and its --resume (they do not change the weights)
+_RESUME_FREE = ("checkpoint_every", "log_every")
+
+
+def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean of ``sqrt((pred - target)^2 + eps^2)`` (the Charbonnier / L1-Charbonnier penalty)."""
+    return torch.sqrt((pred - target) ** 2 + eps * eps).mean()
+
+
+def l2_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
+    return F.mse_loss(pred, target)
+
+
+LOSSES = {"charbonnier": charbonnier_loss, "l2": l2_loss}
+
+
+def make_scheduler(recipe: Recipe, optimizer: torch.optim.Optimizer):
+    """The recipe's scheduler (``None`` for a constant lr); stepped once per iteration (plateau: per window)."""
+    s = recipe.scheduler
+    if s == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, recipe.iters), eta_min=recipe.eta_min)
+    if s == "step":
+        milestone = max(1, int(round(recipe.step_at * recipe.iters)))
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[milestone], gamma=recipe.gamma)
+    if s == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=recipe.gamma,
+                                                          patience=recipe.plateau_patience)
+    if s == "none":
+        return None
+    raise VsrbenchError(f"unknown scheduler {s!r} in recipe {recipe.name}; use cosine, step, plateau or none")
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``'auto'`` / None: CUDA when available, else CPU; otherwise what torch.device accepts."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as e:
+        raise VsrbenchError(f"--device {device!r}: {e}; use cpu, cuda, cuda:N or auto") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise VsrbenchError(f"--device {device}: CUDA is not available here; use --device cpu")
+    return dev
+
+
+def xavier_init(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.ConvTranspose3d, nn.Linear)):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+@dataclass
+class TrainResult:
+    out: Path
+    iterations: int
+    loss: float
+    seconds: float
+
+
+# ----------------------------------------------------------------------------------------------- files
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    _atomic_write_bytes(path, buf.getvalue())
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+_CSV_FIELDS = ("iteration", "loss", "lr", "seconds")
+
+
+def _write_metrics(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    _atomic_write_bytes(path, buf.getvalue().encode())
+
+
+def _read_metrics(path: Path, upto: int) -> list[dict]:
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [r for r in csv.DictReader(f) if int(r["iteration"]) <= upto]
+
+
+def _comparable(recipe: dict) -> dict:
+    return {k: v for k, v in recipe.items() if k not in _RESUME_FREE}
+
+
+def _check_resume(run: dict, recipe: Recipe, data: dict, seed: int, model: str, out: Path) -> None:
+    problems = []
+    if run.get("model") != model:
+        problems.append(f"model {run.get('model')!r} -> {model!r}")
+    old, new = _comparable(run.get("recipe", {})), _comparable(json.loads(json.dumps(recipe.as_dict())))
+    for k in sorted(set(old) | set(new)):
+        if old.get(k) != new.get(k):
+            problems.append(f"recipe {k}: {old.get(k)!r} -> {new.get(k)!r}")
+    if run.get("seed") != seed:
+        problems.append(f"seed {run.get('seed')} -> {seed}")
+    od = run.get("data", {})
+    for k in sorted(set(od) | set(data)):
+        if od.get(k) != data.get(k):
+            problems.append(f"data {k}: {od.get(k)!r} -> {data.get(k)!r}")
+    if problems:
+        raise VsrbenchError(
+            f"--resume: {out} was trained with other settings or data ({'; '.join(problems[:6])}); resume with "
+            "the run's own options (see its run.json) or start a new run with another --out")
+
+
+# ------------------------------------------------------------------------------------------------ train
+
+
+def train(
+    model: str,
+    data: str = "vimeo90k",
+    *,
+    out: str | os.PathLike,
+    recipe: str | Recipe = "paper",
+    set: str = "train",
+    variant: str = "bi:x4",
+    iters: int | None = None,
+    batch: int | None = None,
+    patch: int | tuple[int, int] | None = None,
+    device: str | None = "auto",
+    seed: int = 0,
+    resume: bool = False,
+    workers: int = 0,
+    checkpoint_every: int | None = None,
+    backend: str | None = None,
+    home=None,
+    progress: bool = True,
+    amp: bool = True,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Train ``model`` on the prepared ``data`` stores with ``recipe`` (``'paper'``, ``'quick'`` or a Recipe).
+
+    ``iters`` / ``batch`` / ``patch`` (LR pixels; int = square) override the recipe. ``stop_after``
+    stops (as if killed, after writing a checkpoint) once that many iterations are done in total;
+    ``resume=True`` continues the run in ``out``.
+    """
+    t_start = time.time()
+    rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe, model)
+    if rec.model != model:
+        raise VsrbenchError(f"recipe is for model {rec.model!r}, not {model!r}")
+    over = {}
+    if iters is not None:
+        over["iters"] = int(iters)
+    if batch is not None:
+        over["batch"] = int(batch)
+    if patch is not None:
+        ph, pw = (patch, patch) if isinstance(patch, int) else patch
+        over["patch_h"], over["patch_w"] = int(ph), int(pw)
+    if checkpoint_every is not None:
+        over["checkpoint_every"] = int(checkpoint_every)
+    rec = rec.replace(**over)
+    for k in ("iters", "batch", "patch_h", "patch_w", "checkpoint_every"):
+        if getattr(rec, k) < 1:
+            raise VsrbenchError(f"{k} must be >= 1, got {getattr(rec, k)}")
+    if rec.loss not in LOSSES:
+        raise VsrbenchError(f"unknown loss {rec.loss!r}; use one of {', '.join(LOSSES)}")
+    dev = resolve_device(device)
+    out = Path(out)
+    latest, model_pth, run_json, metrics_csv = (out / n for n in ("latest.pth", "model.pth", "run.json", "metrics.csv"))
+
+    tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
+    data_desc = tdata.describe()
+    dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
+
+    if resume:
+        if not latest.is_file() or not run_json.is_file():
+            raise VsrbenchError(f"--resume: {out} holds no run to resume (no latest.pth / run.json); drop --resume")
+        run = json.loads(run_json.read_text())
+        _check_resume(run, rec, data_desc, seed, model, out)
+    elif latest.is_file() or model_pth.is_file():
+        raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
+
+    torch.manual_seed(seed)
+    net = create_model(model, scale=rec.scale) if model != "zsm" else create_model(model)
+    if rec.init == "xavier":
+        xavier_init(net)
+    net.to(dev)
+    opt = torch.optim.Adam(net.parameters(), lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
+    sched = make_scheduler(rec, opt)
+    start, plateau_acc = 0, [0.0, 0]
+    if resume:
+        ck = torch.load(latest, map_location="cpu", weights_only=True)
+        net.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if sched is not None:
+            sched.load_state_dict(ck["scheduler"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        if dev.type == "cuda" and ck["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        start = int(ck["iteration"])
+        plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
+    rows = _read_metrics(metrics_csv, start) if resume else []
+    out.mkdir(parents=True, exist_ok=True)
+
+    run_info = {
+        "format": _FORMAT, "model": model, "recipe": rec.as_dict(), "seed": seed, "data": data_desc,
+        "device": str(dev), "iterations": start, "target_iterations": rec.iters, "vsrbench_version": __version__,
+        "status": "running", "loss": None,
+    }
+    _write_json(run_json, run_info)
+
+    def checkpoint(it: int, loss: float | None, status: str) -> None:
+        rng = {"torch": torch.get_rng_state()}
+        if dev.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
+                 "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
+                 "sample": it * rec.batch, "plateau_acc": list(plateau_acc), "format": _FORMAT}
+        _atomic_torch_save({k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()},
+                           model_pth)
+        _write_metrics(metrics_csv, rows)
+        _atomic_torch_save(state, latest)
+        _write_json(run_json, {**run_info, "iterations": it, "status": status, "loss": loss})
+
+    end = rec.iters if stop_after is None else min(rec.iters, int(stop_after))
+    if start >= end:
+        return TrainResult(out, start, float("nan"), 0.0)
+    loader = DataLoader(dataset, batch_size=rec.batch, sampler=SequentialSampler(start * rec.batch, (end - start) * rec.batch),
+                        num_workers=int(workers), drop_last=True, generator=torch.Generator().manual_seed(seed),
+                        persistent_workers=False)
+    loss_fn = LOSSES[rec.loss]
+    use_amp = amp and dev.type == "cuda"
+    amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    net.train()
+    it, loss_v = start, float("nan")
+    bar = tqdm(total=end, initial=start, desc=f"train {model} ({rec.name})", unit="it", disable=not progress,
+               file=sys.stderr, dynamic_ncols=True)
+    try:
+        for lr_b, gt_b in loader:
+            lr_b, gt_b = lr_b.to(dev, non_blocking=True), gt_b.to(dev, non_blocking=True)
+            with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
+                pred = net(lr_b)
+            loss = loss_fn(pred.float(), gt_b, rec.charbonnier_eps)
+            loss_v = float(loss.detach())
+            if not math.isfinite(loss_v):
+                last = json.loads(run_json.read_text()).get("iterations", start) if run_json.is_file() else start
+                raise VsrbenchError(
+                    f"loss is {loss_v} at iteration {it + 1}; training stopped. {latest} keeps the last good "
+                    f"checkpoint (iteration {last}); lower the learning rate or check the data, then --resume")
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            if rec.grad_clip:
+                scaler.unscale_(opt)
+                nn.utils.clip_grad_norm_(net.parameters(), rec.grad_clip)
+            scaler.step(opt)
+            scaler.update()
+            it += 1
+            if rec.scheduler == "plateau":
+                plateau_acc[0] += loss_v
+                plateau_acc[1] += 1
+                if plateau_acc[1] >= rec.plateau_window:
+                    sched.step(plateau_acc[0] / plateau_acc[1])
+                    plateau_acc[0], plateau_acc[1] = 0.0, 0
+            elif sched is not None:
+                sched.step()
+            lr_now = opt.param_groups[0]["lr"]
+            if it % rec.log_every == 0 or it == end:
+                rows.append({"iteration": it, "loss": f"{loss_v:.6g}", "lr": f"{lr_now:.6g}",
+                             "seconds": f"{time.time() - t_start:.1f}"})
+            bar.set_postfix(loss=f"{loss_v:.4g}", lr=f"{lr_now:.3g}")
+            bar.update(1)
+            if it % rec.checkpoint_every == 0 or it == end:
+                checkpoint(it, loss_v, "done" if it == rec.iters else ("stopped" if it == end else "running"))
+    finally:
+        bar.close()
+    return TrainResult(out, it, loss_v, time.time() - t_start)
