@@ -230,12 +230,13 @@ def test_stvsr_windows_score_every_frame_once(n):
 
 LAYERS = {
     # a module of a stage may not import from these
-    "metrics": {"datasets", "models", "benchmark", "leaderboard", "cli"},
-    "degradations": {"datasets", "models", "benchmark", "leaderboard", "cli"},
-    "datasets": {"models", "benchmark", "leaderboard", "cli"},
-    "models": {"datasets", "benchmark", "leaderboard", "cli"},
-    "benchmark": {"leaderboard", "cli"},
-    "leaderboard": {"cli"},
+    "metrics": {"datasets", "models", "benchmark", "leaderboard", "cli", "training"},
+    "degradations": {"datasets", "models", "benchmark", "leaderboard", "cli", "training"},
+    "datasets": {"models", "benchmark", "leaderboard", "cli", "training"},
+    "models": {"datasets", "benchmark", "leaderboard", "cli", "training"},
+    "benchmark": {"leaderboard", "cli", "training"},
+    "leaderboard": {"cli", "training"},
+    "training": {"leaderboard", "cli"},
 }
 
 

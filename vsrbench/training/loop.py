@@ -234,7 +234,7 @@ def train(
         raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
 
     torch.manual_seed(seed)
-    net = create_model(model, scale=rec.scale) if model != "zsm" else create_model(model)
+    net = create_model(model, scale=rec.scale)
     if rec.init == "xavier":
         xavier_init(net)
     net.to(dev)

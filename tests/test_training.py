@@ -1,0 +1,185 @@
+"""`vsrbench train`: recipes end to end on the Vimeo-90K samples, exact resume, NaN stop, clear errors."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vsrbench.cli import main
+from vsrbench.datasets import prepare
+from vsrbench.datasets import stores as stores_mod
+from vsrbench.errors import VsrbenchError
+from vsrbench.models import create_model, load_checkpoint
+from vsrbench.training import PAPER_RECIPES, TrainDataset, get_recipe, resolve_data, train
+from vsrbench.training import loop as loop_mod
+from vsrbench.training.data import marker_hash
+
+
+@pytest.fixture(scope="module")
+def vimeo_home(shared_dir, tmp_path_factory):
+    """Vimeo-90K samples prepared as a user would: GT + BIx4 LMDBs (train = the 8 clips 00001/*)."""
+    h = tmp_path_factory.mktemp("train_home")
+    prepare("vimeo90k", backend="lmdb", variants="bi:x4", source=shared_dir / "data/vimeo90k", home=h,
+            progress=False, quiet=True)
+    return h
+
+
+@pytest.fixture
+def home(vimeo_home, monkeypatch, fast_cpu_for_tiny_tensors):
+    monkeypatch.setenv("VSRBENCH_HOME", str(vimeo_home))
+    return vimeo_home
+
+
+def _cli(capsys, *args):
+    rc = main(["train", *args, "--device", "cpu", "--quiet"])
+    return rc, capsys.readouterr()
+
+
+def _weights(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+@pytest.mark.parametrize("model,patch", [("zsm", 8), ("fstrn", 8), ("lcvsr", 8), ("dksan", 4)])
+def test_paper_recipe_two_iterations(home, tmp_path, capsys, model, patch):
+    run = tmp_path / "run"
+    rc, cap = _cli(capsys, "--model", model, "--recipe", "paper", "--out", str(run), "--iters", "2",
+                   "--batch", "1", "--patch", str(patch))
+    assert rc == 0, cap.err
+    info = json.loads((run / "run.json").read_text())
+    rec = PAPER_RECIPES[model]
+    assert info["iterations"] == 2 and info["status"] == "done" and info["model"] == model
+    assert info["recipe"]["lr"] == rec.lr and info["recipe"]["loss"] == rec.loss and info["recipe"]["iters"] == 2
+    gt = home / "vimeo90k/lmdb/train/GT.lmdb"
+    assert info["data"]["gt"] == {"path": str(gt), "marker_sha256": marker_hash(gt)}
+    assert info["data"]["clips"] == 8  # the 00001/* clips of sep_trainlist.txt
+    if rec.lr_spec:  # LCVSR's Gaussian and DKSAN's x16 are made from GT on the fly
+        assert info["data"]["lr_on_the_fly"] == rec.lr_spec and "lr" not in info["data"]
+    else:
+        assert info["data"]["lr"]["path"].endswith("BIx4.lmdb")
+    rows = list(csv.DictReader(open(run / "metrics.csv")))
+    assert [int(r["iteration"]) for r in rows][-1] == 2 and np.isfinite(float(rows[-1]["loss"]))
+    ck = _weights(run / "latest.pth")
+    assert ck["iteration"] == 2 and ck["sample"] == 2
+    assert all(int(s["step"]) == 2 for s in ck["optimizer"]["state"].values())
+    # model.pth is what `evaluate --checkpoint` loads strictly into the registered default model
+    net = load_checkpoint(create_model(model), run / "model.pth", strict=True)
+    torch.manual_seed(0)
+    fresh = create_model(model)
+    moved = max((p - q).abs().max().item() for p, q in zip(net.state_dict().values(), fresh.state_dict().values())
+                if p.is_floating_point())
+    assert moved > 0  # two Adam steps changed the weights
+
+
+def _tiny_fstrn(iters):
+    # FSTRN's paper recipe (dropout 0.3 draws from the global RNG; plateau scheduler with state), CPU-sized
+    return get_recipe("paper", "fstrn").replace(iters=iters, batch=2, patch_h=4, patch_w=4, plateau_window=3,
+                                                plateau_patience=0, checkpoint_every=7, log_every=1)
+
+
+def test_resume_gives_exactly_the_uninterrupted_weights(home, tmp_path):
+    full = train("fstrn", out=tmp_path / "full", recipe=_tiny_fstrn(40), device="cpu", seed=3, progress=False)
+    assert full.iterations == 40
+    part = train("fstrn", out=tmp_path / "part", recipe=_tiny_fstrn(40), device="cpu", seed=3, progress=False,
+                 stop_after=20)
+    assert part.iterations == 20
+    assert json.loads((tmp_path / "part/run.json").read_text())["status"] == "stopped"
+    mid = _weights(tmp_path / "part/model.pth")
+    res = train("fstrn", out=tmp_path / "part", recipe=_tiny_fstrn(40), device="cpu", seed=3, progress=False,
+                resume=True)
+    assert res.iterations == 40
+    a, b = _weights(tmp_path / "full/model.pth"), _weights(tmp_path / "part/model.pth")
+    assert a.keys() == b.keys()
+    assert max((a[k] - b[k]).abs().max().item() for k in a) == 0.0
+    assert max((a[k] - mid[k]).abs().max().item() for k in a) > 0  # the second half did train
+    ca, cb = _weights(tmp_path / "full/latest.pth"), _weights(tmp_path / "part/latest.pth")
+    assert ca["optimizer"]["param_groups"][0]["lr"] == cb["optimizer"]["param_groups"][0]["lr"]
+    assert ca["optimizer"]["param_groups"][0]["lr"] < 1e-4  # the plateau scheduler did reduce the lr
+    assert (tmp_path / "full/metrics.csv").read_text().count("\n") == 41
+    fa = [r["loss"] for r in csv.DictReader(open(tmp_path / "full/metrics.csv"))]
+    fb = [r["loss"] for r in csv.DictReader(open(tmp_path / "part/metrics.csv"))]
+    assert fa == fb
+
+
+def test_nan_loss_stops_naming_the_iteration_and_keeps_the_checkpoint(home, tmp_path, monkeypatch):
+    calls = []
+
+    def l2_then_nan(pred, target, eps=0.0):
+        calls.append(1)
+        loss = torch.nn.functional.mse_loss(pred, target)
+        return loss * float("nan") if len(calls) == 4 else loss
+
+    monkeypatch.setitem(loop_mod.LOSSES, "l2", l2_then_nan)
+    run = tmp_path / "run"
+    with pytest.raises(VsrbenchError, match=r"loss is nan at iteration 4; training stopped.*iteration 2") as e:
+        train("lcvsr", out=run, recipe="paper", iters=6, batch=1, patch=4, checkpoint_every=2, device="cpu",
+              progress=False)
+    assert "latest.pth" in str(e.value)
+    ck = _weights(run / "latest.pth")
+    assert ck["iteration"] == 2
+    assert json.loads((run / "run.json").read_text())["iterations"] == 2
+    assert all(torch.isfinite(v).all() for v in _weights(run / "model.pth").values() if v.is_floating_point())
+
+
+def test_dataset_is_lazy_deterministic_and_on_the_fly_lr_equals_the_stored_variant(home):
+    # LCVSR makes its Gaussian LR on the fly; prepare the same variant as a store and compare
+    prepare("vimeo90k", backend="lmdb", variants="gauss:sigma=1,size=3:x4", home=home, progress=False, quiet=True)
+    rec = get_recipe("paper", "lcvsr")
+    fly = resolve_data("vimeo90k", "train", "bi:x4", rec.lr_spec, home=home)
+    stored = resolve_data("vimeo90k", "train", "gauss:sigma=1,size=3:x4", None, home=home)
+    assert fly.lr is None and stored.lr is not None
+    ds_fly = TrainDataset(fly, rec, 16, 24, seed=5)
+    assert not any(str(fly.gt) == k[1] for k in stores_mod._LMDB_ENVS)  # nothing opened in __init__
+    ds_st = TrainDataset(stored, rec, 16, 24, seed=5)
+    for k in (0, 3, 9, 17):  # 17: the third epoch of 8 clips
+        lr1, gt1 = ds_fly[k]
+        lr2, gt2 = ds_st[k]
+        assert lr1.shape == (7, 1, 16, 24) and gt1.shape == (1, 1, 64, 96)
+        assert torch.equal(lr1, lr2) and torch.equal(gt1, gt2)
+        assert torch.equal(ds_fly[k][0], lr1)  # same sample again: same bytes
+    plans = [ds_fly.sample_plan(k) for k in range(16)]
+    assert sorted(p["clip"] for p in plans[:8]) == sorted(fly.clips)  # an epoch visits every clip once
+    assert [p["clip"] for p in plans[:8]] != [p["clip"] for p in plans[8:]]  # reshuffled per epoch
+    assert TrainDataset(fly, rec, 16, 24, seed=6).sample_plan(0) != plans[0] or \
+        TrainDataset(fly, rec, 16, 24, seed=6).sample_plan(1) != plans[1]
+
+
+def test_errors_are_one_line_and_name_the_fix(home, tmp_path, capsys, monkeypatch):
+    out = str(tmp_path / "r")
+    rc, cap = _cli(capsys, "--model", "nosuch", "--out", out)
+    assert rc == 2 and "unknown model 'nosuch'" in cap.err and "fstrn" in cap.err
+    rc, cap = _cli(capsys, "--model", "fstrn", "--recipe", "slow", "--out", out)
+    assert rc == 2 and "unknown recipe 'slow'; use one of: paper, quick" in cap.err
+    rc, cap = _cli(capsys, "--model", "bicubic", "--recipe", "paper", "--out", out)
+    assert rc == 2 and "no paper recipe" in cap.err and "--recipe quick" in cap.err
+    rc, cap = _cli(capsys, "--model", "fstrn", "--data", "vid4", "--out", out)
+    assert rc == 2 and "vid4 has no 'train' set" in cap.err and "vsrbench prepare vimeo90k" in cap.err
+    rc, cap = _cli(capsys, "--model", "dksan", "--out", out, "--iters", "1")  # the paper's 32x32 LR > 16x28
+    assert rc == 2 and "patch 32x32 (LR pixels) is larger than the frames" in cap.err and "--patch 16" in cap.err
+    assert not (tmp_path / "r").exists()
+    monkeypatch.setenv("VSRBENCH_HOME", str(tmp_path / "empty"))
+    rc, cap = _cli(capsys, "--model", "fstrn", "--out", out)
+    assert rc == 2 and "run `vsrbench prepare vimeo90k" in cap.err
+    assert len(cap.err.strip().splitlines()) == 1 and "Traceback" not in cap.err
+
+
+def test_resume_refuses_other_recipe_or_data(home, tmp_path, capsys):
+    out = str(tmp_path / "r")
+    base = ["--model", "lcvsr", "--out", out, "--batch", "1", "--patch", "4", "--iters", "3"]
+    rc, cap = _cli(capsys, *base, "--checkpoint-every", "1")
+    assert rc == 0, cap.err
+    rc, cap = _cli(capsys, *base)  # same folder without --resume
+    assert rc == 2 and "already holds a run" in cap.err and "--resume" in cap.err
+    rc, cap = _cli(capsys, *base[:-1], "5", "--resume")
+    assert rc == 2 and "recipe iters: 3 -> 5" in cap.err
+    rc, cap = _cli(capsys, *base, "--seed", "1", "--resume")
+    assert rc == 2 and "seed 0 -> 1" in cap.err
+    run_json = tmp_path / "r/run.json"
+    info = json.loads(run_json.read_text())
+    info["data"]["gt"]["marker_sha256"] = "0" * 64  # the run was trained on another GT store
+    run_json.write_text(json.dumps(info))
+    rc, cap = _cli(capsys, *base, "--resume")
+    assert rc == 2 and "data gt" in cap.err and "start a new run" in cap.err
+    rc, cap = _cli(capsys, "--model", "lcvsr", "--out", str(tmp_path / "none"), "--resume")
+    assert rc == 2 and "holds no run to resume" in cap.err
