@@ -129,8 +129,12 @@ def test_dataset_is_lazy_deterministic_and_on_the_fly_lr_equals_the_stored_varia
     fly = resolve_data("vimeo90k", "train", "bi:x4", rec.lr_spec, home=home)
     stored = resolve_data("vimeo90k", "train", "gauss:sigma=1,size=3:x4", None, home=home)
     assert fly.lr is None and stored.lr is not None
+    for key in [k for k in stores_mod._LMDB_ENVS if k[1] == str(fly.gt)]:  # prepare read it in this process
+        stores_mod._LMDB_ENVS.pop(key).close()
     ds_fly = TrainDataset(fly, rec, 16, 24, seed=5)
     assert not any(str(fly.gt) == k[1] for k in stores_mod._LMDB_ENVS)  # nothing opened in __init__
+    ds_fly[0]
+    assert any(str(fly.gt) == k[1] for k in stores_mod._LMDB_ENVS)  # opened by the first read
     ds_st = TrainDataset(stored, rec, 16, 24, seed=5)
     for k in (0, 3, 9, 17):  # 17: the third epoch of 8 clips
         lr1, gt1 = ds_fly[k]
