@@ -187,3 +187,45 @@ def test_resume_refuses_other_recipe_or_data(home, tmp_path, capsys):
     assert rc == 2 and "data gt" in cap.err and "start a new run" in cap.err
     rc, cap = _cli(capsys, "--model", "lcvsr", "--out", str(tmp_path / "none"), "--resume")
     assert rc == 2 and "holds no run to resume" in cap.err
+
+
+def test_killed_run_resumes_to_the_uninterrupted_weights(home, tmp_path):
+    """SIGKILL a real `vsrbench train` process mid-run, then --resume: the same weights as no kill."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = dict(recipe="quick", iters=24, batch=2, patch=4, checkpoint_every=3, device="cpu", seed=1)
+    run = tmp_path / "killed"
+    code = (
+        "import sys, torch; torch.set_num_threads(1); torch.backends.mkldnn.enabled = False\n"
+        "from vsrbench.cli import main\n"
+        f"sys.exit(main(['train', '--model', 'fstrn', '--out', {str(run)!r}, '--recipe', 'quick', '--iters', '24', "
+        "'--batch', '2', '--patch', '4', '--checkpoint-every', '3', '--device', 'cpu', '--seed', '1', '--quiet']))\n"
+    )
+    env = {**os.environ, "VSRBENCH_HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                if json.loads((run / "run.json").read_text())["iterations"] >= 6:
+                    break
+            except (FileNotFoundError, json.JSONDecodeError, KeyError):
+                pass
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.communicate()[1].decode()[-2000:]
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    done = _weights(run / "latest.pth")["iteration"]
+    assert 6 <= done < 24
+    (run / ".latest.pth.tmp99999").write_bytes(b"torn")  # as a kill during a checkpoint write leaves
+    res = train("fstrn", out=run, resume=True, progress=False, **args)
+    assert sorted(p.name for p in run.iterdir()) == ["latest.pth", "metrics.csv", "model.pth", "run.json"]
+    full = train("fstrn", out=tmp_path / "full", progress=False, **args)
+    assert res.iterations == full.iterations == 24
+    a, b = _weights(tmp_path / "full/model.pth"), _weights(run / "model.pth")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) == 0.0

@@ -254,6 +254,8 @@ def train(
         plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
     rows = _read_metrics(metrics_csv, start) if resume else []
     out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
+        stale.unlink(missing_ok=True)
 
     run_info = {
         "format": _FORMAT, "model": model, "recipe": rec.as_dict(), "seed": seed, "data": data_desc,
