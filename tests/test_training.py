@@ -157,6 +157,8 @@ def test_errors_are_one_line_and_name_the_fix(home, tmp_path, capsys, monkeypatc
     assert rc == 2 and "unknown recipe 'slow'; use one of: paper, quick" in cap.err
     rc, cap = _cli(capsys, "--model", "bicubic", "--recipe", "paper", "--out", out)
     assert rc == 2 and "no paper recipe" in cap.err and "--recipe quick" in cap.err
+    rc, cap = _cli(capsys, "--model", "bicubic", "--recipe", "quick", "--out", out)
+    assert rc == 2 and "model 'bicubic' has no trainable weights" in cap.err
     rc, cap = _cli(capsys, "--model", "fstrn", "--data", "vid4", "--out", out)
     assert rc == 2 and "vid4 has no 'train' set" in cap.err and "vsrbench prepare vimeo90k" in cap.err
     rc, cap = _cli(capsys, "--model", "dksan", "--out", out, "--iters", "1")  # the paper's 32x32 LR > 16x28

@@ -171,6 +171,8 @@ class TrainDataset(Dataset):
         x = int(rng.integers(0, w - self.patch_w + 1))
         hflip = bool(rng.integers(0, 2)) if self.recipe.flips else False
         rot = int(rng.integers(0, 4)) if self.recipe.rotations else 0
+        if self.patch_h != self.patch_w:
+            rot = rot & 2  # 90/270 degrees would turn an h x w patch into w x h: only 0 and 180 stay batchable
         return {"clip": clip, "t0": t0, "y": y, "x": x, "hflip": hflip, "rot": rot}
 
     def _lr_frame(self, clip: str, i: int) -> np.ndarray:

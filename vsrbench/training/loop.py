@@ -237,6 +237,8 @@ def train(
     net = create_model(model, scale=rec.scale)
     if rec.init == "xavier":
         xavier_init(net)
+    if not any(p.requires_grad for p in net.parameters()):
+        raise VsrbenchError(f"model {model!r} has no trainable weights; train one of: zsm, fstrn, lcvsr, dksan")
     net.to(dev)
     opt = torch.optim.Adam(net.parameters(), lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
     sched = make_scheduler(rec, opt)

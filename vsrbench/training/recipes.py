@@ -159,7 +159,7 @@ def quick_recipe(model: str) -> Recipe:
                 f"no quick recipe for model {model!r} ({spec.task}, frames_in={spec.frames_in}); "
                 f"trainable models: {', '.join(sorted(PAPER_RECIPES))}")
         frames, input_frames, target, colour, scale, lr_spec = (
-            spec.frames_in, "all", "centre", spec.colour, spec.scales[0], None)
+            spec.frames_in, "all", "centre", spec.colour, 4 if 4 in spec.scales else spec.scales[0], None)
     return Recipe(
         name="quick", model=model, scale=scale, frames=frames, input_frames=input_frames, target=target,
         colour=colour, lr_spec=lr_spec, iters=300, batch=4, patch_h=16, patch_w=16, lr=5e-4,
