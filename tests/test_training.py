@@ -142,6 +142,16 @@ def test_dataset_is_lazy_deterministic_and_on_the_fly_lr_equals_the_stored_varia
         assert lr1.shape == (7, 1, 16, 24) and gt1.shape == (1, 1, 64, 96)
         assert torch.equal(lr1, lr2) and torch.equal(gt1, gt2)
         assert torch.equal(ds_fly[k][0], lr1)  # same sample again: same bytes
+    # two DataLoader worker processes (each opens the LMDB itself) give the batches one process gives
+    from torch.utils.data import DataLoader
+
+    from vsrbench.training.data import SequentialSampler
+
+    one = list(DataLoader(ds_st, batch_size=2, sampler=SequentialSampler(5, 6)))
+    two = list(DataLoader(ds_st, batch_size=2, sampler=SequentialSampler(5, 6), num_workers=2))
+    assert len(one) == len(two) == 3
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(one, two))
+    assert torch.equal(one[0][0][0], ds_st[5][0])
     plans = [ds_fly.sample_plan(k) for k in range(16)]
     assert sorted(p["clip"] for p in plans[:8]) == sorted(fly.clips)  # an epoch visits every clip once
     assert [p["clip"] for p in plans[:8]] != [p["clip"] for p in plans[8:]]  # reshuffled per epoch

@@ -494,6 +494,8 @@ def _lmdb_env(path: Path):
     key = (os.getpid(), str(path))
     env = _LMDB_ENVS.get(key)
     if env is None:
+        for k in [k for k in _LMDB_ENVS if k[1] == key[1]]:  # inherited through fork (DataLoader workers):
+            _LMDB_ENVS.pop(k).close()  # py-lmdb refuses to reopen a path the parent held; drop the copy
         env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False)
         _LMDB_ENVS[key] = env
     return env
