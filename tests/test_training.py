@@ -241,3 +241,39 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(home, tmp_path):
     assert res.iterations == full.iterations == 24
     a, b = _weights(tmp_path / "full/model.pth"), _weights(run / "model.pth")
     assert max((a[k] - b[k]).abs().max().item() for k in a) == 0.0
+
+
+def test_schedulers_follow_the_recipes():
+    p = torch.nn.Parameter(torch.zeros(1))
+
+    def lrs(recipe, n):
+        opt = torch.optim.Adam([p], lr=recipe.lr)
+        sched = loop_mod.make_scheduler(recipe, opt)
+        out = []
+        for _ in range(n):
+            opt.step()
+            sched.step()
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    lc = lrs(get_recipe("paper", "lcvsr").replace(iters=16), 16)  # 1e-4 -> 1e-5 after 7/8 of the run
+    assert lc[12] == pytest.approx(1e-4) and lc[13] == pytest.approx(1e-5) and lc[-1] == pytest.approx(1e-5)
+    z = lrs(get_recipe("paper", "zsm").replace(iters=10), 10)  # cosine 4e-4 -> 1e-7
+    assert z[-1] == pytest.approx(1e-7) and z[4] == pytest.approx(1e-7 + (4e-4 - 1e-7) / 2)
+    assert all(a > b for a, b in zip(z, z[1:]))
+    assert loop_mod.make_scheduler(get_recipe("paper", "dksan"), torch.optim.Adam([p], lr=4e-4)) is None
+
+
+@pytest.mark.parametrize("model", sorted(PAPER_RECIPES))
+def test_paper_recipes_fit_the_registered_models(model):
+    from vsrbench.models import get_model_info
+
+    rec, spec = get_recipe("paper", model), get_model_info(model).spec
+    n_in = len(range(rec.frames)[::2]) if rec.input_frames == "odd" else rec.frames
+    assert n_in == spec.frames_in and rec.colour == spec.colour and rec.scale in spec.scales
+    assert (rec.target == "all") == (spec.frames_out > 1)
+    assert rec.chosen and rec.source  # every recipe says what the paper left open
+    if rec.lr_spec:
+        from vsrbench.degradations import parse_spec
+
+        assert parse_spec(rec.lr_spec).scale == rec.scale
