@@ -277,3 +277,24 @@ def test_paper_recipes_fit_the_registered_models(model):
         from vsrbench.degradations import parse_spec
 
         assert parse_spec(rec.lr_spec).scale == rec.scale
+
+
+def test_hdf5_and_folder_stores_give_the_lmdb_samples(shared_dir, vimeo_home, tmp_path):
+    """The same samples from every backend; the folder tree (all sets) is cut to sep_trainlist.txt."""
+    h = tmp_path / "h"
+    for backend in ("hdf5", "folders"):
+        prepare("vimeo90k", backend=backend, variants="bi:x4", source=shared_dir / "data/vimeo90k", home=h,
+                progress=False, quiet=True)
+    rec = get_recipe("paper", "fstrn")
+    ref = resolve_data("vimeo90k", "train", "bi:x4", None, home=vimeo_home, backend="lmdb")
+    ds_ref = TrainDataset(ref, rec, 12, 12, seed=2)
+    for backend in ("hdf5", "folders"):
+        d = resolve_data("vimeo90k", "train", "bi:x4", None, home=h, backend=backend)
+        assert d.clips == ref.clips and len(d.clips) == 8 and all(c.startswith("00001/") for c in d.clips)
+        ds = TrainDataset(d, rec, 12, 12, seed=2)
+        for k in (0, 7, 8):
+            a, b = ds[k], ds_ref[k]
+            assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    (h / "vimeo90k/sep_trainlist.txt").unlink()
+    with pytest.raises(VsrbenchError, match="the train list.*is missing"):
+        resolve_data("vimeo90k", "train", "bi:x4", None, home=h, backend="folders")

@@ -301,10 +301,13 @@ def train(
             loss = loss_fn(pred.float(), gt_b, rec.charbonnier_eps)
             loss_v = float(loss.detach())
             if not math.isfinite(loss_v):
-                last = json.loads(run_json.read_text()).get("iterations", start) if run_json.is_file() else start
-                raise VsrbenchError(
-                    f"loss is {loss_v} at iteration {it + 1}; training stopped. {latest} keeps the last good "
-                    f"checkpoint (iteration {last}); lower the learning rate or check the data, then --resume")
+                if latest.is_file():
+                    last = torch.load(latest, map_location="cpu", weights_only=True)["iteration"]
+                    kept = f"{latest} keeps the last good checkpoint (iteration {last}); lower the learning rate " \
+                           "or check the data, then --resume"
+                else:
+                    kept = "no checkpoint was written yet; lower the learning rate or check the data"
+                raise VsrbenchError(f"loss is {loss_v} at iteration {it + 1}; training stopped. {kept}")
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if rec.grad_clip:
