@@ -45,7 +45,7 @@ def _weights(path):
 def test_paper_recipe_two_iterations(home, tmp_path, capsys, model, patch):
     run = tmp_path / "run"
     rc, cap = _cli(capsys, "--model", model, "--recipe", "paper", "--out", str(run), "--iters", "2",
-                   "--batch", "1", "--patch", str(patch))
+                   "--batch", "1", "--patch", str(patch), "--val-suite", "none")
     assert rc == 0, cap.err
     info = json.loads((run / "run.json").read_text())
     rec = PAPER_RECIPES[model]
@@ -75,7 +75,7 @@ def test_paper_recipe_two_iterations(home, tmp_path, capsys, model, patch):
 def _tiny_fstrn(iters):
     # FSTRN's paper recipe (dropout 0.3 draws from the global RNG; plateau scheduler with state), CPU-sized
     return get_recipe("paper", "fstrn").replace(iters=iters, batch=2, patch_h=4, patch_w=4, plateau_window=3,
-                                                plateau_patience=0, checkpoint_every=7, log_every=1)
+                                                plateau_patience=0, checkpoint_every=7, log_every=1, val_suite=None)
 
 
 def test_resume_gives_exactly_the_uninterrupted_weights(home, tmp_path):
@@ -114,7 +114,7 @@ def test_nan_loss_stops_naming_the_iteration_and_keeps_the_checkpoint(home, tmp_
     run = tmp_path / "run"
     with pytest.raises(VsrbenchError, match=r"loss is nan at iteration 4; training stopped.*iteration 2") as e:
         train("lcvsr", out=run, recipe="paper", iters=6, batch=1, patch=4, checkpoint_every=2, device="cpu",
-              progress=False)
+              progress=False, val_suite=None)
     assert "latest.pth" in str(e.value)
     ck = _weights(run / "latest.pth")
     assert ck["iteration"] == 2
@@ -182,7 +182,7 @@ def test_errors_are_one_line_and_name_the_fix(home, tmp_path, capsys, monkeypatc
 
 def test_resume_refuses_other_recipe_or_data(home, tmp_path, capsys):
     out = str(tmp_path / "r")
-    base = ["--model", "lcvsr", "--out", out, "--batch", "1", "--patch", "4", "--iters", "3"]
+    base = ["--model", "lcvsr", "--out", out, "--val-suite", "none", "--batch", "1", "--patch", "4", "--iters", "3"]
     rc, cap = _cli(capsys, *base, "--checkpoint-every", "1")
     assert rc == 0, cap.err
     rc, cap = _cli(capsys, *base)  # same folder without --resume
@@ -298,3 +298,29 @@ def test_hdf5_and_folder_stores_give_the_lmdb_samples(shared_dir, vimeo_home, tm
     (h / "vimeo90k/sep_trainlist.txt").unlink()
     with pytest.raises(VsrbenchError, match="the train list.*is missing"):
         resolve_data("vimeo90k", "train", "bi:x4", None, home=h, backend="folders")
+
+
+def test_validation_through_the_harness_leaves_the_weights_alone(home, tmp_path):
+    """Validation at every checkpoint: the harness's own numbers in metrics.csv, and the same weights
+    as a run without validation (the harness seeds the global RNG; FSTRN's dropout draws from it)."""
+    from vsrbench.benchmark.harness import evaluate
+
+    assert main(["prepare", "demo", "--no-progress"]) == 0
+    rec = get_recipe("quick", "fstrn").replace(iters=4, batch=2, patch_h=4, patch_w=4, checkpoint_every=2,
+                                               log_every=1, val_suite="demo", val_crop=(32, 32))
+    train("fstrn", out=tmp_path / "val", recipe=rec, device="cpu", progress=False)
+    train("fstrn", out=tmp_path / "noval", recipe=rec, device="cpu", progress=False, val_suite=None)
+    a, b = _weights(tmp_path / "val/model.pth"), _weights(tmp_path / "noval/model.pth")
+    assert max((a[k] - b[k]).abs().max().item() for k in a) == 0.0
+    rows = {int(r["iteration"]): r for r in csv.DictReader(open(tmp_path / "val/metrics.csv"))}
+    assert rows[1]["val_psnr"] == "" and rows[2]["val_psnr"] and rows[4]["val_psnr"]
+    assert all(r["val_psnr"] == "" for r in csv.DictReader(open(tmp_path / "noval/metrics.csv")))
+    ref = evaluate("fstrn", "demo", checkpoint=str(tmp_path / "val/model.pth"), device="cpu", crop=(32, 32),
+                   results=tmp_path / "results", temporal=False, progress=False)
+    assert float(rows[4]["val_psnr"]) == pytest.approx(ref["psnr"], abs=1e-4)
+    info = json.loads((tmp_path / "val/run.json").read_text())
+    assert info["validation"]["iteration"] == 4 and info["validation"]["psnr"] == pytest.approx(ref["psnr"])
+    with pytest.raises(VsrbenchError, match="validation suite vid4 needs vid4.*--val-suite none"):
+        train("fstrn", out=tmp_path / "v2", recipe=rec, device="cpu", progress=False, val_suite="vid4")
+    with pytest.raises(VsrbenchError, match="validation suite demo-x16 is x16, the run trains x4"):
+        train("fstrn", out=tmp_path / "v3", recipe=rec, device="cpu", progress=False, val_suite="demo-x16")

@@ -708,6 +708,8 @@ def _add_train(sub) -> None:
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints (default: the recipe's)")
     p.add_argument("--backend", choices=("lmdb", "hdf5", "folders"), help="store backend (default: the first found)")
+    p.add_argument("--val-suite", default="recipe", help="suite scored at every checkpoint (default: the recipe's, "
+                   "e.g. vid4 on 128x128 centre crops; none: no validation)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from RUN/latest.pth")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -719,7 +721,7 @@ def _cmd_train(args) -> int:
     r = train(args.model, args.data, out=args.out, recipe=args.recipe, set=args.set, variant=args.variant,
               iters=args.iters, batch=args.batch, patch=args.patch, device=args.device, seed=args.seed,
               resume=args.resume, workers=args.workers, checkpoint_every=args.checkpoint_every,
-              backend=args.backend, progress=not args.quiet)
+              backend=args.backend, progress=not args.quiet, val_suite=args.val_suite)
     print(f"{r.out}: {r.iterations} iterations, last loss {r.loss:.6g}, {r.seconds:.1f} s; weights in "
           f"{r.out / 'model.pth'}")
     return 0

@@ -42,7 +42,8 @@ __all__ = ["train", "TrainResult", "charbonnier_loss", "l2_loss", "LOSSES", "mak
 
 _FORMAT = "vsrbench-train/1"
 #: recipe fields that may change between a run and its --resume (they do not change the weights)
-_RESUME_FREE = ("checkpoint_every", "log_every")
+_RESUME_FREE = ("checkpoint_every", "log_every", "val_suite", "val_crop")
+_RECIPE = "recipe"
 
 
 def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -124,7 +125,7 @@ def _write_json(path: Path, obj: dict) -> None:
     _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-_CSV_FIELDS = ("iteration", "loss", "lr", "seconds")
+_CSV_FIELDS = ("iteration", "loss", "lr", "seconds", "val_psnr", "val_ssim")
 
 
 def _write_metrics(path: Path, rows: list[dict]) -> None:
@@ -166,6 +167,38 @@ def _check_resume(run: dict, recipe: Recipe, data: dict, seed: int, model: str, 
             "the run's own options (see its run.json) or start a new run with another --out")
 
 
+def _check_validation(rec: Recipe, home) -> None:
+    """Fail before training when the validation suite cannot run (unknown, other scale, not prepared)."""
+    from vsrbench.benchmark.suites import get_suite
+    from vsrbench.datasets import find_store
+
+    st = get_suite(rec.val_suite)
+    if st.scale != rec.scale:
+        raise VsrbenchError(f"validation suite {st.name} is x{st.scale}, the run trains x{rec.scale}; pass "
+                            f"--val-suite with an x{rec.scale} suite (vsrbench suites) or --val-suite none")
+    if rec.val_crop and (rec.val_crop[0] % st.scale or rec.val_crop[1] % st.scale):
+        raise VsrbenchError(f"validation crop {rec.val_crop[0]}x{rec.val_crop[1]} is not a multiple of x{st.scale}")
+    try:
+        find_store(st.dataset, "GT", st.set, None, home)
+    except VsrbenchError as e:
+        raise VsrbenchError(f"validation suite {st.name} needs {st.dataset}: {e}; or pass --val-suite none") from None
+
+
+def _validate(model: str, rec: Recipe, weights: Path, dev: torch.device, out: Path, home) -> tuple[float, float]:
+    """Score ``weights`` on the recipe's suite through the harness (records under RUN/validation).
+
+    The harness seeds the global RNG: it runs inside ``fork_rng`` so that the training RNG stream (and
+    with it --resume's exactness) does not depend on whether or when validation ran.
+    """
+    from vsrbench.benchmark.harness import evaluate
+
+    devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        r = evaluate(model, rec.val_suite, checkpoint=str(weights), device=str(dev), crop=rec.val_crop,
+                     results=out / "validation", force=True, temporal=False, progress=False, home=home)
+    return float(r["psnr"]), float(r["ssim"])
+
+
 # ------------------------------------------------------------------------------------------------ train
 
 
@@ -190,12 +223,14 @@ def train(
     progress: bool = True,
     amp: bool = True,
     stop_after: int | None = None,
+    val_suite: str | None = _RECIPE,
 ) -> TrainResult:
     """Train ``model`` on the prepared ``data`` stores with ``recipe`` (``'paper'``, ``'quick'`` or a Recipe).
 
     ``iters`` / ``batch`` / ``patch`` (LR pixels; int = square) override the recipe. ``stop_after``
     stops (as if killed, after writing a checkpoint) once that many iterations are done in total;
-    ``resume=True`` continues the run in ``out``.
+    ``resume=True`` continues the run in ``out``. ``val_suite``: the suite scored at every checkpoint
+    (default the recipe's; ``None`` or ``'none'``: no validation).
     """
     t_start = time.time()
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe, model)
@@ -211,6 +246,8 @@ def train(
         over["patch_h"], over["patch_w"] = int(ph), int(pw)
     if checkpoint_every is not None:
         over["checkpoint_every"] = int(checkpoint_every)
+    if val_suite != _RECIPE:
+        over["val_suite"] = None if val_suite in (None, "", "none") else val_suite
     rec = rec.replace(**over)
     for k in ("iters", "batch", "patch_h", "patch_w", "checkpoint_every"):
         if getattr(rec, k) < 1:
@@ -224,6 +261,8 @@ def train(
     tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
     data_desc = tdata.describe()
     dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
+    if rec.val_suite:
+        _check_validation(rec, home)
 
     if resume:
         if not latest.is_file() or not run_json.is_file():
@@ -275,6 +314,14 @@ def train(
                  "sample": it * rec.batch, "plateau_acc": list(plateau_acc), "format": _FORMAT}
         _atomic_torch_save({k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()},
                            model_pth)
+        if rec.val_suite:
+            vp, vs = _validate(model, rec, model_pth, dev, out, home)
+            if not rows or int(rows[-1]["iteration"]) != it:
+                rows.append({"iteration": it, "loss": f"{loss:.6g}", "lr": f"{opt.param_groups[0]['lr']:.6g}",
+                             "seconds": f"{time.time() - t_start:.1f}"})
+            rows[-1].update(val_psnr=f"{vp:.4f}", val_ssim=f"{vs:.4f}")
+            run_info["validation"] = {"suite": rec.val_suite, "crop": rec.val_crop and list(rec.val_crop),
+                                      "iteration": it, "psnr": vp, "ssim": vs}
         _write_metrics(metrics_csv, rows)
         _atomic_torch_save(state, latest)
         _write_json(run_json, {**run_info, "iterations": it, "status": status, "loss": loss})

@@ -37,6 +37,8 @@ class Recipe:
             ``plateau_window`` iterations has not improved for ``plateau_patience`` windows) or ``'none'``.
         init: ``'default'`` (PyTorch's) or ``'xavier'`` (Xavier-uniform conv/linear weights, zero bias).
         checkpoint_every: iterations between ``latest.pth`` / ``model.pth`` writes.
+        val_suite, val_crop: the suite (and GT centre crop) ``model.pth`` is scored on through the
+            harness at every checkpoint (PSNR / SSIM into ``metrics.csv``); ``None``: no validation.
         chosen: what the paper does not say and what was chosen, with the reason.
     """
 
@@ -69,6 +71,8 @@ class Recipe:
     init: str = "default"
     checkpoint_every: int = 1000
     log_every: int = 10
+    val_suite: str | None = None
+    val_crop: tuple[int, int] | None = (128, 128)
     source: str = ""
     chosen: tuple[str, ...] = field(default_factory=tuple)
 
@@ -79,6 +83,7 @@ class Recipe:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         d["chosen"] = list(self.chosen)
+        d["val_crop"] = list(self.val_crop) if self.val_crop else None
         return d
 
 
@@ -86,7 +91,7 @@ PAPER_RECIPES: dict[str, Recipe] = {
     "zsm": Recipe(
         name="paper", model="zsm", scale=4, frames=7, input_frames="odd", target="all", colour="rgb",
         iters=600_000, batch=24, patch_h=32, patch_w=32, lr=4e-4, loss="charbonnier", scheduler="cosine",
-        eta_min=1e-7, flips=True, rotations=True, checkpoint_every=5000,
+        eta_min=1e-7, flips=True, rotations=True, checkpoint_every=5000, val_suite="vid4",
         source="Xiang et al., Zooming Slow-Mo, CVPR 2020: 32x32 LR patches, 4 odd frames in, 7 GT frames "
         "(128x128) supervise, rotations 90/180/270 + horizontal flips, Charbonnier, Adam (0.9, 0.999), "
         "cosine annealing 4e-4 -> 1e-7, batch 24",
@@ -100,7 +105,7 @@ PAPER_RECIPES: dict[str, Recipe] = {
         name="paper", model="fstrn", scale=4, frames=5, colour="y", iters=300_000, batch=16, patch_h=32,
         patch_w=32, lr=1e-4, loss="charbonnier", charbonnier_eps=1e-3, scheduler="plateau",
         plateau_window=1000, plateau_patience=5, gamma=0.1, flips=True, rotations=True,
-        checkpoint_every=5000,
+        checkpoint_every=5000, val_suite="vid4",
         source="Li et al., FSTRN, CVPR 2019: 5-frame volumes, Charbonnier (eps 1e-3) on the centre frame, "
         "Adam lr 1e-4 divided by 10 on plateau, dropout 0.3 (the model's default), Y channel",
         chosen=(
@@ -117,6 +122,7 @@ PAPER_RECIPES: dict[str, Recipe] = {
         name="paper", model="lcvsr", scale=4, frames=7, colour="y", iters=800_000, batch=12, patch_h=63,
         patch_w=111, lr=1e-4, loss="l2", scheduler="step", step_at=0.875, gamma=0.1, init="xavier",
         lr_spec="gauss:sigma=1,size=3:x4", flips=True, rotations=False, checkpoint_every=5000,
+        val_suite="vid4-lcvsr",
         source="LCVSR (seed 000): 7 Y frames, L2 loss, Adam (0.9, 0.999), lr 1e-4 -> 1e-5 after 0.7M of "
         "0.8M iterations, batch 12, Xavier init, 7-frame 252x444 GT clips, Gaussian 3x3 sigma 1 degradation",
         chosen=(
@@ -128,11 +134,13 @@ PAPER_RECIPES: dict[str, Recipe] = {
         name="paper", model="dksan", scale=16, frames=7, colour="rgb", iters=115_000, batch=16, patch_h=32,
         patch_w=32, lr=4e-4, loss="charbonnier", charbonnier_eps=1e-3, scheduler="none",
         lr_spec="bi:x16", flips=True, rotations=True, checkpoint_every=5000,
+        val_suite="vid3oc-x16", val_crop=(256, 256),
         source="DKSAN (seed 003): x16, 7 RGB frames, Charbonnier (1e-3), Adam lr 4e-4, 115k steps, batch 16, "
         "32x32 LR / 512x512 HR patches",
         chosen=(
             "constant learning rate: the paper names no schedule",
             "LR made on the fly by MATLAB bicubic x16 (bi:x16): the paper's data is bicubic x16",
+            "validation on 256x256 centre crops of Vid3oC validation (vid3oc-x16), the paper's x16 test set",
             "note: Vimeo-90K frames are 16x28 at x16, smaller than the paper's 32x32 LR patch: train on "
             "larger frames or pass a smaller --patch",
         ),
@@ -164,9 +172,10 @@ def quick_recipe(model: str) -> Recipe:
         name="quick", model=model, scale=scale, frames=frames, input_frames=input_frames, target=target,
         colour=colour, lr_spec=lr_spec, iters=300, batch=4, patch_h=16, patch_w=16, lr=5e-4,
         loss="charbonnier", charbonnier_eps=1e-3, scheduler="cosine", eta_min=5e-5, grad_clip=1.0,
-        checkpoint_every=100, log_every=10,
+        checkpoint_every=100, log_every=10, val_suite=None,
         source="vsrbench quick: not a paper recipe",
-        chosen=("small patches and batch, a high cosine-annealed lr and gradient clipping so a few hundred "
+        chosen=("no validation by default (pass a suite to validate on)",
+                "small patches and batch, a high cosine-annealed lr and gradient clipping so a few hundred "
                 "CPU iterations improve on the initial network",),
     )
 
