@@ -261,8 +261,6 @@ def train(
     tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
     data_desc = tdata.describe()
     dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
-    if rec.val_suite:
-        _check_validation(rec, home)
 
     if resume:
         if not latest.is_file() or not run_json.is_file():
@@ -271,6 +269,8 @@ def train(
         _check_resume(run, rec, data_desc, seed, model, out)
     elif latest.is_file() or model_pth.is_file():
         raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
+    if rec.val_suite:
+        _check_validation(rec, home)
 
     torch.manual_seed(seed)
     net = create_model(model, scale=rec.scale)
