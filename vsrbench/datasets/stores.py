@@ -162,6 +162,11 @@ def _rerun_command(path: Path, meta: dict | None) -> str:
 
 
 def _lmdb_damage(path: Path, meta: dict) -> str | None:
+    """LMDB's meta pages (the first two pages, read with ``pread`` when the environment opens) record
+    the last page in use: a ``data.mdb`` shorter than that is cut, and mapping it would end in SIGBUS
+    on the first read past the end. The entry count must match the frames the marker lists. (The
+    file size is not recorded in the marker: it depends on ``--commit-every``, and identical stores
+    must have identical markers.)"""
     import lmdb
 
     data = path / "data.mdb"
@@ -169,9 +174,6 @@ def _lmdb_damage(path: Path, meta: dict) -> str | None:
         size = data.stat().st_size
     except OSError:
         return "data.mdb is missing"
-    recorded = (meta.get("lmdb") or {}).get("data_bytes")
-    if isinstance(recorded, int) and size < recorded:
-        return f"data.mdb is {size} bytes, {recorded} when it was written: truncated"
     env = _LMDB_ENVS.get((os.getpid(), str(path)))
     opened = env is None
     try:
@@ -489,13 +491,10 @@ class LmdbWriter(_Writer):
                     sh = ",".join(str(int(v)) for v in shape)
                     for i in indices:
                         f.write(f"{frame_key(clip, i, style, vimeo)}.png ({sh}) 1\n")
-            entries = int(self._env.stat()["entries"])
         if self._env is not None:
             self._env.close()
             self._env = None
         if marker is not None:
-            # what open_store checks before it maps the file (a cut data.mdb would give SIGBUS)
-            marker["lmdb"] = {"data_bytes": (self.partial / "data.mdb").stat().st_size, "entries": entries}
             self.journal.unlink(missing_ok=True)
             _write_json_atomic(self.partial / MARKER, marker)
 
