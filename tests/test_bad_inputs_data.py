@@ -137,6 +137,9 @@ def test_lmdb_with_wrong_entry_count_or_bad_marker(home_copy, capsys):
     (store / "vsrbench.json").write_text(json.dumps(marker))
     with pytest.raises(VsrbenchError, match=r"is damaged: it holds 140 frames, its vsrbench.json lists 124"):
         open_store(store)
+    from vsrbench.datasets import local_status
+
+    assert "lmdb/all/BIx4.lmdb DAMAGED (rerun prepare to rewrite it)" in local_status("demo")
     (store / "vsrbench.json").write_text('{"format": "vsrbench-st')  # cut marker
     rc, _, err = cli(capsys, "evaluate", "--model", "bicubic", "--suite", "demo", "--device", "cpu")
     assert rc == 2
