@@ -13,6 +13,11 @@ Grammar: ``op[:key=value,...][:xS]`` joined by ``+``, applied left to right. Val
 ``frames:odd``            keep frames 1, 3, 5, ... (1-based), for space-time SR
 ========================  =======================================================================
 
+Parameters are checked against :data:`PARAM_RANGES` (blur sigma 0.1..20, kernel size 1..99 (odd for
+bd-duf), noise sigma 0..255 and p 0..1, JPEG q 1..100; no key twice, one scale per op, at most
+:data:`MAX_OPS` ops and :data:`MAX_SPEC_CHARS` characters); frames smaller than the total scale are
+refused (:meth:`Degradation.check_frame_size`).
+
 Scales: 2, 3, 4, 8, 16. GT is modcropped to a multiple of the total scale first. Random ops draw from
 a generator seeded by (dataset, clip, frame index, canonical spec, op position): the same bytes on
 every machine, rerun, order and worker count.
