@@ -18,11 +18,23 @@ from vsrbench.errors import VsrbenchError
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
 
-def _workers(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("--workers must be >= 1")
-    return n
+def _int_at_least(flag: str, low: int = 1):
+    """An argparse type for an integer flag ``>= low`` whose errors name ``flag`` itself."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {low}, got {value!r}") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {n}")
+        return n
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")
+    return parse
+
+
+_workers = _int_at_least("--workers")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -319,7 +331,7 @@ def _add_prepare(sub) -> None:
                    help="parallel worker processes (default 1); the output does not depend on it")
     p.add_argument("--lmdb-keys", choices=["basicsr", "mmagic"], default="basicsr",
                    help="LMDB key style: basicsr '00001/0001/im4' (default) or mmagic '00001_0001_4'")
-    p.add_argument("--commit-every", type=_workers, default=1000,
+    p.add_argument("--commit-every", type=_int_at_least("--commit-every"), default=1000,
                    help="frames per LMDB transaction / resume checkpoint (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_prepare)
@@ -417,8 +429,8 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for random weights when no checkpoint is given (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
-    p.add_argument("--tile", type=int, default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
-    p.add_argument("--batch", type=int, default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
+    p.add_argument("--tile", type=_int_at_least("--tile", 0), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
+    p.add_argument("--batch", type=_int_at_least("--batch"), default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
     p.add_argument("--padding", default="reflection_circle",
                    choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")

@@ -113,9 +113,22 @@ def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, mo
                 f"{p}: shape {a.shape[1]}x{a.shape[0]} does not match ground truth {g} "
                 f"{b.shape[1]}x{b.shape[0]}{hint}"
             )
+        _check_scorable(g, b.shape, crop_border)
         pv, sv = psnr_ssim(a, b, crop_border, channel)
         rows.append({"index": i, "pred": p.name, "gt": g.name, "psnr": pv, "ssim": sv})
     return rows
+
+
+def _check_scorable(gt_file: Path, shape, crop_border: int) -> None:
+    """SSIM's 11x11 window must fit in the frame after the border crop: say so naming the file."""
+    from vsrbench.metrics.quality import SSIM_WINDOW
+
+    need = SSIM_WINDOW + 2 * max(0, crop_border)
+    if shape[0] < need or shape[1] < need:
+        raise VsrbenchError(
+            f"{gt_file}: frame is {shape[1]}x{shape[0]} (width x height), too small to score: SSIM needs "
+            f"{SSIM_WINDOW}x{SSIM_WINDOW} pixels after --crop-border {crop_border}, so the minimum is {need}x{need}"
+        )
 
 
 def json_number(v: float | None):

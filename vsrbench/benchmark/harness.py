@@ -118,6 +118,7 @@ class _Data:
     def __init__(self, suite: Suite, home=None, crop: tuple[int, int] | None = None, cache_lr: bool = True,
                  progress: bool = True):
         from vsrbench.datasets import add_variant, find_store, open_store
+        from vsrbench.datasets.stores import StoreDamagedError
         from vsrbench.degradations import parse_spec
 
         self.deg = parse_spec(suite.degradation)
@@ -131,6 +132,8 @@ class _Data:
         try:
             self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
             self.lr_note = "prepared store"
+        except StoreDamagedError:
+            raise  # a damaged store is reported, never silently replaced
         except VsrbenchError:
             # the GT store must hold exactly the suite's set (a folder tree of all of Vimeo-90K does not)
             if cache_lr and self.gt.set == suite.set:

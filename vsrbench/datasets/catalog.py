@@ -47,7 +47,12 @@ def variant_dirname(variant: str) -> str:
     if m:
         return m.group(1).replace("-", "").upper() + "x" + m.group(2)
     name = spec.replace("+", "__").replace(":", "_").replace(",", "_").replace("=", "").replace(".", "p")
-    return re.sub(r"[^A-Za-z0-9_\-]", "", name)
+    name = re.sub(r"[^A-Za-z0-9_\-]", "", name)
+    if len(name) > 100:  # file names hold 255 bytes: keep a readable head and a hash of the spec
+        import hashlib
+
+        name = f"{name[:80]}_{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
+    return name
 
 
 @dataclass(frozen=True)

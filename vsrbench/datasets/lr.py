@@ -82,6 +82,7 @@ def degrade_folder(
         if not allow_gaps:
             check_clip_frames(input_dir / clip, frames)
         first = read_frame(frames[0])
+        deg.check_frame_size(first.shape[0], first.shape[1], str(frames[0]))  # before any output exists
         for i in deg.select_frames(len(frames)):
             jobs.append((clip, i, frames[i], first.shape))
     from joblib import Parallel, delayed

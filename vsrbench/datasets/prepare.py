@@ -26,7 +26,9 @@ from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_
 from vsrbench.datasets.download import download
 from vsrbench.datasets.extract import BadArchiveError, safe_extract
 from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
-from vsrbench.datasets.stores import BACKENDS, find_store, is_complete, make_writer, open_store, store_path
+from vsrbench.datasets.stores import (
+    BACKENDS, check_clip_names, find_store, is_complete, make_writer, open_store, store_path,
+)
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
@@ -368,6 +370,8 @@ def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, wa
                 "(width x height); the source is damaged or not this dataset"
             )
         first_shape = first_shape or hw
+        for _, d in degs:
+            d.check_frame_size(hw[0], hw[1], f"{dataset} clip {clip}, frame {i} ({p})")
         rgb = None
         for v in variants:
             if v == "GT":
@@ -525,6 +529,7 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     clips, result.missing_ids = discover_clips(entry, root, quiet)
     if not clips:
         raise VsrbenchError(f"{entry.name}: no clips to prepare in {root}")
+    check_clip_names([c.clip for c in clips], backend, str(root))  # before anything is written
     if result.missing_ids:
         rep = home / entry.name / "missing_ids.txt"
         rep.parent.mkdir(parents=True, exist_ok=True)
