@@ -1,0 +1,296 @@
+"""Video files as clips: frame-exact decoding with PyAV (``av``).
+
+A *video folder* holds one clip per file (``.mp4``, ``.mkv``, ``.avi``, ``.y4m``); the clip name is
+the file stem. Every frame the decoder outputs is returned, in presentation order, as uint8 RGB
+``H x W x 3``: no fps-based seeking or frame-rate conversion, so a variable-frame-rate file gives
+exactly its frames. Each read is checked: the count against the container's declared frame count
+(when it has one), the order by strictly increasing timestamps, one frame size per clip, and no
+decoder errors; a file that fails any of these is refused with the same kind of error as a corrupt
+PNG (naming the file and what to do).
+
+YUV to RGB is computed here, in integer arithmetic, not by ``swscale`` (whose SIMD paths differ
+between CPUs and FFmpeg builds): the stream's matrix (BT.601 when untagged, as FFmpeg assumes;
+BT.709, BT.2020, SMPTE 240M, FCC when tagged), its range (limited unless tagged full or ``yuvj*``),
+chroma upsampled by replication (as FFmpeg's unscaled converters do), rounded half up. H.264 /
+FFV1 / raw decoding is bit-exact by specification, so the RGB frames -- and a sha256 over them --
+are the same on every machine. Packed and planar RGB and grey are copied, never converted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from vsrbench.errors import VsrbenchError
+
+__all__ = [
+    "VIDEO_EXTENSIONS",
+    "is_video",
+    "list_videos",
+    "iter_video",
+    "read_video",
+    "count_video_frames",
+    "video_sha256",
+    "yuv_to_rgb",
+]
+
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".y4m")
+
+#: (Kr, Kb) of the YUV matrices by FFmpeg's AVColorSpace code; 2 (unspecified) decodes as BT.601
+_MATRICES = {
+    1: (0.2126, 0.0722),  # BT.709
+    4: (0.30, 0.11),  # FCC
+    5: (0.299, 0.114),  # BT.470BG (= BT.601 625)
+    6: (0.299, 0.114),  # SMPTE 170M (= BT.601 525)
+    7: (0.212, 0.087),  # SMPTE 240M
+    9: (0.2627, 0.0593),  # BT.2020 non-constant luminance
+    10: (0.2627, 0.0593),
+}
+_BT601 = (0.299, 0.114)
+_YUV_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
+_RGB_COPY = {"rgb24", "bgr24", "rgba", "bgra", "argb", "abgr", "rgb0", "bgr0", "0rgb", "0bgr", "gbrp"}
+_GREY = {"gray", "gray8"}
+
+
+def is_video(path: str | os.PathLike) -> bool:
+    p = Path(path)
+    return p.suffix.lower() in VIDEO_EXTENSIONS and not p.name.startswith(".") and p.is_file()
+
+
+def list_videos(root: str | os.PathLike) -> dict[str, Path]:
+    """``{clip name (file stem): path}`` of the video files directly in ``root``, natural-sorted.
+
+    Two files with one stem (``a.mp4`` and ``a.mkv``) would be two clips of one name: refused."""
+    from vsrbench.datasets.frames import natural_key
+
+    root = Path(root)
+    try:
+        files = sorted((p for p in root.iterdir() if is_video(p)), key=lambda p: natural_key(p.name))
+    except OSError:
+        return {}
+    out: dict[str, Path] = {}
+    for p in files:
+        if p.stem in out:
+            raise VsrbenchError(
+                f"{root}: {out[p.stem].name} and {p.name} would both be clip {p.stem!r}; keep one file per clip name"
+            )
+        out[p.stem] = p
+    return out
+
+
+def _coefficients(kr: float, kb: float, full: bool) -> tuple[int, int, int, int, int, int, int]:
+    """Fixed-point (x 2^16) coefficients: y scale, offset, and R<-V, G<-U, G<-V, B<-U (+ chroma centre)."""
+    kg = 1.0 - kr - kb
+    ys, cs, yo = (1.0, 1.0, 0) if full else (255.0 / 219.0, 255.0 / 224.0, 16)
+    f = lambda v: int(round(v * 65536))  # noqa: E731
+    return (
+        f(ys),
+        yo,
+        f(cs * 2 * (1 - kr)),
+        f(-cs * 2 * (1 - kb) * kb / kg),
+        f(-cs * 2 * (1 - kr) * kr / kg),
+        f(cs * 2 * (1 - kb)),
+        128,
+    )
+
+
+def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, *, matrix: int = 2, full_range: bool = False) -> np.ndarray:
+    """uint8 RGB from 8-bit Y, U, V planes (chroma planes may be subsampled: replicated up).
+
+    ``matrix``: FFmpeg's AVColorSpace code (2 = unspecified: BT.601). Integer arithmetic, rounded
+    half up, clipped to 0..255: the same bytes on every machine."""
+    h, w = y.shape
+    ry, rx = -(-h // u.shape[0]), -(-w // u.shape[1])
+    if ry > 1 or rx > 1:
+        u = np.repeat(np.repeat(u, ry, axis=0), rx, axis=1)[:h, :w]
+        v = np.repeat(np.repeat(v, ry, axis=0), rx, axis=1)[:h, :w]
+    cy, yo, rv, gu, gv, bu, c0 = _coefficients(*_MATRICES.get(int(matrix), _BT601), full_range)
+    yy = (y.astype(np.int32) - yo) * cy + 32768
+    uu = u.astype(np.int32) - c0
+    vv = v.astype(np.int32) - c0
+    out = np.empty((h, w, 3), np.uint8)
+    out[:, :, 0] = np.clip((yy + rv * vv) >> 16, 0, 255)
+    out[:, :, 1] = np.clip((yy + gu * uu + gv * vv) >> 16, 0, 255)
+    out[:, :, 2] = np.clip((yy + bu * uu) >> 16, 0, 255)
+    return out
+
+
+def _plane(frame, i: int) -> np.ndarray:
+    p = frame.planes[i]
+    a = np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)
+    return a[:, : p.width]
+
+
+def _frame_rgb(frame, path: Path, index: int) -> np.ndarray:
+    """One decoded ``av.VideoFrame`` as uint8 RGB (see the module docstring for the conversion)."""
+    fmt = frame.format.name
+    comps = frame.format.components
+    if any(c.bits > 8 for c in comps):
+        raise VsrbenchError(
+            f"{path}: frame {index} is {fmt} (more than 8 bits per sample); vsrbench scores 8-bit frames, "
+            "convert the video to 8-bit (e.g. ffmpeg -pix_fmt yuv444p or rgb24)"
+        )
+    if fmt in ("nv12", "nv21"):
+        frame = frame.reformat(format="yuv420p")  # de-interleaving only, no arithmetic
+        fmt = "yuv420p"
+    if fmt in _YUV_PLANAR:
+        full = fmt.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
+        return yuv_to_rgb(_plane(frame, 0), _plane(frame, 1), _plane(frame, 2),
+                          matrix=int(getattr(frame, "colorspace", 2) or 2), full_range=full)
+    if fmt in _GREY:
+        g = _plane(frame, 0)
+        return np.ascontiguousarray(np.repeat(g[:, :, None], 3, axis=2))
+    # RGB layouts are a copy; anything else (rare 8-bit layouts) goes through FFmpeg's converter
+    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+
+
+def _open(path: Path):
+    import av
+
+    if not path.is_file():
+        raise VsrbenchError(f"{path}: no such file")
+    size = path.stat().st_size
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as e:
+        raise VsrbenchError(
+            f"{path}: unreadable or corrupt video ({size} bytes): {_reason(e)}; re-encode or re-download it"
+        ) from None
+    if not container.streams.video:
+        container.close()
+        raise VsrbenchError(f"{path}: no video stream ({size} bytes); expected one video clip per file")
+    return container, size
+
+
+def _reason(e: BaseException) -> str:
+    msg = getattr(e, "strerror", None) or str(e)
+    return msg.split(": '", 1)[0].strip() or type(e).__name__
+
+
+def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple[int, object]]:
+    """Yield ``(index, frame)`` for every frame of the first video stream, checking as it goes.
+
+    Raises :class:`VsrbenchError` on a decoder error, a frame out of order, a size change, no frames,
+    fewer / more frames than the container declares, a Y4M file that ends inside a frame, or (with
+    ``sha256``, which needs ``rgb``) RGB frames whose sha256 differs from the pinned one."""
+    import av
+    import av.logging
+
+    container, size = _open(path)
+    stream = container.streams.video[0]
+    declared = int(stream.frames or 0)
+    bad = lambda what: VsrbenchError(  # noqa: E731
+        f"{path}: corrupt or truncated video ({size} bytes): {what}; re-encode or re-download it"
+    )
+    n, last_pts, shape, frame_bytes = 0, None, None, 0
+    digest = hashlib.sha256() if sha256 else None
+    restore = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)  # decoder errors are collected below, not printed
+    try:
+        with av.logging.Capture(local=False) as logs:
+            try:
+                for frame in container.decode(stream):
+                    errors = [m for lvl, _, m in logs if lvl <= av.logging.ERROR]
+                    if errors:
+                        raise bad(f"decoder error before frame {n}: {errors[0].strip()}")
+                    pts = frame.pts
+                    if pts is not None:
+                        if last_pts is not None and pts <= last_pts:
+                            raise bad(f"frame {n} has timestamp {pts} after {last_pts} (frames out of order or repeated)")
+                        last_pts = pts
+                    out = _frame_rgb(frame, path, n) if rgb else frame
+                    hw = (frame.height, frame.width)
+                    if shape is None:
+                        shape = hw
+                        frame_bytes = sum(p.width * p.height * max(1, frame.format.components[0].bits // 8)
+                                          for p in frame.planes)
+                    elif hw != shape:
+                        raise VsrbenchError(
+                            f"{path}: frame {n} is {hw[1]}x{hw[0]}, frame 0 is {shape[1]}x{shape[0]} (width x height); "
+                            "all frames of a clip must have one size"
+                        )
+                    if digest is not None:
+                        digest.update(np.ascontiguousarray(out).tobytes())
+                    yield n, out
+                    n += 1
+            except av.FFmpegError as e:
+                raise bad(f"decoding stopped at frame {n}: {_reason(e)}") from None
+            errors = [m for lvl, _, m in logs if lvl <= av.logging.ERROR]
+            if errors:
+                raise bad(f"decoder error after frame {n - 1}: {errors[0].strip()}")
+    finally:
+        av.logging.set_level(restore)
+        container.close()
+    if n == 0:
+        raise bad("no frame could be decoded")
+    if declared and n != declared:
+        raise bad(f"decoded {n} frames, the container declares {declared}")
+    if path.suffix.lower() == ".y4m":
+        _check_y4m_size(path, size, n, frame_bytes, bad)
+    if digest is not None and digest.hexdigest() != sha256:
+        raise VsrbenchError(
+            f"{path}: the sha256 of its {n} decoded RGB frames is {digest.hexdigest()}, the catalog pins {sha256}; "
+            "the file is not the expected one (reinstall or re-download it)"
+        )
+
+
+def _check_y4m_size(path: Path, size: int, n: int, frame_bytes: int, bad) -> None:
+    """Y4M is a header line then ``FRAME[ params]\\n`` + raw planes per frame: a file that ends inside
+    a frame (which FFmpeg drops without a word) has bytes left over."""
+    whole = 0
+    with open(path, "rb") as f:  # seek from marker to marker: the planes are never read
+        f.readline()
+        pos = f.tell()
+        while pos < size:
+            f.seek(pos)
+            line = f.readline(4096)
+            if not line.startswith(b"FRAME") or not line.endswith(b"\n"):
+                raise bad(f"no FRAME marker at byte {pos} after {whole} frames")
+            if pos + len(line) + frame_bytes > size:
+                raise bad(f"the file ends inside frame {whole} ({size - pos - len(line)} of {frame_bytes} bytes)")
+            pos += len(line) + frame_bytes
+            whole += 1
+    if whole != n:
+        raise bad(f"decoded {n} frames, the file holds {whole}")
+
+
+def iter_video(path: str | os.PathLike, sha256: str | None = None) -> Iterator[np.ndarray]:
+    """Every frame of a video file, in order, as uint8 RGB ``H x W x 3`` (checked; see module doc).
+
+    ``sha256``: the pinned hash of all the RGB frames; checked after the last one."""
+    for _, rgb in _decoded(Path(path), True, sha256):
+        yield rgb
+
+
+def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None,
+               sha256: str | None = None) -> list[np.ndarray]:
+    """Frames ``start .. start + count - 1`` of a video file (all from ``start`` when ``count`` is None).
+
+    The whole file is still decoded and checked (frame-exact: no seeking), against ``sha256`` if given."""
+    out = []
+    for i, rgb in _decoded(Path(path), True, sha256):
+        if i >= start and (count is None or i < start + count):
+            out.append(rgb)
+    if count is not None and len(out) != count:
+        raise VsrbenchError(f"{path}: has {start + len(out)} frames; frames {start}..{start + count - 1} were asked for")
+    return out
+
+
+def count_video_frames(path: str | os.PathLike) -> int:
+    """Number of frames a full decode of ``path`` gives (decoded and checked, not converted to RGB)."""
+    n = 0
+    for _ in _decoded(Path(path), False):
+        n += 1
+    return n
+
+
+def video_sha256(frames) -> str:
+    """sha256 over the bytes of uint8 RGB frames, in order (what the catalog pins per clip)."""
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(np.ascontiguousarray(f, dtype=np.uint8).tobytes())
+    return h.hexdigest()
