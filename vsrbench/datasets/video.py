@@ -40,6 +40,12 @@ __all__ = [
 ]
 
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".y4m")
+#: the demuxer each extension is opened with. Never FFmpeg's content probing: a playlist, concat list
+#: or image sequence renamed ``.mp4`` would otherwise be opened as one and make FFmpeg read other
+#: files or URLs; with the container forced (and only the ``file`` protocol allowed) it is refused.
+_DEMUXERS = {".mp4": "mp4", ".mkv": "matroska", ".avi": "avi", ".y4m": "yuv4mpegpipe"}
+#: frames larger than this (pixels) are refused before decoding (a 16K frame is 132 M pixels)
+MAX_PIXELS = 1 << 28
 
 #: (Kr, Kb) of the YUV matrices by FFmpeg's AVColorSpace code; 2 (unspecified) decodes as BT.601
 _MATRICES = {
@@ -155,8 +161,13 @@ def _open(path: Path):
     if not path.is_file():
         raise VsrbenchError(f"{path}: no such file")
     size = path.stat().st_size
+    demuxer = _DEMUXERS.get(path.suffix.lower())
+    if demuxer is None:
+        raise VsrbenchError(f"{path}: not a video file vsrbench reads ({', '.join(VIDEO_EXTENSIONS)})")
     try:
-        container = av.open(str(path), mode="r")
+        # "file:" + an absolute path: a name like "concat:a|b" or "http:x" is a file name, not a protocol
+        container = av.open(f"file:{path.resolve()}", mode="r", format=demuxer,
+                            options={"protocol_whitelist": "file"})
     except (av.FFmpegError, OSError, ValueError) as e:
         raise VsrbenchError(
             f"{path}: unreadable or corrupt video ({size} bytes): {_reason(e)}; re-encode or re-download it"
@@ -164,12 +175,35 @@ def _open(path: Path):
     if not container.streams.video:
         container.close()
         raise VsrbenchError(f"{path}: no video stream ({size} bytes); expected one video clip per file")
+    cc = container.streams.video[0].codec_context
+    if (cc.width or 0) * (cc.height or 0) > MAX_PIXELS:
+        container.close()
+        raise VsrbenchError(f"{path}: declares {cc.width}x{cc.height} frames, more than vsrbench decodes ({MAX_PIXELS} pixels)")
     return container, size
 
 
 def _reason(e: BaseException) -> str:
     msg = getattr(e, "strerror", None) or str(e)
     return msg.split(": '", 1)[0].strip() or type(e).__name__
+
+
+_LOGGING = {"active": 0, "saved": None}
+
+
+def _log_level(step: int) -> None:
+    """PyAV's log level is global: ERROR while any read is active (reads may interleave, e.g. the
+    two sides of a score), the caller's level restored when the last one ends."""
+    import av.logging
+
+    if step > 0:
+        if _LOGGING["active"] == 0:
+            _LOGGING["saved"] = av.logging.get_level()
+            av.logging.set_level(av.logging.ERROR)
+        _LOGGING["active"] += 1
+    else:
+        _LOGGING["active"] -= 1
+        if _LOGGING["active"] == 0:
+            av.logging.set_level(_LOGGING["saved"])
 
 
 def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple[int, object]]:
@@ -189,8 +223,7 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple
     )
     n, last_pts, shape, frame_bytes = 0, None, None, 0
     digest = hashlib.sha256() if sha256 else None
-    restore = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)  # decoder errors are collected below, not printed
+    _log_level(+1)  # decoder errors are collected below, not printed
     try:
         with av.logging.Capture(local=False) as logs:
             try:
@@ -203,8 +236,9 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple
                         if last_pts is not None and pts <= last_pts:
                             raise bad(f"frame {n} has timestamp {pts} after {last_pts} (frames out of order or repeated)")
                         last_pts = pts
-                    out = _frame_rgb(frame, path, n) if rgb else frame
                     hw = (frame.height, frame.width)
+                    if hw[0] * hw[1] > MAX_PIXELS:
+                        raise bad(f"frame {n} is {hw[1]}x{hw[0]}, more than vsrbench decodes ({MAX_PIXELS} pixels)")
                     if shape is None:
                         shape = hw
                         frame_bytes = sum(p.width * p.height * max(1, frame.format.components[0].bits // 8)
@@ -214,6 +248,7 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple
                             f"{path}: frame {n} is {hw[1]}x{hw[0]}, frame 0 is {shape[1]}x{shape[0]} (width x height); "
                             "all frames of a clip must have one size"
                         )
+                    out = _frame_rgb(frame, path, n) if rgb else frame
                     if digest is not None:
                         digest.update(np.ascontiguousarray(out).tobytes())
                     yield n, out
@@ -224,7 +259,7 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple
             if errors:
                 raise bad(f"decoder error after frame {n - 1}: {errors[0].strip()}")
     finally:
-        av.logging.set_level(restore)
+        _log_level(-1)
         container.close()
     if n == 0:
         raise bad("no frame could be decoded")
