@@ -15,7 +15,7 @@ import pytest
 from vsrbench.cli import main
 from vsrbench.datasets import find_store, get_entry, open_store, prepare
 from vsrbench.datasets.frames import read_frame, write_frame
-from vsrbench.datasets.video import count_video_frames, read_video, video_sha256, yuv_to_rgb
+from vsrbench.datasets.video import count_video_frames, read_video, read_video_window, video_sha256, yuv_to_rgb
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 from vsrbench.metrics import psnr_ssim
@@ -109,6 +109,16 @@ def test_lossy_mp4_count_and_order(tmp_path):
     order = [int(np.argmin(((src - g.astype(np.float32)) ** 2).mean(axis=(1, 2, 3)))) for g in got]
     assert order == list(range(30))
     assert min(psnr_ssim(g, f, 0, "y")[0] for g, f in zip(got, frames)) > 28  # lossy but close
+    # a window (frames 5..9, cropped) decodes only up to frame 9 and converts only the crop: the same
+    # pixels as the full frames, for a window aligned to the 4:2:0 chroma and for an odd one
+    for crop in ((2, 4, 16, 32), (1, 3, 17, 21)):
+        t, l, h, w = crop
+        win = read_video_window(p, 5, 5, crop)
+        assert len(win) == 5
+        for a, b in zip(win, got[5:10]):
+            np.testing.assert_array_equal(a, b[t : t + h, l : l + w])
+    with pytest.raises(VsrbenchError, match="frames 28..32 were asked for"):
+        read_video_window(p, 28, 5)
 
 
 def test_y4m_and_yuv_to_rgb_known_values(tmp_path):

@@ -34,6 +34,7 @@ __all__ = [
     "iter_video",
     "read_video",
     "count_video_frames",
+    "read_video_window",
     "video_sha256",
     "yuv_to_rgb",
     "package_data_dir",
@@ -109,20 +110,26 @@ def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, *, matrix: int = 2, 
     """uint8 RGB from 8-bit Y, U, V planes (chroma planes may be subsampled: replicated up).
 
     ``matrix``: FFmpeg's AVColorSpace code (2 = unspecified: BT.601). Integer arithmetic, rounded
-    half up, clipped to 0..255: the same bytes on every machine."""
+    half up, clipped to 0..255: the same bytes on every machine. Each term comes from a 256-entry
+    table and the chroma terms are added at chroma resolution by broadcasting (no upsampled copy)."""
     h, w = y.shape
     ry, rx = -(-h // u.shape[0]), -(-w // u.shape[1])
-    if ry > 1 or rx > 1:
-        u = np.repeat(np.repeat(u, ry, axis=0), rx, axis=1)[:h, :w]
-        v = np.repeat(np.repeat(v, ry, axis=0), rx, axis=1)[:h, :w]
     cy, yo, rv, gu, gv, bu, c0 = _coefficients(*_MATRICES.get(int(matrix), _BT601), full_range)
-    yy = (y.astype(np.int32) - yo) * cy + 32768
-    uu = u.astype(np.int32) - c0
-    vv = v.astype(np.int32) - c0
+    levels = np.arange(256, dtype=np.int32)
+    ly = ((levels - yo) * cy + 32768)[y]
+    ch, cw = u.shape
+    if (h, w) != (ch * ry, cw * rx):  # odd sizes: pad luma to whole chroma blocks, crop after
+        ly = np.pad(ly, ((0, ch * ry - h), (0, cw * rx - w)), mode="edge")
+    ly = ly.reshape(ch, ry, cw, rx)
+    cu = cv = levels - c0
+    terms = ((cv * rv)[v], None), ((cu * gu)[u], (cv * gv)[v]), ((cu * bu)[u], None)
     out = np.empty((h, w, 3), np.uint8)
-    out[:, :, 0] = np.clip((yy + rv * vv) >> 16, 0, 255)
-    out[:, :, 1] = np.clip((yy + gu * uu + gv * vv) >> 16, 0, 255)
-    out[:, :, 2] = np.clip((yy + bu * uu) >> 16, 0, 255)
+    for k, (a, b) in enumerate(terms):
+        c = a if b is None else a + b
+        acc = ly + c[:, None, :, None]
+        acc >>= 16
+        np.clip(acc, 0, 255, out=acc)
+        out[:, :, k] = acc.reshape(ch * ry, cw * rx)[:h, :w]
     return out
 
 
@@ -132,8 +139,10 @@ def _plane(frame, i: int) -> np.ndarray:
     return a[:, : p.width]
 
 
-def _frame_rgb(frame, path: Path, index: int) -> np.ndarray:
-    """One decoded ``av.VideoFrame`` as uint8 RGB (see the module docstring for the conversion)."""
+def _frame_rgb(frame, path: Path, index: int, crop=None) -> np.ndarray:
+    """One decoded ``av.VideoFrame`` as uint8 RGB (see the module docstring for the conversion);
+    ``crop`` (top, left, height, width): only that window (planes cropped first when the window
+    is aligned to the chroma subsampling, so the rest is never converted)."""
     fmt = frame.format.name
     comps = frame.format.components
     if any(c.bits > 8 for c in comps):
@@ -146,13 +155,24 @@ def _frame_rgb(frame, path: Path, index: int) -> np.ndarray:
         fmt = "yuv420p"
     if fmt in _YUV_PLANAR:
         full = fmt.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
-        return yuv_to_rgb(_plane(frame, 0), _plane(frame, 1), _plane(frame, 2),
-                          matrix=int(getattr(frame, "colorspace", 2) or 2), full_range=full)
-    if fmt in _GREY:
+        y, u, v = _plane(frame, 0), _plane(frame, 1), _plane(frame, 2)
+        if crop is not None:
+            t, l, h, w = crop
+            ry, rx = -(-y.shape[0] // u.shape[0]), -(-y.shape[1] // u.shape[1])
+            if t % ry == 0 and l % rx == 0 and h % ry == 0 and w % rx == 0 and t + h <= y.shape[0] and l + w <= y.shape[1]:
+                y = y[t : t + h, l : l + w]
+                u, v = (c[t // ry : (t + h) // ry, l // rx : (l + w) // rx] for c in (u, v))
+                crop = None
+        rgb = yuv_to_rgb(y, u, v, matrix=int(getattr(frame, "colorspace", 2) or 2), full_range=full)
+    elif fmt in _GREY:
         g = _plane(frame, 0)
-        return np.ascontiguousarray(np.repeat(g[:, :, None], 3, axis=2))
-    # RGB layouts are a copy; anything else (rare 8-bit layouts) goes through FFmpeg's converter
-    return np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+        rgb = np.repeat(g[:, :, None], 3, axis=2)
+    else:  # RGB layouts are a copy; anything else (rare 8-bit layouts) goes through FFmpeg's converter
+        rgb = frame.to_ndarray(format="rgb24")
+    if crop is not None:
+        t, l, h, w = crop
+        rgb = rgb[t : t + h, l : l + w]
+    return np.ascontiguousarray(rgb)
 
 
 def _open(path: Path):
@@ -206,12 +226,14 @@ def _log_level(step: int) -> None:
             av.logging.set_level(_LOGGING["saved"])
 
 
-def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple[int, object]]:
+def _decoded(path: Path, rgb: bool, sha256: str | None = None, stop: int | None = None,
+             crop=None) -> Iterator[tuple[int, object]]:
     """Yield ``(index, frame)`` for every frame of the first video stream, checking as it goes.
 
     Raises :class:`VsrbenchError` on a decoder error, a frame out of order, a size change, no frames,
     fewer / more frames than the container declares, a Y4M file that ends inside a frame, or (with
-    ``sha256``, which needs ``rgb``) RGB frames whose sha256 differs from the pinned one."""
+    ``sha256``, which needs ``rgb``) RGB frames whose sha256 differs from the pinned one. With
+    ``stop``, decoding ends after frame ``stop - 1`` (the whole-file checks are then not made)."""
     import av
     import av.logging
 
@@ -248,11 +270,13 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None) -> Iterator[tuple
                             f"{path}: frame {n} is {hw[1]}x{hw[0]}, frame 0 is {shape[1]}x{shape[0]} (width x height); "
                             "all frames of a clip must have one size"
                         )
-                    out = _frame_rgb(frame, path, n) if rgb else frame
+                    out = _frame_rgb(frame, path, n, crop) if rgb else frame
                     if digest is not None:
                         digest.update(np.ascontiguousarray(out).tobytes())
                     yield n, out
                     n += 1
+                    if stop is not None and n >= stop:
+                        return
             except av.FFmpegError as e:
                 raise bad(f"decoding stopped at frame {n}: {_reason(e)}") from None
             errors = [m for lvl, _, m in logs if lvl <= av.logging.ERROR]
@@ -313,6 +337,20 @@ def read_video(path: str | os.PathLike, start: int = 0, count: int | None = None
             out.append(rgb)
     if count is not None and len(out) != count:
         raise VsrbenchError(f"{path}: has {start + len(out)} frames; frames {start}..{start + count - 1} were asked for")
+    return out
+
+
+def read_video_window(path: str | os.PathLike, start: int, count: int, crop=None) -> list[np.ndarray]:
+    """Frames ``start .. start + count - 1`` of a video, cropped to ``crop`` (top, left, height,
+    width): the file is decoded from its first frame (frame-exact, no seeking) up to the last frame
+    asked for only, and only the window is converted. The caller checks what it gets (the demo
+    compares a pinned sha256)."""
+    path = Path(path)
+    out = [f for i, f in _decoded(path, True, None, start + count, crop) if i >= start]
+    if len(out) != count:
+        raise VsrbenchError(f"{path}: has {start + len(out)} frames; frames {start}..{start + count - 1} were asked for")
+    if crop is not None and out[0].shape[:2] != tuple(crop[2:]):
+        raise VsrbenchError(f"{path}: the window {crop} (top, left, height, width) does not fit its frames")
     return out
 
 
