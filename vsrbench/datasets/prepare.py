@@ -271,7 +271,8 @@ def _discover_package_videos(entry: DatasetEntry, root: Path) -> tuple[list[Clip
 
 
 def _clip_entries(d: Path) -> dict[str, Path]:
-    """Clip folders and video files (one clip each, by stem) directly in ``d``; {} when unreadable."""
+    """Clip folders and video files (one clip each, by stem) directly in ``d`` (a folder wins over a
+    video of the same name); {} when unreadable."""
     from vsrbench.datasets.video import list_videos
 
     try:

@@ -11,9 +11,13 @@ PNG (naming the file and what to do).
 YUV to RGB is computed here, in integer arithmetic, not by ``swscale`` (whose SIMD paths differ
 between CPUs and FFmpeg builds): the stream's matrix (BT.601 when untagged, as FFmpeg assumes;
 BT.709, BT.2020, SMPTE 240M, FCC when tagged), its range (limited unless tagged full or ``yuvj*``),
-chroma upsampled by replication (as FFmpeg's unscaled converters do), rounded half up. H.264 /
+chroma upsampled by replication, rounded half up (within a few levels of FFmpeg's converter). H.264 /
 FFV1 / raw decoding is bit-exact by specification, so the RGB frames -- and a sha256 over them --
 are the same on every machine. Packed and planar RGB and grey are copied, never converted.
+
+A file is opened with the demuxer its extension names (never FFmpeg's content probing, which would
+take a playlist or concat list renamed ``.mp4`` for one and read other files or URLs), through the
+``file`` protocol only, and frames larger than :data:`MAX_PIXELS` are refused before decoding.
 """
 
 from __future__ import annotations
