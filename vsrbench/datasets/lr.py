@@ -16,6 +16,7 @@ from pathlib import Path
 from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import ensure_parent
 
 __all__ = ["degrade_folder", "check_clip_frames"]
 
@@ -74,6 +75,7 @@ def degrade_folder(
         allow_gaps: accept clips whose frame numbers have gaps.
     """
     deg = parse_spec(spec)
+    ensure_parent(output_dir, "choose another --output")
     input_dir = Path(input_dir)
     clips = list_clips(input_dir)
     jobs = []
