@@ -105,6 +105,18 @@ def test_output_under_a_file_is_one_clear_line(case, home, tmp_path, blocked, ca
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing half-written beside it
 
 
+def test_regress_baseline_under_a_file_and_save_outputs_of_a_scored_record(home, record_file, blocked, capsys):
+    res = str(record_file.parents[1])
+    assert main(["regress", "--baseline", str(blocked / "b.csv"), "--update", "--results", res]) == 2
+    assert _error_line(capsys, "regress").endswith(
+        f"cannot write {blocked / 'b.csv'}: {blocked} is a file, not a folder; choose another --baseline")
+    # the record exists (nothing would be scored), but the outputs asked for cannot be written: say so
+    assert main(["evaluate", "--model", "bicubic", "--suite", "demo", "--crop", "32x32", "--limit-clips", "1",
+                 "--device", "cpu", "--results", res, "--save-outputs", str(blocked)]) == 2
+    assert _error_line(capsys, "evaluate").endswith(
+        f"cannot write {blocked}: it is a file, not a folder; choose another --save-outputs folder")
+
+
 def test_prepare_into_a_home_under_a_file(blocked, monkeypatch, capsys):
     monkeypatch.setenv("VSRBENCH_HOME", str(blocked / "home"))
     assert main(["prepare", "demo", "--no-progress"]) == 2

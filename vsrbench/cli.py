@@ -679,6 +679,9 @@ def _cmd_regress(args) -> int:
     if args.update:
         if table.empty:
             raise VsrbenchError("no complete results to write a baseline from")
+        from vsrbench.outputs import check_output_file
+
+        check_output_file(args.baseline, "choose another --baseline")
         write_baseline(table, args.baseline)
         print(f"wrote {len(table)} rows to {args.baseline}")
         return 0

@@ -366,6 +366,8 @@ def evaluate(
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
+    if save_outputs:
+        check_dir_creatable(save_outputs, "choose another --save-outputs folder")
     if final.exists() and not force:
         rec, why = read_record(final)
         if why is None:
@@ -374,8 +376,6 @@ def evaluate(
         warn(f"the stored result {final} is damaged ({why}); scoring again")
     store_fix = "pass --results DIR or " + HOME_FIX
     check_dir_creatable(final.parent, store_fix)
-    if save_outputs:
-        check_dir_creatable(save_outputs, "choose another --save-outputs folder")
     if force:
         with writing(journal, store_fix):
             journal.unlink(missing_ok=True)
