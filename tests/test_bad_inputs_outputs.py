@@ -125,6 +125,15 @@ def test_prepare_into_a_home_under_a_file(blocked, monkeypatch, capsys):
                          f"set VSRBENCH_HOME to a writable folder")
 
 
+def test_home_that_is_a_broken_link(tmp_path, monkeypatch, capsys):
+    (tmp_path / "home").symlink_to(tmp_path / "gone")
+    monkeypatch.setenv("VSRBENCH_HOME", str(tmp_path / "home"))
+    assert main(["demo", "--device", "cpu"]) == 2
+    assert _error_line(capsys, "demo").endswith(
+        f"cannot write {tmp_path / 'home'}: it is a broken link; set VSRBENCH_HOME to a writable folder")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+
+
 def test_output_that_is_a_folder(home, tmp_path, capsys):
     (tmp_path / "taken").mkdir()
     assert main(["leaderboard", "--out", str(tmp_path / "taken")]) == 2

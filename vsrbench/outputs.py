@@ -47,13 +47,18 @@ def _blocking_file(path: Path) -> Path | None:
     return None
 
 
+def _kind(p: Path) -> str:
+    """What is in the way at ``p``: ``a file, not a folder`` or ``a broken link``."""
+    return "a broken link" if p.is_symlink() and not p.exists() else "a file, not a folder"
+
+
 def os_reason(e: OSError, path: str | os.PathLike | None = None) -> str:
     """A short reason for ``e`` in words (``permission denied``, ``F is a file, not a folder``, ...)."""
     target = Path(path if path is not None else (e.filename or "."))
     if e.errno in (errno.ENOTDIR, errno.EEXIST):
         blocker = _blocking_file(target)
         if blocker is not None:
-            return f"{'it' if blocker == target else blocker} is a file, not a folder"
+            return f"{'it' if blocker == target else blocker} is {_kind(blocker)}"
         if e.errno == errno.ENOTDIR:
             return "a part of the path is a file, not a folder"
         return "it already exists"
@@ -85,11 +90,11 @@ def ensure_dir(path: str | os.PathLike, fix: str, target: str | os.PathLike | No
         blocker = _blocking_file(p) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
         if blocker is not None:
             where = "it is" if blocker == t else f"{blocker} is"
-            raise VsrbenchError(f"cannot write {t}: {where} a file, not a folder; {fix}") from None
+            raise VsrbenchError(f"cannot write {t}: {where} {_kind(blocker)}; {fix}") from None
         raise cannot_write(t, e, fix) from None
     if not p.is_dir():
         where = "it is" if p == t else f"{p} is"
-        raise VsrbenchError(f"cannot write {t}: {where} a file, not a folder; {fix}")
+        raise VsrbenchError(f"cannot write {t}: {where} {_kind(p)}; {fix}")
     if not os.access(p, os.W_OK | os.X_OK):
         raise VsrbenchError(f"cannot write {t}: permission denied; {fix}")
     return p
@@ -153,7 +158,7 @@ def check_dir_creatable(path: str | os.PathLike, fix: str) -> Path:
             continue
         if not q.is_dir():
             where = "it is" if q == p else f"{q} is"
-            raise VsrbenchError(f"cannot write {p}: {where} a file, not a folder; {fix}")
+            raise VsrbenchError(f"cannot write {p}: {where} {_kind(q)}; {fix}")
         if not os.access(q, os.W_OK | os.X_OK):
             raise VsrbenchError(f"cannot write {p}: permission denied; {fix}")
         return p
