@@ -163,7 +163,7 @@ def test_missing_and_unexpected_keys(tmp_path):
 def test_unsafe_or_missing_files_fail_cleanly(tmp_path):
     path = tmp_path / "pickle.pth"  # an arbitrary pickled object, refused by weights_only=True
     torch.save({"state_dict": _small().state_dict(), "obj": pathlib.PurePosixPath("x")}, path)
-    with pytest.raises(VsrbenchError, match="weights_only"):
+    with pytest.raises(VsrbenchError, match="is not a weights-only checkpoint"):
         load_checkpoint(_small(), path)
     with pytest.raises(VsrbenchError, match="does not exist"):
         load_checkpoint(_small(), tmp_path / "nope.pth")

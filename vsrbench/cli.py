@@ -192,15 +192,15 @@ def _add_score(sub) -> None:
 
 def _cmd_score(args) -> int:
     from vsrbench.benchmark.folders import score_folders
+    from vsrbench.outputs import atomic_write_text, check_output_file
 
+    if args.output:
+        check_output_file(args.output, "choose another --output")
     r = score_folders(
         args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers
     )
     if args.output:
-        tmp = f"{args.output}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(r, f, indent=1)
-        os.replace(tmp, args.output)
+        atomic_write_text(args.output, json.dumps(r, indent=1), "choose another --output")
     if args.format == "json":
         print(json.dumps(r, indent=1))
     elif args.format == "csv":
@@ -234,7 +234,10 @@ def _add_demo(sub) -> None:
 def _cmd_demo(args) -> int:
     from vsrbench.benchmark.harness import evaluate
     from vsrbench.datasets.prepare import prepare
+    from vsrbench.datasets.catalog import vsrbench_home
+    from vsrbench.outputs import HOME_FIX, ensure_dir
 
+    ensure_dir(vsrbench_home(), HOME_FIX)
     r = prepare("demo", progress=True, quiet=True)
     print(f"demo dataset: {r.clips} clips, {r.frames} frames ({'prepared now' if r.did_work else 'already prepared'})")
     from vsrbench.datasets.demo import describe_demo
@@ -342,7 +345,10 @@ def _add_prepare(sub) -> None:
 
 def _cmd_prepare(args) -> int:
     from vsrbench.datasets.prepare import prepare
+    from vsrbench.datasets.catalog import vsrbench_home
+    from vsrbench.outputs import HOME_FIX, ensure_dir
 
+    ensure_dir(vsrbench_home(), HOME_FIX)
     r = prepare(
         args.name, backend=args.backend, variants=args.variants, source=args.source, urls=args.url,
         workers=args.workers, lmdb_keys=args.lmdb_keys, commit_every=args.commit_every,
@@ -582,7 +588,10 @@ def _cmd_leaderboard(args) -> int:
     from vsrbench.benchmark.harness import load_results
     from vsrbench.leaderboard.boards import build_boards, load_reported
     from vsrbench.leaderboard.render import render
+    from vsrbench.outputs import atomic_write_text, check_output_file
 
+    if args.out:
+        check_output_file(args.out, "choose another --out")
     records = load_results(args.results)
     reported = False if args.no_reported else args.reported
     boards, notes = build_boards(records, reported=reported, suites=args.suite, profiles=_load_profiles(args.profile))
@@ -597,10 +606,7 @@ def _cmd_leaderboard(args) -> int:
         print("vsrbench leaderboard: no complete results in the store; only reported rows shown", file=sys.stderr)
     print(f"vsrbench leaderboard: {notes[0]}", file=sys.stderr)
     if args.out:
-        tmp = f"{args.out}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+        atomic_write_text(args.out, text, "choose another --out")
         print(f"wrote {args.format} leaderboard ({len(records)} measured records) to {args.out}")
     else:
         sys.stdout.write(text)
@@ -635,7 +641,9 @@ def _cmd_plot(args) -> int:
     from vsrbench.benchmark.harness import load_results
     from vsrbench.leaderboard import plots
     from vsrbench.leaderboard.boards import load_reported
+    from vsrbench.outputs import ensure_dir
 
+    ensure_dir(args.out_dir, "choose another --out-dir")
     records = load_results(args.results)
     figs = plots.make_plots(records, args.suite, load_reported(args.reported)[0], kinds=args.kind)
     if args.temporal_profile:
@@ -686,6 +694,9 @@ def _cmd_regress(args) -> int:
     if args.update:
         if table.empty:
             raise VsrbenchError("no complete results to write a baseline from")
+        from vsrbench.outputs import check_output_file
+
+        check_output_file(args.baseline, "choose another --baseline")
         write_baseline(table, args.baseline)
         print(f"wrote {len(table)} rows to {args.baseline}")
         return 0
@@ -739,6 +750,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vsrbench {args.command}: interrupted; nothing partial was left in place", file=sys.stderr)
         return 130
+    except OSError as e:  # last resort: a file-system error an edge did not name; still one line
+        from vsrbench.outputs import describe_os_error
+
+        print(f"vsrbench {args.command}: error: {describe_os_error(e)}; check the path, its permissions and free "
+              f"space (or set VSRBENCH_HOME / choose another output)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

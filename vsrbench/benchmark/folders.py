@@ -28,6 +28,7 @@ from vsrbench.datasets.frames import (
     write_frame,
 )
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import ensure_parent
 from vsrbench.metrics import aggregate, psnr_ssim
 
 __all__ = ["upscale_folder", "score_folders", "resolve_device"]
@@ -72,6 +73,7 @@ def upscale_folder(
         raise VsrbenchError(
             f"model {model!r} supports scales {', '.join('x%d' % s for s in info.spec.scales)}, not x{scale}"
         )
+    ensure_parent(output_dir, "choose another --output")
     net = create_model(model, scale=scale, **(model_kwargs or {}))
     if checkpoint:
         from vsrbench.models import load_checkpoint  # added by the model zoo

@@ -25,8 +25,10 @@ from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
 from vsrbench.benchmark.folders import json_number, suite_summary
 from vsrbench.benchmark.suites import Suite, get_suite
+from vsrbench.benchmark.records import journal_entry_problem, record_problem, warn
 from vsrbench.errors import VsrbenchError
 from vsrbench.metrics import psnr_ssim
+from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
 
 __all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
 
@@ -57,17 +59,38 @@ def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
     return root / suite / f"{model}-{ident}.json"
 
 
+def read_record(path: Path) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a sound result record file, else ``(None, reason)``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text (a truncated or foreign file)"
+    except OSError as e:
+        return None, f"cannot read it ({e.strerror or e})"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}; truncated?)"
+    except (ValueError, RecursionError) as e:
+        return None, f"not valid JSON ({type(e).__name__})"
+    why = record_problem(rec)
+    return (None, why) if why else (rec, None)
+
+
 def load_results(results: str | os.PathLike | None = None) -> list[dict]:
-    """Every complete result record under the results store."""
+    """Every complete result record under the results store.
+
+    A file that is not one (truncated or invalid JSON, a foreign JSON file, a record with a wrong
+    field type) is skipped with one warning line on stderr naming it; the others are returned.
+    """
     root = results_dir(results)
     out = []
     for p in sorted(root.glob("*/*.json")):
-        try:
-            rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
+        rec, why = read_record(p)
+        if why:
+            warn(f"skipped {p}: {why}; delete or move it (`vsrbench evaluate` re-scores its own records)")
             continue
-        if rec.get("complete"):
-            out.append(rec)
+        out.append(rec)
     return out
 
 
@@ -137,8 +160,13 @@ class _Data:
         except VsrbenchError:
             # the GT store must hold exactly the suite's set (a folder tree of all of Vimeo-90K does not)
             if cache_lr and self.gt.set == suite.set:
-                path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend, home=home,
-                                   progress=progress, quiet=not progress)
+                try:
+                    path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend,
+                                       home=home, progress=progress, quiet=not progress)
+                except OSError as e:
+                    raise cannot_write(
+                        Path(self.gt.path).parent, e,
+                        f"pass --no-cache-lr to make {self.deg.spec} on the fly, or {HOME_FIX}") from None
                 self.lr = open_store(path)
                 self.lr_note = f"made from the GT store and cached as {path}"
             else:
@@ -238,14 +266,30 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
 
 
 def _read_journal(path: Path) -> list[dict]:
+    """The scored clips of a journal. A damaged line (cut by a kill, or garbage) is skipped, with
+    one warning line: those clips are scored again."""
     if not path.exists():
         return []
-    out = []
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as e:
+        warn(f"cannot read the journal {path} ({e.strerror or e}); scoring every clip again")
+        return []
+    out, bad = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a kill: that clip is redone
+            entry = json.loads(line)
+        except (ValueError, RecursionError):  # a line cut by a kill, or not UTF-8 / JSON
+            bad += 1
+            continue
+        if journal_entry_problem(entry):
+            bad += 1
+            continue
+        out.append(entry)
+    if bad:
+        warn(f"{path}: skipped {bad} damaged line(s) (an interrupted run?); those clips are scored again")
     return out
 
 
@@ -325,19 +369,23 @@ def evaluate(
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
+    if save_outputs:
+        check_dir_creatable(save_outputs, "choose another --save-outputs folder")
     if final.exists() and not force:
-        rec = json.loads(final.read_text())
-        rec["skipped"] = True
-        return rec
+        rec, why = read_record(final)
+        if why is None:
+            rec["skipped"] = True
+            return rec
+        warn(f"the stored result {final} is damaged ({why}); scoring again")
+    store_fix = "pass --results DIR or " + HOME_FIX
+    check_dir_creatable(final.parent, store_fix)
     if force:
-        journal.unlink(missing_ok=True)
+        with writing(journal, store_fix):
+            journal.unlink(missing_ok=True)
     if checkpoint:
         from vsrbench.models import load_checkpoint
 
-        try:
-            load_checkpoint(net, checkpoint)
-        except VsrbenchError as e:
-            raise VsrbenchError(f"checkpoint {checkpoint} does not fit model {model!r}: {e}") from None
+        load_checkpoint(net, checkpoint)  # its error names the file and the model
     net = net.to(dev).eval()
     runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
@@ -348,13 +396,15 @@ def evaluate(
 
     done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}
     resumed = len(done)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if done:  # rewrite the journal without a possibly torn last line
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
-        os.replace(tmp, journal)
+    with writing(journal, store_fix):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if done or journal.exists():  # rewrite the journal without damaged lines
+            tmp = journal.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
+            os.replace(tmp, journal)
+        jf = open(journal, "a")
     lr_size = None
-    with open(journal, "a") as jf:
+    with jf:
         todo = [c for c in clips if c not in done]
         for clip in tqdm(todo, desc=f"{model} on {suite}", unit="clip", disable=not progress):
             rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal)
@@ -428,7 +478,8 @@ def evaluate(
         },
     }
     tmp = final.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, final)
-    journal.unlink(missing_ok=True)
+    with writing(final, store_fix):
+        tmp.write_text(json.dumps(record, indent=1))
+        os.replace(tmp, final)
+        journal.unlink(missing_ok=True)
     return record

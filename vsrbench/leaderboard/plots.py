@@ -17,15 +17,22 @@ import numpy as np
 import pandas as pd
 
 from vsrbench.leaderboard.boards import records_frame
+from vsrbench.outputs import ensure_dir, writing
 
 __all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save", "temporal_profiles"]
+
+
+def _text(s) -> str:
+    """``s`` as literal text for matplotlib: a ``$`` would start mathtext (a model or clip named
+    ``a$b$`` is drawn wrong, ``$\\x$`` crashes the plot); ``\\$`` is drawn as ``$``."""
+    return str(s).replace("$", r"\$")
 
 
 def _label(r) -> str:
     s = r["model"]
     if r.get("settings") and r["settings"] != "full":
         s += f" [{r['settings']}]"
-    return s
+    return _text(s)
 
 
 def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
@@ -41,12 +48,12 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
         rep = reported[(reported["suite"] == suite) & reported["ms_per_frame"].notna() & reported["psnr"].notna()]
         for _, r in rep.iterrows():
             ax.scatter(r["ms_per_frame"], r["psnr"], s=40, facecolors="none", edgecolors="grey", zorder=2)
-            ax.annotate(f"{r['model']} (reported)", (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
+            ax.annotate(_text(f"{r['model']} (reported)"), (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
                         xytext=(4, -10), fontsize=7, color="grey")
     ax.set_xscale("log")
     ax.set_xlabel("runtime (ms / frame, log scale)")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"PSNR vs runtime: {suite}")
+    ax.set_title(_text(f"PSNR vs runtime: {suite}"))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
@@ -67,11 +74,11 @@ def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
         from vsrbench.leaderboard.boards import settings_label
 
         lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
-        ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=lab)
+        ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=_text(lab))
     ax.set_xticks(x)
-    ax.set_xticklabels(clips, rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([_text(c) for c in clips], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}.get(metric, metric))
-    ax.set_title(f"per-clip {metric.upper()}: {suite}")
+    ax.set_title(_text(f"per-clip {metric.upper()}: {suite}"))
     if recs:
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -85,7 +92,7 @@ def temporal_profiles(profiles: dict[str, np.ndarray]):
     fig, axes = plt.subplots(1, n, figsize=(3 * n, 3), dpi=100, squeeze=False)
     for ax, (lab, img) in zip(axes[0], profiles.items()):
         ax.imshow(np.asarray(img), aspect="auto", interpolation="nearest")
-        ax.set_title(lab, fontsize=8)
+        ax.set_title(_text(lab), fontsize=8)
         ax.set_xlabel("x")
         ax.set_ylabel("t")
     fig.tight_layout()
@@ -93,14 +100,24 @@ def temporal_profiles(profiles: dict[str, np.ndarray]):
 
 
 def save(fig, stem: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
+    """Write ``fig`` as ``<stem>.<format>`` for each format, each through a temporary file."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    fix = "choose another --out-dir"
+    ensure_dir(stem.parent, fix)
     out = []
-    for f in formats:
-        p = stem.with_name(stem.name + f".{f}")
-        fig.savefig(p, format=f)
-        out.append(p)
-    plt.close(fig)
+    try:
+        for f in formats:
+            p = stem.with_name(stem.name + f".{f}")
+            tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+            try:
+                with writing(p, fix):
+                    fig.savefig(tmp, format=f)
+                    os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out.append(p)
+    finally:
+        plt.close(fig)
     return out
 
 

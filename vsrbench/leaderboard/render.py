@@ -35,6 +35,11 @@ def _display_cols(board: Board) -> list[str]:
     return list(board.df.columns)
 
 
+def _md(s: str) -> str:
+    """A Markdown table cell: ``|`` would end the cell, a line break the row, ``$`` start math."""
+    return " ".join(s.splitlines()).replace("|", "\\|").replace("$", "\\$")
+
+
 def render_md(boards: list[Board], notes: list[str] = ()) -> str:
     out = []
     for b in boards:
@@ -49,7 +54,7 @@ def render_md(boards: list[Board], notes: list[str] = ()) -> str:
         for i, r in b.df.iterrows():
             cells = []
             for c in cols:
-                s = _cell(b, c, r[c]).replace("|", "\\|")
+                s = _md(_cell(b, c, r[c]))
                 cells.append(f"**{s}**" if mask.at[i, c] else s)
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
