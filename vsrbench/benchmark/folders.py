@@ -118,6 +118,16 @@ def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, mo
     return rows
 
 
+def _tecogan_folder(pred_dir: Path, gt_dir: Path, modcrop: int) -> dict:
+    from vsrbench.benchmark.tecogan_run import tecogan_clip
+
+    sr = [read_frame(p) for p in list_frames(pred_dir)]
+    gt = [read_frame(p) for p in list_frames(gt_dir)]
+    if modcrop > 1:
+        gt = [g[: g.shape[0] - g.shape[0] % modcrop, : g.shape[1] - g.shape[1] % modcrop] for g in gt]
+    return tecogan_clip(sr, gt, dataset="folders", clip=gt_dir.name)
+
+
 def json_number(v: float | None):
     """A float for JSON: ``None`` for inf/nan (JSON has no infinity), the value otherwise."""
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
@@ -146,14 +156,19 @@ def score_folders(
     channel: str = "y",
     modcrop: int = 0,
     workers: int = 1,
+    metrics="default",
 ) -> dict:
     """Score ``pred_dir`` against ``gt_dir``; returns a JSON-ready dict.
 
     Top level: ``psnr``, ``ssim`` (mean over clips of per-clip means), ``frame_mean`` (mean over all
     frames, what frame-averaging toolboxes report), counts, settings, and ``clips`` with each clip's
     means and per-frame values. Infinite PSNRs are ``null`` in the frames, counted in ``n_inf`` and
-    left out of every mean.
+    left out of every mean. ``metrics`` containing ``tecogan`` adds TecoGAN's protocol (tOF, LPIPS,
+    tLP; ``tecogan`` per clip and at the top level; see :mod:`vsrbench.benchmark.tecogan_run`).
     """
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+
+    metric_sets = parse_metrics(metrics)
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     pc, gc = list_clips(pred_dir), list_clips(gt_dir)
     only_pred, only_gt = sorted(set(pc) - set(gc)), sorted(set(gc) - set(pc))
@@ -185,8 +200,17 @@ def score_folders(
             "n_inf": sum(1 for r in rows if math.isinf(r["psnr"])),
             "frames": [{**r, "psnr": json_number(r["psnr"])} for r in rows],
         }
+    extra = {}
+    if "tecogan" in metric_sets:
+        from vsrbench.benchmark.tecogan_run import tecogan_summary
+
+        tg = {c: _tecogan_folder(pred_dir / c, gt_dir / c, modcrop) for c in gc}
+        for c in gc:
+            clips[c]["tecogan"] = tg[c]
+        extra["tecogan"] = tecogan_summary(tg)
     return {
         **summary,
+        **extra,
         "channel": channel,
         "crop_border": crop_border,
         "aggregation": "mean over clips of the mean over each clip's frames; infinite PSNR excluded",
