@@ -344,3 +344,19 @@ def test_evaluate_without_weights_says_how(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "res").exists() or not list((tmp_path / "res").rglob("*.json"))
     assert main(["evaluate", "--model", "bicubic", "--suite", "vid4", "--metrics", "default,foo"]) == 2
     assert "choose from default, tecogan" in capsys.readouterr().err
+
+
+def test_temporal_board_names_the_tecogan_protocol():
+    from vsrbench.leaderboard.boards import build_boards
+
+    base = {"model": "bicubic", "weights": "none", "suite": "vid4", "psnr": 23.78, "ssim": 0.63, "complete": True,
+            "settings": {"dtype": "fp32"}}
+    default = {**base, "temporal": {"tof": 0.43}, "provenance": {"date": "2026-01-01T00:00:00+00:00"}}
+    teco = {**base, "settings": {"dtype": "fp32", "metrics": ["tecogan"]}, "temporal": {},
+            "tecogan": {"tof": 0.4259, "lpips": 0.5, "tlp": 3.0}, "provenance": {"date": "2026-01-02T00:00:00+00:00"}}
+    boards, _ = build_boards([default, teco], reported=False)
+    tb = {b.name: b for b in boards}["temporal"]
+    assert len(tb.df) == 1  # one row: the two records of the same model and settings fill each other's columns
+    row = tb.df.iloc[0]
+    assert row["vid4 tOF"] == 0.43 and row["vid4 tOF[TecoGAN]"] == 0.4259 and row["vid4 tLP[TecoGAN]"] == 3.0
+    assert tb.formats["vid4 LPIPS[TecoGAN]"] == "{:.4f}" and tb.best["vid4 tLP[TecoGAN]"] == "min"
