@@ -374,6 +374,10 @@ def evaluate(
     if "tecogan" in metric_sets:  # fail before any model work when no LPIPS weights can be had
         from vsrbench.benchmark.lpips_weights import load_lpips
 
+        if st.frames == "centre":
+            raise VsrbenchError(f"--metrics tecogan needs whole clips scored; suite {suite!r} scores the centre "
+                                "frame only")
+
         load_lpips(home=home, device=dev, progress=progress)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")

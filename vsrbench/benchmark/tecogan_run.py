@@ -8,7 +8,7 @@ the protocol's settings, the LPIPS weights' fingerprint, the OpenCV and torch ve
 :data:`CACHE_VERSION`. A second model on the same data skips the GT flows. (GT LPIPS features are
 recomputed: at Vid4 size they are ~15 MB per frame in float32, larger than the dataset.)
 Written to a temporary file and renamed, so a crash never leaves a half cache entry; an entry
-that does not read back is recomputed.
+that does not read back is recomputed. ``VSRBENCH_TECOGAN_CACHE=off`` disables it (Vid4: ~440 MB).
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def tecogan_clip(sr: list[np.ndarray], gt: list[np.ndarray], *, dataset: str, cl
     idx = tg.scored_frames(len(gt))
     side, state = None, "off"
     path = None
-    if use_cache:
+    if use_cache and os.environ.get("VSRBENCH_TECOGAN_CACHE", "on").lower() not in ("off", "0", "no"):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", clip)
         path = cache_dir(dataset, home) / f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz"
         side = _load_side(path, idx, gt[0].shape) if path.is_file() else None
