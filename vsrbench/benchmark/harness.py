@@ -225,7 +225,20 @@ def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
     }
 
 
-def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool) -> dict:
+def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
+    """TecoGAN's protocol on the scored frames (all frames of the clip; see benchmark.tecogan_run)."""
+    from vsrbench.benchmark.tecogan_run import tecogan_clip
+
+    if len(srs) != n:
+        raise VsrbenchError(f"--metrics tecogan needs every frame of a clip scored; suite {suite.name!r} scores "
+                            f"{len(srs)} of {n} (use a suite that scores whole clips, e.g. vid4)")
+    gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in gts]
+    dataset = data.dataset if not data.crop else f"{data.dataset}-crop{data.crop[0]}x{data.crop[1]}"
+    return tecogan_clip(srs, gts, dataset=dataset, clip=clip, home=home, device=runner.device)
+
+
+def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
+                metrics: tuple = ("default",), home=None) -> dict:
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
     scale = data.deg.scale
@@ -250,7 +263,10 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
             d.mkdir(parents=True, exist_ok=True)
             write_frame(d / f"{i:08d}.png", out)
     rec = {"clip": clip, "frames": frames, "n_frames": len(frames)}
-    if temporal and len(wanted) >= 2:
+    if "tecogan" in metrics:
+        rec["tecogan"] = _tecogan(clip, suite, data, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt), scale,
+                                  runner, home)
+    if temporal and len(wanted) >= 2 and "default" in metrics:
         gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
         rec.update(_temporal(srs, gts))
@@ -263,6 +279,15 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
         f["psnr"] = json_number(f["psnr"])
     rec["lr_size"] = f"{lr[0].shape[0]}x{lr[0].shape[1]}"
     return rec
+
+
+def _tecogan_block(per_clip: list[dict]) -> dict:
+    """``{"tecogan": suite-level TecoGAN means}`` when the clips carry them, else nothing."""
+    if not any("tecogan" in r for r in per_clip):
+        return {}
+    from vsrbench.benchmark.tecogan_run import tecogan_summary
+
+    return {"tecogan": tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})}
 
 
 def _read_journal(path: Path) -> list[dict]:
@@ -314,6 +339,7 @@ def evaluate(
     home=None,
     cache_lr: bool = True,
     progress: bool = True,
+    metrics="default",
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
@@ -330,6 +356,9 @@ def evaluate(
         cache_lr: an LR variant the data root lacks is made from the GT store once and kept as a
             store (``datasets.add_variant``); False, or with ``limit_clips`` / ``crop``, it is made
             on the fly and not kept. The record's ``lr_source`` says which.
+        metrics: ``default`` (the suite's protocol: tOF, warping error, tPSNR), ``tecogan`` (TecoGAN's
+            ``metrics.py``: tOF, LPIPS, tLP on frames 2..n-3, crop_8x8; needs LPIPS weights, see
+            ``benchmark.lpips_weights``), or both (``default,tecogan``). PSNR/SSIM are always scored.
     """
     import torch
     from tqdm import tqdm
@@ -359,6 +388,11 @@ def evaluate(
         "crop": list(crop) if crop else None,
         "model_kwargs": model_kwargs or {},
     }
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+
+    metric_sets = parse_metrics(metrics)
+    if metric_sets != ["default"]:  # default records keep their identity
+        settings["metrics"] = metric_sets
     dev = resolve_device(device)
     torch.manual_seed(seed)
     net = create_model(model, scale=st.scale, **(model_kwargs or {}))
@@ -388,6 +422,14 @@ def evaluate(
         load_checkpoint(net, checkpoint)  # its error names the file and the model
     net = net.to(dev).eval()
     runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
+    if "tecogan" in metric_sets:  # fail before any model work when no LPIPS weights can be had
+        from vsrbench.benchmark.lpips_weights import load_lpips
+
+        if st.frames == "centre":
+            raise VsrbenchError(f"--metrics tecogan needs whole clips scored; suite {suite!r} scores the centre "
+                                "frame only")
+
+        load_lpips(home=home, device=dev, progress=progress)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
     data = _Data(st, home=home, crop=tuple(crop) if crop else None, cache_lr=cache_lr and not limit_clips,
@@ -407,7 +449,7 @@ def evaluate(
     with jf:
         todo = [c for c in clips if c not in done]
         for clip in tqdm(todo, desc=f"{model} on {suite}", unit="clip", disable=not progress):
-            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal)
+            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
             rec["model_seconds"] = runner.model_seconds
             rec["model_frames"] = runner.model_frames
             runner.model_seconds, runner.model_frames = 0.0, 0
@@ -463,6 +505,7 @@ def evaluate(
         **summary,
         "missing_clips": missing,
         "temporal": {**temporal_means, "definitions": definitions} if temporal_means else {},
+        **_tecogan_block(per_clip),
         "runtime": runtime,
         "provenance": prov,
         "resumed_clips": resumed,
@@ -470,7 +513,7 @@ def evaluate(
             r["clip"]: {
                 "psnr": json_number(ps["clips"][r["clip"]]),
                 "ssim": ss["clips"][r["clip"]],
-                **{k: r[k] for k in ("tof", "warping_error", "tpsnr") if k in r},
+                **{k: r[k] for k in ("tof", "warping_error", "tpsnr", "tecogan") if k in r},
                 "n_frames": r["n_frames"],
                 "frames": r["frames"],
             }

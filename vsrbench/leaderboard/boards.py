@@ -50,6 +50,9 @@ ROW_KEYS = ["model", "kind", "paper", "weights", "settings"]
 DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
                     "crop": None, "model_kwargs": {}}
 TEMPORAL_METRICS = [("tof", "tOF", "min"), ("warping_error", "warp", "min"), ("tpsnr", "tPSNR", "max")]
+#: TecoGAN's protocol (``--metrics tecogan``): record key ``tecogan``; the header names the protocol.
+TECOGAN_METRICS = [("tecogan_tof", "tOF[TecoGAN]", "min"), ("tecogan_lpips", "LPIPS[TecoGAN]", "min"),
+                   ("tecogan_tlp", "tLP[TecoGAN]", "min")]
 
 
 @dataclass
@@ -138,6 +141,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "tof": _num(t.get("tof")),
             "warping_error": _num(t.get("warping_error")),
             "tpsnr": _num(t.get("tpsnr")),
+            **{k: _num((r.get("tecogan") or {}).get(k.split("_", 1)[1])) for k, _, _ in TECOGAN_METRICS},
             "ms_per_frame": _num(rt.get("ms_per_frame")),
             "fps": _num(rt.get("fps")),
             "params": _num(rt.get("params")),
@@ -150,11 +154,14 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "n_frames": r.get("n_frames"),
             "date": (r.get("provenance") or {}).get("date", ""),
         })
-    cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", "ms_per_frame", "fps", "params",
+    cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", *[k for k, _, _ in TECOGAN_METRICS],
+                       "ms_per_frame", "fps", "params",
                        "flops_per_frame", "peak_memory_mb", "device", "dtype", "lr_size", "n_clips", "n_frames", "date"]
     df = pd.DataFrame(rows, columns=cols)
-    if not df.empty:  # the same (model, weights, settings, suite) twice: keep the newest
-        df = df.sort_values("date", kind="stable").drop_duplicates(ROW_KEYS + ["suite"], keep="last")
+    if not df.empty:  # the same (model, weights, settings, suite) twice: the newest value of each column
+        # (a --metrics tecogan record and a default one of the same settings fill each other's columns)
+        df = df.sort_values("date", kind="stable").groupby(ROW_KEYS + ["suite"], sort=False, as_index=False, dropna=False).last()
+        df = df[cols]
     return df.reset_index(drop=True)
 
 
@@ -298,15 +305,18 @@ def quality_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
 
 
 def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> Board:
-    m = measured[measured[["tof", "warping_error", "tpsnr"]].notna().any(axis=1)] if not measured.empty else measured
+    all_metrics = TEMPORAL_METRICS + TECOGAN_METRICS
+    keys = [k for k, _, _ in all_metrics]
+    m = measured[measured[keys].notna().any(axis=1)] if not measured.empty else measured
     order = _suite_order(m, pd.DataFrame(columns=["suite"]), suites)
-    metrics = [(k, lab) for k, lab, _ in TEMPORAL_METRICS]
+    metrics = [(k, lab) for k, lab, _ in all_metrics]
     df = _sort_rows(_pivot(m, order, metrics))
     value_cols = [c for c in df.columns if c not in ROW_KEYS]
     keep = [c for c in value_cols if df[c].notna().any()]
     df = df[ROW_KEYS + keep]
-    how = {lab: h for _, lab, h in TEMPORAL_METRICS}
-    fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}"}
+    how = {lab: h for _, lab, h in all_metrics}
+    fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}", "tOF[TecoGAN]": "{:.4f}", "LPIPS[TecoGAN]": "{:.4f}",
+           "tLP[TecoGAN]": "{:.4f}"}
     return Board(
         "temporal", "Temporal consistency: tOF (lower better), warping error (lower better), tPSNR (higher better)",
         df,
@@ -314,7 +324,9 @@ def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> B
         formats={c: fmt[c.rsplit(" ", 1)[1]] for c in keep},
         notes=[("tOF: TecoGAN's definition, Farneback flow; warp: warping error (Lai et al. 2018) with Farneback "
                 "flow and occlusion mask, RGB in [0, 1]; tPSNR: PSNR of the temporal differences "
-                "(out_t - out_t-1 vs GT_t - GT_t-1). Not comparable with papers using FlowNet2 or other tPSNRs.")],
+                "(out_t - out_t-1 vs GT_t - GT_t-1). Not comparable with papers using FlowNet2 or other tPSNRs."),
+               ("[TecoGAN]: TecoGAN's metrics.py protocol (`--metrics tecogan`): frames 2..n-3, crop_8x8, flows of "
+                "the full frames; LPIPS-alex v0.1; tLP = |LPIPS(GT pair) - LPIPS(SR pair)| x 100.")],
     )
 
 
