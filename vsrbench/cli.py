@@ -388,17 +388,23 @@ def _add_models(sub) -> None:
     p.set_defaults(func=_cmd_models)
 
 
-def _cmd_models(args) -> int:
-    from vsrbench.models import create_model, get_model_info, list_models
+def _model_rows_full() -> list[dict]:
+    from vsrbench.models import get_model_info, list_models
+    from vsrbench.models.listing import model_listing
 
-    rows = []
-    for name in list_models():
-        info = get_model_info(name)
-        try:
-            params = sum(p.numel() for p in create_model(name, scale=info.spec.scales[0]).parameters())
-        except Exception as e:  # a broken third-party model must not hide the others
-            params = f"error: {e}"
-        rows.append({"name": name, "spec": info.spec.as_dict(), "params": params, "card": info.card.as_dict()})
+    params = {r["name"]: r["params"] for r in model_listing()}
+    return [{"name": n, "spec": get_model_info(n).spec.as_dict(), "params": params[n],
+             "card": get_model_info(n).card.as_dict()} for n in list_models()]
+
+
+def _cmd_models(args) -> int:
+    if args.format != "json":  # the table needs no torch: built-in models are listed from plain data
+        from vsrbench.models.listing import model_listing
+
+        rows = [{**r, "card": {"checkpoint_name": r["checkpoint_name"], "checkpoint_url": r["checkpoint_url"]}}
+                for r in model_listing()]
+    else:
+        rows = _model_rows_full()
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
@@ -762,7 +768,7 @@ EXAMPLES = {
     "models": ["vsrbench models", "vsrbench models --format json"],
     "evaluate": ["vsrbench evaluate --model bicubic --suite vid4",
                  "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
-                 "vsrbench evaluate --model zsm --suite vid4-stvsr --checkpoint xiang2020zooming.pth"],
+                 "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
     "profile": ["vsrbench profile --model fstrn lcvsr", "vsrbench profile --model zsm --device cuda --dtype fp32 fp16",
                 "vsrbench profile --model dksan --lr-size 45x80 --format json > dksan.json"],
     "leaderboard": ["vsrbench leaderboard", "vsrbench leaderboard --format html --out board.html"],
