@@ -176,6 +176,17 @@ def _clip_frames_dir(entry: DatasetEntry, d: Path) -> Path:
     return d
 
 
+def _holds_gt_subfolders(entry: DatasetEntry, d: Path) -> bool:
+    """``d`` holds clip folders that each keep their GT frames in a ``truth``/``GT`` sub-folder
+    (SPMCS as RBPN-PyTorch's tree has it: SPMCS/<clip>/truth/NNNN.png beside input2..4)."""
+    try:
+        subs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return False
+    return len(subs) >= 2 and all(not _images(p) and any(_images(p / g) for g in entry.gt_dirs if (p / g).is_dir())
+                                  for p in subs)
+
+
 def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[ClipSource], dict]:
     seq = _find_dir(root, lambda d: d.name == "sequences", depth=3)
     if seq is None:
@@ -253,7 +264,8 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
                 f"point --source at the extracted {entry.name} GT folder or its archive"
             )
     else:
-        base = _find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d)) or root
+        base = (_find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d))
+                or _find_dir(root, lambda d: _holds_gt_subfolders(entry, d)) or root)
     present = sorted((p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
     counts = (entry.num_clips,) + tuple(entry.allowed_clip_counts)
     if names and sorted(present, key=natural_key) != sorted(names, key=natural_key):
