@@ -268,6 +268,10 @@ def _cmd_datasets(args) -> int:
                         for s in e.sources],
             "licence": e.licence, "description": e.description, "prepared": local_status(e.name),
         })
+        if e.layout == "septuplets":
+            from vsrbench.datasets.catalog import split_sources
+
+            rows[-1]["split_lists"] = {k: s.url for k, s in split_sources().items()}
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -278,9 +282,12 @@ def _cmd_datasets(args) -> int:
         print(f"  sets: {', '.join(r['sets'])}; default variants: GT + {', '.join(r['default_variants'])}")
         for s in r["sources"]:
             size = f" ({s['size'] / 1e9:.0f} GB)" if s["size"] else ""
-            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else ""))
+            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else
+                                                  f"\n    (direct download) {s['note']}" if s["note"] else ""))
         if not r["sources"]:
             print("  source: embedded (no download)")
+        for split, url in (r.get("split_lists") or {}).items():
+            print(f"  {split} split list (original, sha256-pinned): {url}")
         print(f"  licence: {r['licence']}")
         print(f"  prepared: {'; '.join(r['prepared']) or 'nothing yet'}\n")
     return 0

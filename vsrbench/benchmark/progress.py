@@ -129,11 +129,13 @@ class CallProgress:
 
         def run_batch(windows):
             out = inner(windows)
+            self.calls += 1
             if self.bar.n < self._target + self._clip_calls:
                 self.bar.update(1)
             return out
 
         self._clip_calls = 0
+        self.calls = 0
         runner.run_batch = run_batch
 
     def clip_start(self, clip: str) -> None:

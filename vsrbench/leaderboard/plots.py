@@ -54,7 +54,8 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
 
 
 def _plain(v: float, _pos=None) -> str:
-    return f"{v:,.0f}" if v >= 10 else f"{v:g}"
+    v = round(float(v), 9)
+    return f"{int(v):,}" if v.is_integer() else f"{v:,.6g}"
 
 
 def readable_log_ticks(axis, max_ticks: int = 7) -> None:
@@ -77,6 +78,10 @@ def readable_log_ticks(axis, max_ticks: int = 7) -> None:
                 break
         if len(chosen) > max_ticks:  # more decades than max_ticks: every k-th power of ten
             chosen = chosen[:: math.ceil(len(chosen) / max_ticks)]
+        if len(chosen) < 2:  # a narrow range (3.1 to 3.4 ms): round linear steps instead
+            from matplotlib.ticker import MaxNLocator
+
+            chosen = [v for v in MaxNLocator(4).tick_values(lo, hi) if lo <= v <= hi]
         axis.set_major_locator(FixedLocator(chosen))
 
     axis.set_major_formatter(FuncFormatter(_plain))
