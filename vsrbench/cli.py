@@ -334,6 +334,7 @@ def _add_prepare(sub) -> None:
 
 
 def _cmd_prepare(args) -> int:
+    from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.datasets.prepare import prepare
 
     r = prepare(
@@ -348,7 +349,9 @@ def _cmd_prepare(args) -> int:
     elif r.did_work:
         print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
     else:
-        print(f"{prepared_line(r)}; nothing to do")
+        clips, frames = prepared_counts(r)
+        print(f"{r.dataset}: already prepared; nothing to do ({clips} clips, {frames} frames at "
+              f"{vsrbench_home() / r.dataset})")
     return 0
 
 
@@ -473,7 +476,7 @@ def result_header(r: dict) -> str:
     elif w.startswith("sha256:"):
         w = f"checkpoint sha256 {w[7:19]}..."
     ss = r["suite_settings"]
-    line = (f"{r['model']} on {r['suite']} ({w}); {ss['degradation']}, channel {ss['channel']}, "
+    line = (f"{r['model']} on {r['suite']}: {w}; {ss['degradation']}, channel {ss['channel']}, "
             f"border crop {ss['crop_border']} px")
     crop = (r.get("settings") or {}).get("crop")
     if crop:
@@ -483,10 +486,10 @@ def result_header(r: dict) -> str:
     return line
 
 
-def prepared_line(r) -> str:
-    """One line for a :class:`PrepareResult`: what is there, how big, where (also on a rerun)."""
+def prepared_counts(r) -> tuple[int, int]:
+    """(clips, frames) of the GT a :class:`PrepareResult` names, counted in its stores on a rerun
+    (where the result itself, having done nothing, says 0)."""
     from vsrbench.datasets import open_store
-    from vsrbench.datasets.catalog import vsrbench_home
 
     clips, frames = r.clips, r.frames
     gt = [p for (s, v, b), p in r.stores.items() if v == "GT" and s != "*"] or \
@@ -501,9 +504,16 @@ def prepared_line(r) -> str:
                 frames += sum(st.num_frames(c) for c in names)
             finally:
                 st.close()
-    where = vsrbench_home() / r.dataset
+    return clips, frames
+
+
+def prepared_line(r) -> str:
+    """One line for a :class:`PrepareResult`: what is there, how big, where (also on a rerun)."""
+    from vsrbench.datasets.catalog import vsrbench_home
+
+    clips, frames = prepared_counts(r)
     state = "prepared now" if r.did_work else "already prepared"
-    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {where}"
+    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {vsrbench_home() / r.dataset}"
 
 
 def format_result_table(r: dict) -> str:
