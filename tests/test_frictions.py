@@ -98,6 +98,13 @@ def test_sizes_are_width_by_height_and_labelled():
     assert wh(576, 720) == "720x576 (WxH)"
     assert hw_label("144x180") == "180x144 (WxH)"  # stored records keep H x W
     assert hw_label("") == "-" and hw_label("varies") == "varies"
+    from vsrbench.benchmark.runtime import format_runtime_table
+    from vsrbench.sizes import hw_to_wh
+
+    assert hw_to_wh("144x180") == "180x144"
+    table = format_runtime_table([{"model": "m", "device": "cpu", "dtype": "fp32", "batch": 1, "lr_size": "180x320",
+                                   "scale": 4, "ms_per_frame": 1.0}])
+    assert "LR size (WxH)" in table and "320x180 x4" in table and "180x320" not in table
 
 
 def test_evaluate_header_says_crop_and_weights():
@@ -267,6 +274,41 @@ def test_cpu_estimate_from_flops_scales_with_pixels_and_warns(fast_cpu_for_tiny_
     assert msg.startswith("warning: fstrn on vid4 on the CPU will take about ") and "171 model calls" in msg
     assert "assumed 10 GFLOP/s" in msg and "--crop 128x128 --limit-clips 1" in msg
     assert cpu_warning("fstrn", "vid4", 30.0, 1e11, 4, 10.0) is None
+    from vsrbench.benchmark.progress import _FLOPS_PER_PARAM_BOUND
+
+    assert fpp <= _FLOPS_PER_PARAM_BOUND * sum(p.numel() for p in net.parameters())
+
+
+class _Store:  # the two things warn_if_slow asks a store: frames per clip and frame size
+    def __init__(self, clips):
+        self._c = clips
+
+    def num_frames(self, clip):
+        return self._c[clip][0]
+
+    def frame_shape(self, clip):
+        return (*self._c[clip][1:], 3)
+
+
+def test_warning_before_a_long_cpu_run_only(fast_cpu_for_tiny_tensors, capsys):
+    import torch
+
+    from vsrbench.benchmark.progress import warn_if_slow
+    from vsrbench.benchmark.suites import get_suite
+    from vsrbench.models import create_model
+
+    suite = get_suite("vid4")
+    vid4 = _Store({"calendar": (41, 576, 720), "city": (34, 576, 704), "foliage": (49, 480, 720), "walk": (47, 480, 720)})
+    every = lambda n: list(range(n))  # noqa: E731
+    fstrn = create_model("fstrn", scale=4).eval()
+    msg = warn_if_slow(fstrn, "fstrn", suite, vid4, ["calendar", "city", "foliage", "walk"], every, 1)
+    assert msg and msg in capsys.readouterr().err and "171 model calls" in msg
+    # a 32x32 crop of one clip, and a parameter-free model: nothing to warn about
+    assert warn_if_slow(fstrn, "fstrn", suite, vid4, ["calendar"], every, 1, crop=(32, 32)) is None
+    bic = create_model("bicubic", scale=4)
+    assert warn_if_slow(bic, "bicubic", suite, vid4, list(vid4._c), every, 1) is None
+    assert capsys.readouterr().err == ""
+    assert torch.get_num_threads() == 1
 
 
 # --------------------------------------------------------------------------------- catalog, SPMCS

@@ -7,7 +7,7 @@ strings (``runtime.lr_size``), so old and new records compare; these helpers onl
 
 from __future__ import annotations
 
-__all__ = ["wh", "hw_label"]
+__all__ = ["wh", "hw_label", "hw_to_wh"]
 
 
 def wh(height: int, width: int) -> str:
@@ -26,3 +26,9 @@ def hw_label(text) -> str:
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         return str(text)
     return wh(int(parts[0]), int(parts[1]))
+
+
+def hw_to_wh(text) -> str:
+    """``'144x180'`` (stored H x W) -> ``'180x144'``, for a column already labelled ``(WxH)``."""
+    label = hw_label(text)
+    return label[: -len(" (WxH)")] if label.endswith(" (WxH)") else label
