@@ -285,6 +285,7 @@ def evaluate(
             on the fly and not kept. The record's ``lr_source`` says which.
     """
     import torch
+
     from vsrbench.benchmark.folders import resolve_device
     from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
     from vsrbench.models import create_model, get_model_info
