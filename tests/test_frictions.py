@@ -359,18 +359,22 @@ def _rbpn_archive(path: Path, n_clips: int = 30) -> dict:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
         z.writestr(f"{top}/README.md", "RBPN\n")
         for k in range(n_clips):
-            clip = f"clip{k:02d}_{'hdclub' if k == 0 else 'v'}"
+            clip = f"clip{k:02d}_{'hdclub' if k == 0 else 'veni' if k == 1 else 'v'}"
             first = 32 if k == 0 else 1  # hdclub_001_002 numbers its frames 0032..0062
+            sub = "" if k == 1 else "truth/"  # veni5_015 keeps its frames in the clip folder itself
             frames = []
             for i in range(31):
                 f = rng.integers(0, 256, (8, 12, 3), dtype=np.uint8)
                 frames.append(f)
                 name = f"{first + i:04d}.png"
-                z.writestr(f"{top}/SPMCS/{clip}/truth/{name}", cv2.imencode(".png", f[..., ::-1])[1].tobytes())
-                z.writestr(f"{top}/SPMCS/{clip}/input4/{name}",
-                           cv2.imencode(".png", np.zeros((2, 3, 3), np.uint8))[1].tobytes())
-            z.writestr(f"{top}/SPMCS/{clip}.txt", "".join(f"{clip}/truth/{first + i:04d}.png\n" for i in range(31)))
+                z.writestr(f"{top}/SPMCS/{clip}/{sub}{name}", cv2.imencode(".png", f[..., ::-1])[1].tobytes())
+                if sub:
+                    z.writestr(f"{top}/SPMCS/{clip}/input4/{name}",
+                               cv2.imencode(".png", np.zeros((2, 3, 3), np.uint8))[1].tobytes())
+            z.writestr(f"{top}/SPMCS/{clip}.txt", "".join(f"{clip}/{sub}{first + i:04d}.png\n" for i in range(31)))
             truth[clip] = frames
+        for k in range(2):  # Vid4 beside it, frames straight in the clip folders
+            z.writestr(f"{top}/Vid4/c{k}/001.png", cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes())
     return truth
 
 
@@ -388,5 +392,6 @@ def test_prepare_spmcs_from_the_rbpn_archive_layout(tmp_path):
         assert st.num_frames("clip00_hdclub") == 31
         assert np.array_equal(st.read("clip00_hdclub", 0), truth["clip00_hdclub"][0])  # truth/, not input4/
         assert np.array_equal(st.read("clip17_v", 30), truth["clip17_v"][30])
+        assert np.array_equal(st.read("clip01_veni", 5), truth["clip01_veni"][5])
     finally:
         st.close()

@@ -177,14 +177,15 @@ def _clip_frames_dir(entry: DatasetEntry, d: Path) -> Path:
 
 
 def _holds_gt_subfolders(entry: DatasetEntry, d: Path) -> bool:
-    """``d`` holds clip folders that each keep their GT frames in a ``truth``/``GT`` sub-folder
-    (SPMCS as RBPN-PyTorch's tree has it: SPMCS/<clip>/truth/NNNN.png beside input2..4)."""
+    """``d`` holds clip folders that keep their GT frames in a ``truth``/``GT`` sub-folder, or in the
+    clip folder itself (SPMCS as RBPN-PyTorch's tree has it: SPMCS/<clip>/truth/NNNN.png beside
+    input2..4 for most clips, SPMCS/veni5_015/NNNN.png for one)."""
     try:
         subs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
     except OSError:
         return False
-    return len(subs) >= 2 and all(not _images(p) and any(_images(p / g) for g in entry.gt_dirs if (p / g).is_dir())
-                                  for p in subs)
+    in_gt_dir = [any(_images(p / g) for g in entry.gt_dirs if (p / g).is_dir()) for p in subs]
+    return len(subs) >= 2 and any(in_gt_dir) and all(g or _images(p) for g, p in zip(in_gt_dir, subs))
 
 
 def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[ClipSource], dict]:
