@@ -395,3 +395,25 @@ def test_prepare_spmcs_from_the_rbpn_archive_layout(tmp_path):
         assert np.array_equal(st.read("clip01_veni", 5), truth["clip01_veni"][5])
     finally:
         st.close()
+
+
+def test_vid4_is_found_in_the_rbpn_tree(shared_dir, tmp_path):
+    """RBPN-PyTorch's tree at 2dec9d9 holds Vid4/<clip>/NNN.png beside Vid4/<clip>.txt and SPMCS/."""
+    from vsrbench.datasets.catalog import get_entry
+    from vsrbench.datasets.frames import list_frames
+    from vsrbench.datasets.prepare import discover_clips
+
+    top = tmp_path / "RBPN-PyTorch-2dec9d9bd418808f943b207e816a536c965e7ef2"
+    (top / "SPMCS" / "a" / "truth").mkdir(parents=True)
+    real = {}
+    for clip in ("calendar", "city", "foliage", "walk"):
+        src = list_frames(shared_dir / "data/vid4/GT" / clip)  # 'Frame 001.png' / 'Frame 01.png'
+        (top / "Vid4" / clip).mkdir(parents=True)
+        for i, f in enumerate(src, 1):
+            (top / "Vid4" / clip / f"{i:03d}.png").symlink_to(f)
+        (top / "Vid4" / f"{clip}.txt").write_text("".join(f"{clip}/{i:03d}.png\n" for i in range(1, len(src) + 1)))
+        real[clip] = src
+    clips, missing = discover_clips(get_entry("vid4"), tmp_path, quiet=True)
+    assert missing == {} and [c.clip for c in clips] == ["calendar", "city", "foliage", "walk"]
+    for c in clips:
+        assert [Path(p).resolve() for p in c.frames] == [p.resolve() for p in real[c.clip]]
