@@ -109,6 +109,8 @@ def load_split(
         f"Vimeo-90K {form} {split} list not found (looked at {where}); pass the folder holding "
         "the lists (cleaned/ and rbpn-original/ sub-folders) as source, or put them in "
         f"{vsrbench_home() / 'vimeo90k' / 'splits'}"
+        + ("; the original lists download with vsrbench.datasets.splits.fetch_motion_splits() "
+           "(RBPN-PyTorch, sha256-pinned; see `vsrbench datasets vimeo90k`)" if form == "original" and split != "test" else "")
     )
 
 
