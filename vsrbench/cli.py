@@ -14,6 +14,7 @@ import sys
 
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
+from vsrbench.sizes import hw_label
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
@@ -272,7 +273,7 @@ def _cmd_demo(args) -> int:
 
     ensure_dir(vsrbench_home(), HOME_FIX)
     r = prepare("demo", progress=True, quiet=True)
-    print(f"demo dataset: {r.clips} clips, {r.frames} frames ({'prepared now' if r.did_work else 'already prepared'})")
+    print(prepared_line(r))
     from vsrbench.datasets.demo import describe_demo
 
     print(describe_demo())
@@ -318,19 +319,26 @@ def _cmd_datasets(args) -> int:
                         for s in e.sources],
             "licence": e.licence, "description": e.description, "prepared": local_status(e.name),
         })
+        if e.layout == "septuplets":
+            from vsrbench.datasets.catalog import split_sources
+
+            rows[-1]["split_lists"] = {k: s.url for k, s in split_sources().items()}
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"data root: {vsrbench_home()} (set VSRBENCH_HOME to change)\n")
     for r in rows:
         print(f"{r['name']}: {r['title']}")
-        print(f"  clips {r['clips']}, frames/clip {r['frames_per_clip']}, size {r['frame_size']}; {r['description']}")
+        print(f"  clips {r['clips']}, frames/clip {r['frames_per_clip']}, size {r['frame_size']}{' (WxH)' if r['frame_size'][:1].isdigit() else ''}; {r['description']}")
         print(f"  sets: {', '.join(r['sets'])}; default variants: GT + {', '.join(r['default_variants'])}")
         for s in r["sources"]:
             size = f" ({s['size'] / 1e9:.0f} GB)" if s["size"] else ""
-            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else ""))
+            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else
+                                                  f"\n    (direct download) {s['note']}" if s["note"] else ""))
         if not r["sources"]:
             print("  source: embedded (no download)")
+        for split, url in (r.get("split_lists") or {}).items():
+            print(f"  {split} split list (original, sha256-pinned): {url}")
         print(f"  licence: {r['licence']}")
         print(f"  prepared: {'; '.join(r['prepared']) or 'nothing yet'}\n")
     return 0
@@ -377,6 +385,7 @@ def _add_prepare(sub) -> None:
 
 
 def _cmd_prepare(args) -> int:
+    from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.datasets.prepare import prepare
     from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.outputs import HOME_FIX, ensure_dir
@@ -394,7 +403,9 @@ def _cmd_prepare(args) -> int:
     elif r.did_work:
         print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
     else:
-        print(f"{r.dataset}: already prepared; nothing to do")
+        clips, frames = prepared_counts(r)
+        print(f"{r.dataset}: already prepared; nothing to do ({clips} clips, {frames} frames at "
+              f"{vsrbench_home() / r.dataset})")
     return 0
 
 
@@ -406,12 +417,17 @@ def _parse_hw(text: str, flag: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise VsrbenchError(f"{flag} must look like 180x320 (height x width), got {text!r}") from None
+        raise VsrbenchError(f"{flag} must be HEIGHTxWIDTH, e.g. 180x320 (height first), got {text!r}") from None
     return h, w
 
 
 def _add_suites(sub) -> None:
-    p = sub.add_parser("suites", help="list the evaluation suites and their protocol settings")
+    p = sub.add_parser(
+        "suites", help="list the evaluation suites and their protocol settings",
+        description=("List every evaluation suite: the dataset and set it reads, the LR degradation, scale, "
+                     "scored channel, border crop (pixels removed on every side), which frames are scored "
+                     "and what the suite reproduces. Pass a suite name to `vsrbench evaluate --suite`."),
+    )
     p.set_defaults(func=_cmd_suites)
 
 
@@ -425,22 +441,34 @@ def _cmd_suites(args) -> int:
 
 
 def _add_models(sub) -> None:
-    p = sub.add_parser("models", help="list registered models: task, interface, parameters, published checkpoint")
+    p = sub.add_parser(
+        "models", help="list registered models: task, interface, parameters, published checkpoint",
+        description=("List the registered models (built-in and from installed plug-ins, entry-point group "
+                     "'vsrbench.models'): task (vsr / stvsr), input frames per call, output frames, colour "
+                     "(rgb or Y only), supported scales, parameter count and the published checkpoint's file "
+                     "name. Fast: the built-in models are listed without importing torch."),
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=_cmd_models)
 
 
-def _cmd_models(args) -> int:
-    from vsrbench.models import create_model, get_model_info, list_models
+def _model_rows_full() -> list[dict]:
+    from vsrbench.models import get_model_info, list_models
+    from vsrbench.models.listing import model_listing
 
-    rows = []
-    for name in list_models():
-        info = get_model_info(name)
-        try:
-            params = sum(p.numel() for p in create_model(name, scale=info.spec.scales[0]).parameters())
-        except Exception as e:  # a broken third-party model must not hide the others
-            params = f"error: {e}"
-        rows.append({"name": name, "spec": info.spec.as_dict(), "params": params, "card": info.card.as_dict()})
+    params = {r["name"]: r["params"] for r in model_listing()}
+    return [{"name": n, "spec": get_model_info(n).spec.as_dict(), "params": params[n],
+             "card": get_model_info(n).card.as_dict()} for n in list_models()]
+
+
+def _cmd_models(args) -> int:
+    if args.format != "json":  # the table needs no torch: built-in models are listed from plain data
+        from vsrbench.models.listing import model_listing
+
+        rows = [{**r, "card": {"checkpoint_name": r["checkpoint_name"], "checkpoint_url": r["checkpoint_url"]}}
+                for r in model_listing()]
+    else:
+        rows = _model_rows_full()
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
@@ -478,7 +506,8 @@ def _add_evaluate(sub) -> None:
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
     p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
     p.add_argument("--limit-clips", type=int, help="score only the first N clips")
-    p.add_argument("--crop", metavar="HxW", help="score a centre crop of every GT frame (LR made on the fly); for quick checks")
+    p.add_argument("--crop", metavar="HxW", help="score a centre crop HEIGHTxWIDTH (height first, e.g. 128x256) of every GT "
+                                                "frame (LR made on the fly); for quick checks. Output sizes print WxH, labelled")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
     _add_metrics_option(p)
     p.add_argument("--no-cache-lr", action="store_true",
@@ -490,9 +519,60 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+def result_header(r: dict) -> str:
+    """First line of an evaluation table: model, weights in words, suite protocol, crop settings."""
+    from vsrbench.sizes import wh
+
+    w = r.get("weights") or "none"
+    if w == "none":
+        w = "no weights needed (parameter-free)"
+    elif w.startswith("random("):
+        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; pass --checkpoint for published weights"
+    elif w.startswith("sha256:"):
+        w = f"checkpoint sha256 {w[7:19]}..."
+    ss = r["suite_settings"]
+    line = (f"{r['model']} on {r['suite']}: {w}; {ss['degradation']}, channel {ss['channel']}, "
+            f"border crop {ss['crop_border']} px")
+    crop = (r.get("settings") or {}).get("crop")
+    if crop:
+        line += f", centre crop {wh(crop[0], crop[1])} of GT"
+    if (r.get("settings") or {}).get("limit_clips"):
+        line += f", first {r['settings']['limit_clips']} clip(s)"
+    return line
+
+
+def prepared_counts(r) -> tuple[int, int]:
+    """(clips, frames) of the GT a :class:`PrepareResult` names, counted in its stores on a rerun
+    (where the result itself, having done nothing, says 0)."""
+    from vsrbench.datasets import open_store
+
+    clips, frames = r.clips, r.frames
+    gt = [p for (s, v, b), p in r.stores.items() if v == "GT" and s != "*"] or \
+         [p for (s, v, b), p in r.stores.items() if v == "GT"]
+    if gt and not (r.did_work and clips):
+        clips = frames = 0
+        for p in gt:
+            st = open_store(p)
+            try:
+                names = st.clips()
+                clips += len(names)
+                frames += sum(st.num_frames(c) for c in names)
+            finally:
+                st.close()
+    return clips, frames
+
+
+def prepared_line(r) -> str:
+    """One line for a :class:`PrepareResult`: what is there, how big, where (also on a rerun)."""
+    from vsrbench.datasets.catalog import vsrbench_home
+
+    clips, frames = prepared_counts(r)
+    state = "prepared now" if r.did_work else "already prepared"
+    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {vsrbench_home() / r.dataset}"
+
+
 def format_result_table(r: dict) -> str:
-    lines = [f"{r['model']} on {r['suite']} ({r['weights']}); {r['suite_settings']['degradation']}, "
-             f"channel {r['suite_settings']['channel']}, crop {r['suite_settings']['crop_border']}"]
+    lines = [result_header(r)]
     lines.append(f"{'clip':<24} {'frames':>6} {'PSNR':>9} {'SSIM':>7} {'tOF':>7} {'warp':>9} {'tPSNR':>7}")
     for name, c in r["clips"].items():
         lines.append(
@@ -508,7 +588,7 @@ def format_result_table(r: dict) -> str:
     if rt.get("ms_per_frame") is not None:
         lines.append(
             f"runtime: {rt['ms_per_frame']:.2f} ms/frame ({rt['fps']:.2f} fps), {rt['params']:,} params; "
-            f"device {rt['device']}, dtype {rt['dtype']}, batch {rt['batch']}, LR {rt['lr_size']}"
+            f"device {rt['device']}, dtype {rt['dtype']}, batch {rt['batch']}, LR {hw_label(rt['lr_size'])}"
         )
     for k, d in (t.get("definitions") or {}).items():
         lines.append(f"  {k}: {d}")
@@ -548,9 +628,18 @@ def _cmd_evaluate(args) -> int:
 
 
 def _add_profile(sub) -> None:
-    p = sub.add_parser("profile", help="time a model alone at the field's LR size (ms/frame, fps, FLOPs, memory)")
+    p = sub.add_parser(
+        "profile", help="time a model alone at the field's LR size (ms/frame, fps, FLOPs, memory)",
+        description=("Time MODEL's forward pass alone (no data loading, no scoring) on random input of the "
+                     "field's LR size (--lr-size, default 180x320: 320 wide, 180 high) after warm-up: median "
+                     "ms/frame and fps over --repeats synchronised runs, parameters, FLOPs per frame (counted "
+                     "with torch's FlopCounterMode), peak memory, device and dtype. `--format json` output can "
+                     "be added to the runtime leaderboard with `vsrbench leaderboard --profile FILE`."),
+    )
     p.add_argument("--model", required=True, nargs="+", help="registered model name(s)")
-    p.add_argument("--lr-size", default="180x320", help="LR frame size HxW (default 180x320; x16 papers use 45x80)")
+    p.add_argument("--lr-size", default="180x320", metavar="HxW",
+                   help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
+                        "x16 papers use 45x80). Output sizes print WxH, labelled")
     p.add_argument("--scale", type=int, help="scale (default: the model's first supported scale)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
@@ -743,6 +832,51 @@ def _cmd_regress(args) -> int:
     return 0 if rep.ok else 1
 
 
+EXAMPLES = {
+    "demo": ["vsrbench demo", "vsrbench demo --model lanczos --device cpu"],
+    "degrade": ["vsrbench degrade --input GT/ --output BIx4/ --spec bi:x4",
+                "vsrbench degrade --input GT/ --output BDx4/ --spec bd:x4 --workers 2"],
+    "upscale": ["vsrbench upscale --model bicubic --scale 4 --input LR/ --output SR/",
+                "vsrbench upscale --model zsm --checkpoint xiang2020zooming.pth --input LR/ --output SR/"],
+    "score": ["vsrbench score --pred SR/ --gt GT/", "vsrbench score --pred SR/ --gt GT/ --crop-border 8 --format csv"],
+    "datasets": ["vsrbench datasets", "vsrbench datasets vid4 --json"],
+    "prepare": ["vsrbench prepare demo", "vsrbench prepare vid4 --source ~/Downloads/Vid4.zip",
+                "vsrbench prepare vid4 --variants bd:x4   # a new LR variant from the prepared GT"],
+    "suites": ["vsrbench suites"],
+    "models": ["vsrbench models", "vsrbench models --format json"],
+    "evaluate": ["vsrbench evaluate --model bicubic --suite vid4",
+                 "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
+                 "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
+    "profile": ["vsrbench profile --model fstrn lcvsr", "vsrbench profile --model zsm --device cuda --dtype fp32 fp16",
+                "vsrbench profile --model dksan --lr-size 45x80 --format json > dksan.json"],
+    "leaderboard": ["vsrbench leaderboard", "vsrbench leaderboard --format html --out board.html"],
+    "plot": ["vsrbench plot --out-dir plots/",
+             "vsrbench plot --out-dir plots/ --temporal-profile bicubic=out/calendar_temporal_profile.png"],
+    "regress": ["vsrbench regress --baseline baselines/ci_regression.csv"],
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps one-paragraph descriptions; keeps text with line breaks (the examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_examples(sub) -> None:
+    """Every subcommand's --help: a description (its one-line help when it has none) and examples."""
+    for name, p in sub.choices.items():
+        if not p.description:
+            p.description = next((a.help for a in sub._choices_actions if a.dest == name), None)
+        if p.formatter_class is argparse.HelpFormatter:
+            p.formatter_class = _HelpFormatter
+        ex = EXAMPLES.get(name)
+        if ex and not p.epilog:
+            p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in ex)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vsrbench",
@@ -768,6 +902,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_plot(sub)
     _add_regress(sub)
     # further commands register here
+    _add_examples(sub)
     return parser
 
 

@@ -361,9 +361,9 @@ def evaluate(
             ``benchmark.lpips_weights``), or both (``default,tecogan``). PSNR/SSIM are always scored.
     """
     import torch
-    from tqdm import tqdm
 
     from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
     from vsrbench.models import create_model, get_model_info
 
     st = get_suite(suite)
@@ -448,8 +448,15 @@ def evaluate(
     lr_size = None
     with jf:
         todo = [c for c in clips if c not in done]
-        for clip in tqdm(todo, desc=f"{model} on {suite}", unit="clip", disable=not progress):
+        scored_of = lambda n: _scored_indices(st, n)  # noqa: E731
+        if progress and dev.type == "cpu":
+            warn_if_slow(net, model, st, data.gt, todo, scored_of, batch, crop)
+        bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of, batch),
+                           f"{model} on {suite}", disable=not progress)
+        for clip in todo:
+            bar.clip_start(clip)
             rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
+            bar.clip_done(clip)
             rec["model_seconds"] = runner.model_seconds
             rec["model_frames"] = runner.model_frames
             runner.model_seconds, runner.model_frames = 0.0, 0
@@ -457,6 +464,7 @@ def evaluate(
             jf.flush()
             os.fsync(jf.fileno())
             done[clip] = rec
+        bar.close()
     per_clip = [done[c] for c in clips]
     lr_size = per_clip[0]["lr_size"] if per_clip else None
 

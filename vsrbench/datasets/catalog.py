@@ -133,6 +133,32 @@ _GDRIVE_NOTE = (
     "PATH` with PATH the downloaded archive (zip/tar) or the folder it extracts to"
 )
 
+#: RBPN-PyTorch (Haris et al., CVPR 2019) on GitHub: the commit whose tree holds Vid4/<clip>/NNN.png
+#: and SPMCS/<clip>/truth/NNNN.png (+ input2..4), and the commit with the original motion-split lists
+RBPN_REPO = "https://github.com/alterzero/RBPN-PyTorch"
+RBPN_DATA_COMMIT = "2dec9d9bd418808f943b207e816a536c965e7ef2"
+RBPN_SPLITS_COMMIT = "5a138522836df6281889ac74671c7fab3485361d"
+_RBPN_ARCHIVE = Source(
+    f"{RBPN_REPO}/archive/{RBPN_DATA_COMMIT}.zip",
+    filename=f"RBPN-PyTorch-{RBPN_DATA_COMMIT[:7]}.zip",
+    note=(f"GitHub's zip of RBPN-PyTorch at commit {RBPN_DATA_COMMIT[:7]} (direct download, no browser): "
+          "RBPN-PyTorch-<commit>/Vid4/<clip>/NNN.png (GT) and SPMCS/<clip>/truth/NNNN.png (GT; input2..4 "
+          "are RBPN's LR frames and are not used); prepare finds either inside. GitHub builds the zip on "
+          "request, so its bytes (and sha256) are not pinned; the frames are validated instead"),
+)
+
+
+def split_sources() -> dict[str, Source]:
+    """The original (RBPN) Vimeo-90K motion-split lists: split -> raw GitHub URL at
+    :data:`RBPN_SPLITS_COMMIT`, pinned by the sha256 :mod:`vsrbench.datasets.splits` holds."""
+    from vsrbench.datasets.splits import MOTION_SPLITS, PINNED_SHA256
+
+    raw = f"https://raw.githubusercontent.com/alterzero/RBPN-PyTorch/{RBPN_SPLITS_COMMIT}/vimeo90k"
+    return {s: Source(f"{raw}/{s}_testset.txt", filename=f"{s}_testset.txt", sha256=PINNED_SHA256[("original", s)],
+                      note=f"RBPN's original {s} split of sep_testlist.txt")
+            for s in MOTION_SPLITS}
+
+
 CATALOG: dict[str, DatasetEntry] = {
     "vimeo90k": DatasetEntry(
         name="vimeo90k",
@@ -172,6 +198,7 @@ CATALOG: dict[str, DatasetEntry] = {
                 note="BasicSR's dataset folder (see BasicSR docs/DatasetPreparation.md, 'Vid4'): download "
                 "Vid4.zip (GT/ and BIx4/ inside); " + _GDRIVE_NOTE.format(name="vid4"),
             ),
+            _RBPN_ARCHIVE,
         ),
         licence="Research use (Liu & Sun 2014); redistributed by the BasicSR authors.",
         default_variants=("bi:x4", "bd:x4"),
@@ -192,6 +219,7 @@ CATALOG: dict[str, DatasetEntry] = {
                 "unpack it so each clip has its GT frames (in a 'truth' or 'GT' sub-folder); "
                 + _GDRIVE_NOTE.format(name="spmcs"),
             ),
+            _RBPN_ARCHIVE,
         ),
         licence="Research use (Tao et al. 2017).",
         default_variants=("bi:x4", "bd:x4", "gauss:sigma=1,size=3:x3", "gauss:sigma=1,size=3:x4"),

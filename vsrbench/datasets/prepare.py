@@ -195,6 +195,18 @@ def _clip_frames_dir(entry: DatasetEntry, d: Path) -> Path:
     return d
 
 
+def _holds_gt_subfolders(entry: DatasetEntry, d: Path) -> bool:
+    """``d`` holds clip folders that keep their GT frames in a ``truth``/``GT`` sub-folder, or in the
+    clip folder itself (SPMCS as RBPN-PyTorch's tree has it: SPMCS/<clip>/truth/NNNN.png beside
+    input2..4 for most clips, SPMCS/veni5_015/NNNN.png for one)."""
+    try:
+        subs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return False
+    in_gt_dir = [any(_images(p / g) for g in entry.gt_dirs if (p / g).is_dir()) for p in subs]
+    return len(subs) >= 2 and any(in_gt_dir) and all(g or _images(p) for g, p in zip(in_gt_dir, subs))
+
+
 def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[ClipSource], dict]:
     seq = _find_dir(root, lambda d: d.name == "sequences", depth=3)
     if seq is None:
@@ -314,7 +326,8 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
                 f"point --source at the extracted {entry.name} GT folder or its archive"
             )
     else:
-        base = _find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d)) or root
+        base = (_find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d))
+                or _find_dir(root, lambda d: _holds_gt_subfolders(entry, d)) or root)
     entries = _clip_entries(base)  # clip folders and video files (one clip per file, by stem)
     present = sorted(entries, key=natural_key)
     counts = (entry.num_clips,) + tuple(entry.allowed_clip_counts)

@@ -332,14 +332,16 @@ def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> B
 
 def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, profiles: list[dict] | None = None,
                   suites: list[str] | None = None) -> Board:
-    cols = ["ms/frame", "fps", "params", "FLOPs/frame (G)", "peak memory (MiB)", "device", "dtype", "LR size"]
+    from vsrbench.sizes import hw_to_wh
+
+    cols = ["ms/frame", "fps", "params", "FLOPs/frame (G)", "peak memory (MiB)", "device", "dtype", "LR size (WxH)"]
     rows = []
     m = measured if not suites or measured.empty else measured[measured["suite"].isin(suites)]
     for _, r in m.iterrows():
         rows.append({"model": r["model"], "kind": "measured", "paper": "", "weights": r["weights"],
                      "settings": f"{r['suite']}, {r['settings']}", "ms/frame": r["ms_per_frame"], "fps": r["fps"],
                      "params": r["params"], "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan,
-                     "device": r["device"], "dtype": r["dtype"], "LR size": r["lr_size"]})
+                     "device": r["device"], "dtype": r["dtype"], "LR size (WxH)": hw_to_wh(r["lr_size"])})
     for p in profiles or []:
         fl = p.get("flops_per_frame")
         rows.append({"model": p.get("model", "?"), "kind": "measured", "paper": "", "weights": p.get("weights", "random"),
@@ -347,7 +349,7 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
                      "fps": _num(p.get("fps")), "params": _num(p.get("params")),
                      "FLOPs/frame (G)": _num(fl) / 1e9 if fl is not None else math.nan,
                      "peak memory (MiB)": _num(p.get("peak_memory_mb")), "device": p.get("device", ""),
-                     "dtype": p.get("dtype", ""), "LR size": p.get("lr_size", "")})
+                     "dtype": p.get("dtype", ""), "LR size (WxH)": hw_to_wh(p.get("lr_size", ""))})
     if reported is not None and not reported.empty:
         rep = reported[reported[["params", "ms_per_frame"]].notna().any(axis=1)]
         seen = set()
@@ -361,7 +363,7 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
                          "settings": r.get("note") or "as published", "ms/frame": ms,
                          "fps": 1e3 / ms if ms and not math.isnan(ms) else math.nan, "params": r["params"],
                          "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan, "device": "", "dtype": "",
-                         "LR size": ""})
+                         "LR size (WxH)": ""})
     df = _sort_rows(pd.DataFrame(rows, columns=ROW_KEYS + cols))
     return Board(
         "runtime", "Runtime", df,

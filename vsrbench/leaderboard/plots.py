@@ -51,12 +51,50 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
             ax.annotate(_text(f"{r['model']} (reported)"), (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
                         xytext=(4, -10), fontsize=7, color="grey")
     ax.set_xscale("log")
+    readable_log_ticks(ax.xaxis)
     ax.set_xlabel("runtime (ms / frame, log scale)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(_text(f"PSNR vs runtime: {suite}"))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _plain(v: float, _pos=None) -> str:
+    v = round(float(v), 9)
+    return f"{int(v):,}" if v.is_integer() else f"{v:,.6g}"
+
+
+def readable_log_ticks(axis, max_ticks: int = 7) -> None:
+    """Plain-number ticks for a log axis ('20', '50', '100' instead of '2x10^1 3x10^1 4x10^1' minor
+    labels that overlap): 1-2-5 (or 1-2-3-5-7 over a short range, or powers of ten over a long one)
+    mantissas inside the axis limits, no minor tick labels. Recomputed whenever the limits change."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    def update(*_):
+        lo, hi = sorted(axis.axes.get_xlim() if axis.axis_name == "x" else axis.axes.get_ylim())
+        if not (lo > 0 and np.isfinite(hi)):
+            return
+        decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+        chosen = None
+        for mantissas in ((1, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,)):
+            ticks = [m * 10.0**d for d in decades for m in mantissas if lo <= m * 10.0**d <= hi]
+            if chosen is None or len(ticks) <= max_ticks:
+                chosen = ticks
+            if len(ticks) <= max_ticks:
+                break
+        if len(chosen) > max_ticks:  # more decades than max_ticks: every k-th power of ten
+            chosen = chosen[:: math.ceil(len(chosen) / max_ticks)]
+        if len(chosen) < 2:  # a narrow range (3.1 to 3.4 ms): round linear steps instead
+            from matplotlib.ticker import MaxNLocator
+
+            chosen = [v for v in MaxNLocator(4).tick_values(lo, hi) if lo <= v <= hi]
+        axis.set_major_locator(FixedLocator(chosen))
+
+    axis.set_major_formatter(FuncFormatter(_plain))
+    axis.set_minor_formatter(NullFormatter())
+    update()
+    axis.axes.callbacks.connect(f"{axis.axis_name}lim_changed", update)
 
 
 def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):

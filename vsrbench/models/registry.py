@@ -117,10 +117,14 @@ def register_model(name: str, spec: ModelSpec, card: ModelCard | None = None, **
 
 def _load_builtin_and_entry_points() -> None:
     global _ENTRY_POINTS_LOADED
-    import vsrbench.models  # noqa: F401  (registers the built-in models)
-
     if _ENTRY_POINTS_LOADED:
         return
+    import importlib
+
+    from vsrbench.models.listing import BUILTIN_MODULES
+
+    for mod in BUILTIN_MODULES:  # registers the built-in models (imports torch)
+        importlib.import_module(mod)
     _ENTRY_POINTS_LOADED = True
     from importlib.metadata import entry_points
 
