@@ -27,7 +27,8 @@ def page(prepared_home, shared_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VSRBENCH_HOME", str(prepared_home))
         for model, crop in (("bicubic", (32, 32)), ("fstrn", (16, 16)), ("zsm", (16, 16))):
-            evaluate(model, "demo", device="cpu", limit_clips=1, crop=crop, results=res, progress=False)
+            evaluate(model, "demo", device="cpu", limit_clips=1, crop=crop, results=res, progress=False,
+                     random_weights=model != "bicubic")
         evaluate("bicubic", "vid4", device="cpu", limit_clips=1, crop=(32, 32), results=res, progress=False)
     out = tmp / "board.html"
     assert main(["leaderboard", "--results", str(res), "--format", "html", "--out", str(out),
