@@ -72,11 +72,13 @@ def test_rows_render_in_chromium(page, tmp_path):
     q = table_rows(dom, "board-quality")
     cols = header(dom, "board-quality")
     assert cols[:5] == ["model", "kind", "paper", "weights", "settings"]
-    measured = [r for r in q if r[1] == "measured"]
-    assert sorted(r[0] for r in measured) == ["bicubic", "fstrn", "zsm"]
+    assert not [r for r in q if r[1] != "reported"]  # every run here is a smoke check: none in the main table
+    smoke = table_rows(dom, "board-quality-smoke")
+    assert sorted(r[0] for r in smoke) == ["bicubic", "fstrn", "zsm"] and {r[1] for r in smoke} == {"smoke"}
     assert any(r[0] == "Bicubic" and r[1] == "reported" and r[2] == "survey (seed 002) Table 1" for r in q)
-    assert len(table_rows(dom, "board-temporal")) == 3  # bicubic: one row, vid4 and demo columns
-    assert len([r for r in table_rows(dom, "board-runtime") if r[1] == "measured"]) == 4
+    assert len(table_rows(dom, "board-temporal-smoke")) == 3  # bicubic: one row, vid4 and demo columns
+    assert len([r for r in table_rows(dom, "board-runtime-smoke") if r[1] == "smoke"]) == 4
+    assert "class=\"best" not in dom.split('id="board-quality-smoke"', 1)[1].split("</table>", 1)[0]
 
 
 @pytest.mark.parametrize("direction", ["desc", "asc"])

@@ -68,6 +68,7 @@ class Board:
     best: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    suite_columns: bool = False  # value columns are '<suite> <metric>' (quality, temporal boards)
 
     def best_mask(self) -> pd.DataFrame:
         """Boolean frame, True where a cell holds the best measured value of its column."""
@@ -357,7 +358,7 @@ def quality_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
     keep = [c for c in value_cols if df[c].notna().any()]
     df = df[ROW_KEYS + keep]
     return Board(
-        "quality", "Quality: PSNR (dB) / SSIM", df,
+        "quality", "Quality: PSNR (dB) / SSIM", df, suite_columns=True,
         best={c: "max" for c in keep},
         formats={c: ("{:.4f}" if c.endswith("SSIM") else "{:.2f}") for c in keep},
         notes=[("Best measured value per column in bold; reported rows (kind 'reported', paper named) are "
@@ -382,7 +383,7 @@ def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> B
     fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}"}
     return Board(
         "temporal", "Temporal consistency: tOF (lower better), warping error (lower better), tPSNR (higher better)",
-        df,
+        df, suite_columns=True,
         best={c: how[c.rsplit(" ", 1)[1]] for c in keep},
         formats={c: fmt[c.rsplit(" ", 1)[1]] for c in keep},
         notes=[("tOF: TecoGAN's definition, Farneback flow; warp: warping error (Lai et al. 2018) with Farneback "
@@ -397,7 +398,7 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
     rows = []
     m = measured if not suites or measured.empty else measured[measured["suite"].isin(suites)]
     for _, r in m.iterrows():
-        rows.append({"model": r["model"], "kind": "measured", "paper": "", "weights": r["weights"],
+        rows.append({"model": r["model"], "kind": r["kind"], "paper": "", "weights": r["weights"],
                      "settings": f"{r['suite']}, {r['settings']}", "ms/frame": r["ms_per_frame"], "fps": r["fps"],
                      "params": r["params"], "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan,
                      "device": r["device"], "dtype": r["dtype"], "LR size": r["lr_size"]})
