@@ -78,7 +78,7 @@ def test_rows_render_in_chromium(page, tmp_path):
     assert any(r[0] == "Bicubic" and r[1] == "reported" and r[2] == "survey (seed 002) Table 1" for r in q)
     assert len(table_rows(dom, "board-temporal-smoke")) == 3  # bicubic: one row, vid4 and demo columns
     assert len([r for r in table_rows(dom, "board-runtime-smoke") if r[1] == "smoke"]) == 4
-    assert "class=\"best" not in dom.split('id="board-quality-smoke"', 1)[1].split("</table>", 1)[0]
+    assert "best" not in dom.split('id="board-quality-smoke"', 1)[1].split("</table>", 1)[0]  # never bolded
 
 
 @pytest.mark.parametrize("direction", ["desc", "asc"])
