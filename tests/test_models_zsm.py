@@ -53,7 +53,7 @@ def test_zsm_card_and_spec(zsm_default):
     assert card.reported_params_m == pytest.approx(11.10)
     assert (spec.task, spec.frames_in, spec.frames_out, spec.colour, spec.scales, spec.spatial_multiple) == (
         "stvsr", 4, 7, "rgb", (4,), 4)
-    assert any(r["suite"] == "vid4" and r["psnr"] == 26.49 for r in card.reported)
+    assert not hasattr(card, "reported")  # the papers' numbers live in reported.csv only
 
 
 def test_zsm_forward_frames_and_padding():

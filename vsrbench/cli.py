@@ -103,6 +103,8 @@ def _add_upscale(sub) -> None:
     p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
     p.add_argument("--checkpoint", help="weights (.pth/.pt) for the model, loaded strictly")
+    p.add_argument("--random-weights", action="store_true",
+                   help="run a model with parameters without --checkpoint (seeded random weights: a smoke run)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -121,6 +123,7 @@ def _cmd_upscale(args) -> int:
         device=args.device,
         dtype=args.dtype,
         overwrite=args.overwrite,
+        random_weights=args.random_weights,
     )
     print(f"wrote {s['frames']} frames of {s['clips']} clips ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
@@ -495,8 +498,10 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--model", required=True, help="registered model (vsrbench models)")
     p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
-    p.add_argument("--checkpoint", help="weights (.pth/.pt); without one the model has seeded random weights")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights when no checkpoint is given (default 0)")
+    p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="score seeded random weights instead (a smoke run: boards list it apart, never ranked)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
     p.add_argument("--tile", type=_int_at_least("--tile", 0), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
@@ -619,6 +624,7 @@ def _cmd_evaluate(args) -> int:
         results=args.results,
         force=args.force,
         seed=args.seed,
+        random_weights=args.random_weights,
         temporal=not args.no_temporal,
         cache_lr=not args.no_cache_lr,
         metrics=args.metrics,

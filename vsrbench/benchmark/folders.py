@@ -62,8 +62,11 @@ def upscale_folder(
     progress: bool = True,
     model_kwargs: dict | None = None,
     tile: int = 0,
+    random_weights: bool = False,
 ) -> dict:
-    """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``."""
+    """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``.
+
+    A model with parameters needs ``checkpoint`` (``random_weights=True``: a smoke run)."""
     from tqdm import tqdm
 
     from vsrbench.models import create_model, get_model_info
@@ -75,6 +78,8 @@ def upscale_folder(
         )
     ensure_parent(output_dir, "choose another --output")
     net = create_model(model, scale=scale, **(model_kwargs or {}))
+    if not checkpoint and not random_weights and any(True for _ in net.parameters()):
+        raise VsrbenchError(f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)")
     if checkpoint:
         from vsrbench.models import load_checkpoint  # added by the model zoo
 

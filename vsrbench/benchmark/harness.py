@@ -50,9 +50,56 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _identity(model: str, weights: str, suite: Suite, settings: dict) -> str:
-    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(), "settings": settings}, sort_keys=True)
+# settings that do not change a record's numbers (kept in the record, left out of its identity)
+_NOT_IDENTITY = ("save_outputs",)
+
+
+def _identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None) -> str:
+    """The hash naming a record file: model, weights, suite, the settings that change numbers, and
+    the code that made it (vsrbench's version and the hash of the scoring code, see :func:`code_identity`)."""
+    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(),
+                      "settings": {k: v for k, v in settings.items() if k not in _NOT_IDENTITY},
+                      "code": code or {}}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def code_identity(model_file: str | os.PathLike | None) -> dict:
+    """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
+    metrics, ``benchmark/feed.py`` + ``windows.py`` and the model's own file (file bytes, cached per
+    process)."""
+    from vsrbench.codeversion import PACKAGE_ROOT, scoring_code_files, source_hash
+
+    files = scoring_code_files(model_file)
+    names = []
+    for f in files:
+        try:
+            names.append(Path(f).resolve().relative_to(PACKAGE_ROOT.parent).as_posix())
+        except ValueError:
+            names.append(Path(f).name)
+    return {"vsrbench": __version__, "scoring_code": source_hash(*files), "scoring_files": names}
+
+
+def _model_file(net) -> str | None:
+    import inspect
+
+    try:
+        return inspect.getsourcefile(type(net))
+    except (TypeError, OSError):
+        return None
+
+
+def _outputs_present(rec: dict, save_outputs) -> bool:
+    """Whether ``save_outputs`` already holds every SR frame of a stored record."""
+    root = Path(save_outputs)
+    for clip, c in (rec.get("clips") or {}).items():
+        for f in c.get("frames") or []:
+            if not (root / clip / f"{int(f['gt_index']):08d}.png").is_file():
+                return False
+    return True
+
+
+def no_weights_message(model: str) -> str:
+    return f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
 
 
 def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
@@ -152,9 +199,20 @@ class _Data:
         if crop:  # the LR of a crop is the crop's own degradation
             self.lr_note = f"made from the cropped GT on the fly ({self.deg.spec})"
             return
+        from vsrbench.datasets.lr import lr_store_staleness, remove_store
+
+        stale = None
         try:
-            self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
+            lr_path = find_store(suite.dataset, self.deg.spec, suite.set, home=home)
+            self.lr = open_store(lr_path)
             self.lr_note = "prepared store"
+            stale = lr_store_staleness(self.lr.meta)
+            if stale:  # made by other degradation code: never scored against; rebuilt when it is ours to cache
+                self.lr.close()
+                self.lr = None
+                if cache_lr and self.gt.set == suite.set:
+                    remove_store(lr_path)
+                raise VsrbenchError(f"LR store {lr_path} is stale ({stale})")
         except StoreDamagedError:
             raise  # a damaged store is reported, never silently replaced
         except VsrbenchError:
@@ -168,7 +226,8 @@ class _Data:
                         Path(self.gt.path).parent, e,
                         f"pass --no-cache-lr to make {self.deg.spec} on the fly, or {HOME_FIX}") from None
                 self.lr = open_store(path)
-                self.lr_note = f"made from the GT store and cached as {path}"
+                self.lr_note = (f"{'rebuilt (the old store was ' + stale + ') ' if stale else 'made '}"
+                                f"from the GT store and cached as {path}")
             else:
                 self.lr_note = (f"made from GT on the fly ({self.deg.spec}); "
                                 f"`vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it")
@@ -334,6 +393,7 @@ def evaluate(
     results: str | os.PathLike | None = None,
     force: bool = False,
     seed: int = 0,
+    random_weights: bool = False,
     temporal: bool = True,
     model_kwargs: dict | None = None,
     home=None,
@@ -344,8 +404,9 @@ def evaluate(
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
     Args:
-        checkpoint: weights loaded strictly; without one the model has seeded random weights
-            (``seed``), which the record says.
+        checkpoint: weights loaded strictly. A model with parameters and no checkpoint is refused
+            unless ``random_weights=True`` (a smoke run: seeded random weights, ``seed``, which the
+            record says; boards keep such rows apart as smoke checks).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; dtype ``fp32|fp16|bf16``.
         tile: LR tile size for frames too large for memory (0: whole frames).
         padding: boundary padding for sliding-window models.
@@ -387,6 +448,8 @@ def evaluate(
         "limit_clips": limit_clips,
         "crop": list(crop) if crop else None,
         "model_kwargs": model_kwargs or {},
+        "temporal": bool(temporal),
+        "save_outputs": str(save_outputs) if save_outputs else None,
     }
     from vsrbench.benchmark.tecogan_run import parse_metrics
 
@@ -398,8 +461,11 @@ def evaluate(
     net = create_model(model, scale=st.scale, **(model_kwargs or {}))
     n_params = sum(p.numel() for p in net.parameters())
     if not checkpoint:
+        if n_params and not random_weights:
+            raise VsrbenchError(no_weights_message(model))
         weights = f"random(seed={seed})" if n_params else "none"
-    ident = _identity(model, weights, st, settings)
+    code = code_identity(_model_file(net))
+    ident = _identity(model, weights, st, settings, code)
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
@@ -407,10 +473,12 @@ def evaluate(
         check_dir_creatable(save_outputs, "choose another --save-outputs folder")
     if final.exists() and not force:
         rec, why = read_record(final)
-        if why is None:
+        if why is None and (not save_outputs or _outputs_present(rec, save_outputs)):
             rec["skipped"] = True
             return rec
-        warn(f"the stored result {final} is damaged ({why}); scoring again")
+        if why is not None:
+            warn(f"the stored result {final} is damaged ({why}); scoring again")
+        force = True  # damaged, or scored but the outputs asked for are not on disk: score again
     store_fix = "pass --results DIR or " + HOME_FIX
     check_dir_creatable(final.parent, store_fix)
     if force:
@@ -509,6 +577,7 @@ def evaluate(
         "suite": st.name,
         "suite_settings": st.as_dict(),
         "settings": settings,
+        "code": code,
         "lr_source": data.lr_note,
         **summary,
         "missing_clips": missing,

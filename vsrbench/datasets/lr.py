@@ -19,7 +19,37 @@ from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import ensure_parent
 
-__all__ = ["degrade_folder", "check_clip_frames"]
+__all__ = ["degrade_folder", "check_clip_frames", "lr_store_staleness", "remove_store", "DEGRADATION_CODE_KEY"]
+
+# the key under which an LR store's marker records the degradation code that made it
+DEGRADATION_CODE_KEY = "degradation_code"
+
+
+def lr_store_staleness(meta: dict) -> str | None:
+    """Why an LR store (its marker ``meta``) was made by other degradation code, or None when it is
+    current. A GT store is never stale; a store without the key predates the versioning."""
+    from vsrbench.codeversion import degradation_code_version
+
+    if meta.get("variant", "GT") == "GT":
+        return None
+    have, now = meta.get(DEGRADATION_CODE_KEY), degradation_code_version()
+    if have == now:
+        return None
+    return (f"made by degradation code {have or '(unversioned)'}, this vsrbench's is {now}")
+
+
+def remove_store(path: str | os.PathLike) -> None:
+    """Delete a store (LMDB folder, HDF5 file or folder tree): first renamed out of the way, so a
+    crash never leaves a half-deleted store under the name readers look for."""
+    import shutil
+
+    path = Path(path)
+    trash = path.with_name(f"{path.name}.stale-{os.getpid()}")
+    os.replace(path, trash)
+    if trash.is_dir():
+        shutil.rmtree(trash)
+    else:
+        trash.unlink()
 
 
 def check_clip_frames(clip_dir: Path, frames: list[Path]) -> None:

@@ -540,11 +540,14 @@ def prepare(
 
 def _store_meta(entry: DatasetEntry, set: str, variant: str, backend: str, lmdb_keys: str) -> dict:
     """What a store records about itself (also the identity its resume journal checks)."""
+    from vsrbench.codeversion import degradation_code_version  # an LR store names the code that made it
+
     return {
         "dataset": entry.name, "set": "all" if backend == "folders" else set, "variant": variant,
         "scale": 1 if variant == "GT" else parse_spec(variant).scale,
         "key_style": lmdb_keys if backend == "lmdb" else "files",
         "vimeo_names": entry.layout == "septuplets" and backend == "lmdb",
+        **({} if variant == "GT" else {"degradation_code": degradation_code_version()}),
     }
 
 

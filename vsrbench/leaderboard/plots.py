@@ -36,11 +36,17 @@ def _label(r) -> str:
 
 
 def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
-    """Scatter of PSNR against ms/frame (log x) for the suite's measured records; reported rows of the
-    same suite that state a runtime are hollow markers labelled '(reported)'."""
+    """Scatter of PSNR against ms/frame (log x) for the suite's full-run measured records; reported rows
+    of the same suite that state a runtime are hollow markers labelled '(reported)'. Smoke checks
+    (random weights, a crop or a clip limit) are left off these axes; the figure says how many."""
     df = records_frame(records)
     df = df[(df["suite"] == suite) & df["ms_per_frame"].notna() & np.isfinite(df["psnr"])]
+    n_smoke = int((df["kind"] == "smoke").sum())
+    df = df[df["kind"] == "measured"]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if n_smoke:
+        fig.text(0.01, 0.01, f"{n_smoke} smoke check(s) (random weights / crop / clip limit) left out", fontsize=7,
+                 color="grey")
     for _, r in df.iterrows():
         ax.scatter(r["ms_per_frame"], r["psnr"], s=40, zorder=3)
         ax.annotate(_label(r), (r["ms_per_frame"], r["psnr"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
