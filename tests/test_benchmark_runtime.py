@@ -122,7 +122,8 @@ def test_format_runtime_table(rows):
               "GMACs/frame", "peak MB"):
         assert h in table
     for r in rows:
-        assert r["model"] in table and r["device"] in table and r["lr_size"] in table
+        h, w = r["lr_size"].split("x")
+        assert r["model"] in table and r["device"] in table and f"{w}x{h}" in table  # printed W x H
         assert f"{r['ms_per_frame']:.2f}" in table
     assert "2 x MACs" in table
 

@@ -56,7 +56,7 @@ def test_demo_store_metadata_and_pickle(demo_home):
     a = s.read(c, 0)
     s2 = pickle.loads(pickle.dumps(s))  # handles are not pickled; reopened lazily
     np.testing.assert_array_equal(s2.read(c, 0), a)
-    assert s.frame_shape(c) == (48, 64, 3)
+    assert s.frame_shape(c) == (36, 44, 3)  # carphone: 144x176 GT, x4
     with pytest.raises(VsrbenchError, match="no clip"):
         s.read("nope", 0)
     with pytest.raises(VsrbenchError, match="no frame 999"):
@@ -93,7 +93,7 @@ def test_find_store_explains(tmp_path):
 
 
 def test_catalog_entries():
-    assert set(CATALOG) == {"vimeo90k", "vid4", "spmcs", "udm10", "vid3oc", "intvid", "demo"}
+    assert set(CATALOG) == {"vimeo90k", "vid4", "spmcs", "udm10", "vid3oc", "intvid", "realclips", "demo"}
     v = get_entry("vimeo90k")
     assert v.sources[0].url == "http://data.csail.mit.edu/tofu/dataset/vimeo_septuplet.zip"
     assert v.extra == {"train_count": 64612, "test_count": 7824} and v.sets == ("train", "test")

@@ -56,7 +56,8 @@ def test_evaluate_bicubic_bd_suites(home, suite, psnr, ssim, tol):
 
 
 def test_zsm_stvsr_protocol_scores_every_frame_once(home):
-    r = evaluate("zsm", "vid4", device="cpu", limit_clips=1, crop=(16, 16), temporal=False, progress=False)
+    r = evaluate("zsm", "vid4", device="cpu", limit_clips=1, crop=(16, 16), temporal=False, progress=False,
+                 random_weights=True)
     frames = r["clips"]["calendar"]["frames"]
     assert [f["gt_index"] for f in frames] == list(range(41))
     assert r["weights"] == "random(seed=0)" and r["settings"]["crop"] == [16, 16]
@@ -70,7 +71,8 @@ def test_zsm_stvsr_protocol_scores_every_frame_once(home):
     [("lcvsr", "vid4", (24, 24)), ("fstrn", "vid4", (32, 32)), ("dksan", "demo-x16", (64, 64)), ("bicubic", "demo", None)],
 )
 def test_each_model_runs_on_a_suite_its_interface_fits(home, model, suite, crop):
-    r = evaluate(model, suite, device="cpu", limit_clips=1, crop=crop, temporal=False, progress=False)
+    r = evaluate(model, suite, device="cpu", limit_clips=1, crop=crop, temporal=False, progress=False,
+                 random_weights=True)
     clip = next(iter(r["clips"].values()))
     assert r["n_frames"] == clip["n_frames"] > 10 and r["psnr"] is not None
     assert r["runtime"]["ms_per_frame"] > 0
@@ -169,9 +171,9 @@ def test_save_outputs_writes_frames_and_temporal_profiles(home, tmp_path):
 
 def test_batched_windows_give_the_same_frames(home, tmp_path):
     one = evaluate("fstrn", "vid4", device="cpu", limit_clips=1, crop=(32, 32), temporal=False, progress=False,
-                   results=tmp_path / "b1")
+                   results=tmp_path / "b1", random_weights=True)
     four = evaluate("fstrn", "vid4", device="cpu", limit_clips=1, crop=(32, 32), temporal=False, progress=False,
-                    results=tmp_path / "b4", batch=4)
+                    results=tmp_path / "b4", batch=4, random_weights=True)
     assert four["runtime"]["batch"] == 4 and one["runtime"]["batch"] == 1
     f1 = [f["psnr"] for f in one["clips"]["calendar"]["frames"]]
     f4 = [f["psnr"] for f in four["clips"]["calendar"]["frames"]]

@@ -1,5 +1,6 @@
-"""Leaderboards, plots and `vsrbench regress` on a small real results store: bicubic and the four
-models (seeded random weights) on Vid4 and the demo, on small crops so that it stays fast."""
+"""Leaderboards, plots and `vsrbench regress` on a small real results store: bicubic on the whole
+demo (a full run), and bicubic and the four models (seeded random weights: smoke checks) on Vid4 and
+the demo, on small crops so that it stays fast."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from vsrbench.leaderboard.regress import (
 )
 
 RUNS = [
+    ("bicubic", "demo", None),  # the one full run: every clip, no crop
     ("bicubic", "vid4", (32, 32)),
     ("lcvsr", "vid4", (16, 16)),
     ("fstrn", "vid4", (16, 16)),
@@ -40,7 +42,8 @@ def store(prepared_home, shared_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VSRBENCH_HOME", str(prepared_home))
         for model, suite, crop in RUNS:
-            evaluate(model, suite, device="cpu", limit_clips=1, crop=crop, results=res, progress=False, seed=0)
+            evaluate(model, suite, device="cpu", limit_clips=1 if crop else None, crop=crop, results=res,
+                     progress=False, seed=0, random_weights=model != "bicubic")
     return res
 
 
@@ -59,12 +62,14 @@ def test_quality_board_measured_and_reported_rows(store, reported_csv):
     q = {b.name: b for b in boards}["quality"]
     df = q.df
     assert {"vid4 PSNR", "vid4 SSIM", "demo PSNR", "demo-x16 PSNR", "vid4-bd PSNR", "reds4 PSNR"} <= set(df.columns)
-    measured = df[df["kind"] == "measured"]
-    assert set(measured["model"]) == {"bicubic", "lcvsr", "fstrn", "zsm", "dksan"}
-    assert set(measured["paper"]) == {""}
+    measured, smoke = df[df["kind"] == "measured"], df[df["kind"] == "smoke"]
+    assert list(measured["model"]) == ["bicubic"] and list(measured["settings"]) == ["full"]
+    assert set(smoke["model"]) == {"bicubic", "lcvsr", "fstrn", "zsm", "dksan"}
+    assert set(smoke.loc[smoke["model"] != "bicubic", "weights"]) == {"random(seed=0)"}
+    assert set(measured["paper"]) == set(smoke["paper"]) == {""}
     # measured values are the records', untouched
     rec = next(r for r in load_results(store) if r["model"] == "bicubic" and r["suite"] == "vid4")
-    row = measured[(measured["model"] == "bicubic") & (measured["settings"] == "crop 32x32, 1 clip")].iloc[0]
+    row = smoke[(smoke["model"] == "bicubic") & (smoke["settings"] == "crop 32x32, 1 clip")].iloc[0]
     assert row["vid4 PSNR"] == pytest.approx(rec["psnr"])
     # reported rows: their own rows, paper named, values from the CSV
     rep = df[df["kind"] == "reported"]
@@ -73,11 +78,20 @@ def test_quality_board_measured_and_reported_rows(store, reported_csv):
     assert bic["weights"] == "paper"
     zsm = rep[(rep["model"] == "ZSM") & (rep["paper"] == "ZSM (seed 004) Table 2")].iloc[0]
     assert zsm["vimeo-fast PSNR"] == pytest.approx(36.96)
-    assert "vid4-lcvsr-x3 PSNR" in df.columns  # LCVSR's x3 rows map to the x3 suite
-    # best marks only among measured rows
+    assert "vid4-lcvsr-x3 PSNR" in df.columns  # LCVSR's x3 rows map to the x3 suite (same protocol)
+    # matched by protocol: the survey's Bicubic BD is DUF's convention, EDVR's is BasicVSR's
+    bd = bic["vid4-bd-duf PSNR"], bic["vid4-bd PSNR"]
+    assert bd[0] == pytest.approx(21.80) and math.isnan(bd[1])
+    edvr = rep[(rep["model"] == "EDVR") & (rep["paper"] == "survey (seed 002) Table 1")].iloc[0]
+    assert edvr["vid4-bd PSNR"] == pytest.approx(27.85) and math.isnan(edvr["vid4-bd-duf PSNR"])
+    duf = rep[rep["model"] == "DUF"].iloc[0]
+    assert duf["vid4-bd-duf PSNR"] == pytest.approx(27.38)
+    # best marks only among full measured rows: never reported rows, never smoke checks
     mask = q.best_mask()
-    assert not mask[df["kind"] == "reported"].to_numpy().any()
-    assert mask.loc[measured.index, "vid4 PSNR"].sum() == 1
+    assert not mask[df["kind"] != "measured"].to_numpy().any()
+    assert mask.loc[measured.index, "demo PSNR"].all()
+    # no numbers copied into the notes: the reported rows are the one source
+    assert not any(ch.isdigit() for n in q.notes for ch in n)
     assert any("reported rows from" in n for n in notes)
 
 
@@ -85,12 +99,15 @@ def test_other_boards(store, reported_csv):
     boards, _ = build_boards(load_results(store), reported=reported_csv)
     b = {x.name: x for x in boards}
     t = b["temporal"].df
-    assert set(t["kind"]) == {"measured"}
+    assert set(t["kind"]) == {"measured", "smoke"}
     assert {"vid4 tOF", "vid4 warp", "vid4 tPSNR"} <= set(t.columns)
     assert t["vid4 tOF"].notna().sum() == 4
+    assert not b["temporal"].best_mask()[t["kind"] == "smoke"].to_numpy().any()
     r = b["runtime"].df
-    m = r[r["kind"] == "measured"]
-    assert len(m) == len(RUNS) and m["ms/frame"].notna().all() and (m["params"] > 0).sum() == len(RUNS) - 2
+    m = r[r["kind"].isin(["measured", "smoke"])]
+    n_bicubic = sum(1 for x in RUNS if x[0] == "bicubic")
+    assert len(m) == len(RUNS) and m["ms/frame"].notna().all() and (m["params"] > 0).sum() == len(RUNS) - n_bicubic
+    assert (r["kind"] == "measured").sum() == 1  # the full run; the crops are smoke checks
     rep = r[r["kind"] == "reported"]
     assert "LCVSR (seed 000) Table 1" in set(rep["paper"])
     assert (rep["ms/frame"].dropna() > 0).all()
@@ -101,7 +118,7 @@ def test_no_reported_rows_without_a_source(store, monkeypatch):
     rep, note = load_reported(None)
     assert rep.empty and "no reported rows" in note
     boards, _ = build_boards(load_results(store))
-    assert set(boards[0].df["kind"]) == {"measured"}
+    assert set(boards[0].df["kind"]) == {"measured", "smoke"}
 
 
 @pytest.mark.parametrize("fmt", ["md", "csv", "latex", "html"])
@@ -112,9 +129,15 @@ def test_cli_leaderboard_formats(store, reported_csv, tmp_path, fmt, capsys):
     text = out.read_text()
     if fmt == "md":
         assert "## Quality" in text and "## Temporal" in text and "## Runtime" in text
-        assert "| dksan | measured |" in text
-        assert "| Bicubic | reported | survey (seed 002) Table 1 |" in text
+        assert "| bicubic | none | full |" in text
+        assert text.count("### Smoke checks") == 3 and "| dksan | random(seed=0) | crop 64x64, 1 clip |" in text
+        # reported rows: their own table, one line per suite, under the suite of their protocol
+        assert "| Bicubic | survey (seed 002) Table 1 | vid4-bd-duf | 21.80 | 0.5246 |" in text
+        assert "| Bicubic | survey (seed 002) Table 1 | vid4 | 23.78 | 0.6347 |" in text
         assert "**" in text  # best marked
+        smoke_part = text.split("### Smoke checks", 1)[1].split("### Reported", 1)[0]
+        assert "**" not in smoke_part  # smoke checks are never bolded
+        assert max(len(line) for line in text.splitlines()) <= 120
     elif fmt == "csv":
         df = pd.read_csv(out, keep_default_na=False)
         assert list(df.columns[:7]) == ["board", "model", "kind", "paper", "weights", "settings", "column"]
@@ -122,11 +145,15 @@ def test_cli_leaderboard_formats(store, reported_csv, tmp_path, fmt, capsys):
         r = df[(df["kind"] == "reported") & (df["model"] == "Bicubic") & (df["column"] == "vid4 PSNR")]
         assert len(r) == 1 and float(r["value"].iloc[0]) == pytest.approx(23.78)
         assert set(df.loc[df["kind"] == "reported", "best"]) == {0}
+        assert set(df.loc[df["kind"] == "smoke", "best"]) == {0} and (df["kind"] == "smoke").sum() > 10
         assert df.loc[df["kind"] == "measured", "best"].sum() > 0
     elif fmt == "latex":
-        assert text.count("\\begin{tabular}") == 3 and "\\textbf{" in text and "survey (seed 002) Table 1" in text
+        assert text.count("\\begin{tabular}") == 6 and "\\textbf{" in text and "survey (seed 002) Table 1" in text
+        assert "tab:vsrbench-quality-smoke" in text
     else:
-        assert text.startswith("<!DOCTYPE html>") and "id='board-quality'" in text
+        assert text.startswith("<!DOCTYPE html>") and "id='board-quality'" in text and "id='board-quality-smoke'" in text
+        smoke_table = text.split("id='board-quality-smoke'", 1)[1].split("</table>", 1)[0]
+        assert "class='smoke'" in smoke_table and "best" not in smoke_table and "class='measured'" not in smoke_table
         assert "http://" not in text and "https://" not in text  # self-contained
 
 
@@ -165,7 +192,8 @@ def test_regress_detects_a_perturbed_cell(store, tmp_path, capsys):
     base = tmp_path / "baseline.csv"
     assert main(["regress", "--results", str(store), "--baseline", str(base), "--update"]) == 0
     table = read_baseline(base)
-    assert len(table) == 2 * len(RUNS)  # the mean row and the one clip of each record
+    recs = load_results(store)
+    assert len(table) == sum(1 + len(r["clips"]) for r in recs) == 2 * (len(RUNS) - 1) + 1 + 7  # demo: 7 clips
     assert main(["regress", "--results", str(store), "--baseline", str(base)]) == 0
     assert "OK" in capsys.readouterr().out
 
@@ -232,4 +260,73 @@ def test_runtime_board_takes_profile_rows(tmp_path, capsys):
     p.write_text(json.dumps(prof))
     assert main(["leaderboard", "--results", str(tmp_path / "empty"), "--no-reported", "--profile", str(p)]) == 0
     out = capsys.readouterr()
-    assert "| fstrn | measured |" in out.out and "2.50" in out.out and "no complete results" in out.err
+    assert "| fstrn | random | profile, batch 1 |" in out.out and "2.50" in out.out and "no complete results" in out.err
+
+
+def test_markdown_board_fits_120_columns_however_many_suites(store, reported_csv):
+    from vsrbench.benchmark.suites import SUITES
+    from vsrbench.leaderboard.render import render_md
+
+    recs = load_results(store)
+    full = next(r for r in recs if r["model"] == "bicubic" and r["suite"] == "demo")
+    # the full run copied under 14 more suites: 15 suites x (PSNR, SSIM) measured columns, plus the papers' rows
+    wide = recs + [dict(full, suite=name, psnr=full["psnr"] + k) for k, name in enumerate(list(SUITES)[2:16])]
+    boards, notes = build_boards(wide, reported=reported_csv)
+    text = render_md(boards, notes)
+    long = [line for line in text.splitlines() if len(line) > 120]
+    assert not long, long[:3]
+    for name in list(SUITES)[2:16]:
+        assert f" {name} PSNR " in text  # every column is still there, in one of the split tables
+    assert text.count("| model | weights | settings |") > 3  # the measured quality table was split
+
+
+def test_smoke_rows_are_never_ranked_even_when_better(store):
+    from vsrbench.leaderboard.render import render_md
+
+    recs = load_results(store)
+    full = next(r for r in recs if r["model"] == "bicubic" and r["suite"] == "demo")
+    lucky = dict(full, model="lucky", weights="random(seed=7)", psnr=full["psnr"] + 5, ssim=0.99)
+    cropped = dict(full, model="cropped", settings={**full["settings"], "crop": [32, 32]}, psnr=full["psnr"] + 6)
+    boards, _ = build_boards([full, lucky, cropped], reported=False)
+    q = boards[0]
+    kinds = dict(zip(q.df["model"], q.df["kind"]))
+    assert kinds == {"bicubic": "measured", "lucky": "smoke", "cropped": "smoke"}
+    mask = q.best_mask()
+    best_rows = set(q.df.loc[mask["demo PSNR"], "model"])
+    assert best_rows == {"bicubic"}  # ranked among full runs only, though the smoke rows score higher
+    text = render_md(boards)
+    main, smoke = text.split("### Smoke checks", 1)
+    assert "lucky" not in main and "cropped" not in main and "lucky" in smoke.split("##", 1)[0]
+    assert f"**{full['psnr']:.2f}**" in main
+
+
+def test_reported_rows_are_matched_by_protocol():
+    from vsrbench.leaderboard.boards import match_reported_suite as match
+
+    assert match("vid4-bd", "BD", 4, "y", "Bicubic") == "vid4-bd-duf"  # the survey's 21.80: DUF's convention
+    assert match("vid4-bd", "BD", 4, "y", "BasicVSR++") == "vid4-bd"
+    assert match("vid4-bd", "BD", 4, "y", "Bicubic", convention="bd") == "vid4-bd"  # a CSV column overrides
+    assert match("udm10", "BD", 4, "y", "BasicVSR++") == "udm10"
+    assert match("udm10", "BD", 4, "y", "Bicubic") == "udm10 (bd-duf)"  # no suite of that protocol: said so
+    assert match("vid4-lcvsr", "gauss sigma=1 size=3", 3, "y", "LCVSR") == "vid4-lcvsr-x3"
+    assert match("vimeo-fast-noise", "BI stvsr + noise", 4, "y", "ZSM") == "vimeo-fast-noise"
+    assert match("vid4-jpeg30", "BI stvsr + jpeg q30", 4, "y", "ZSM") == "vid4-jpeg30"
+    assert match("vid3oc-x16", "BI", 16, "rgb", "DKSAN") == "vid3oc-x16"
+    assert match("vid3oc-x16", "BI", 16, "y", "DKSAN") == "vid3oc-x16 (bi)"  # other channel: not that suite
+    assert match("reds4", "BI", 4, "rgb", "EDVR") == "reds4"
+    assert match("brcn5", "blur-bicubic sigma=2", 4, "y", "FSTRN") == "brcn5"
+
+
+def test_psnr_vs_runtime_keeps_smoke_checks_off_the_axes(store):
+    import matplotlib.pyplot as plt
+
+    from vsrbench.leaderboard.plots import psnr_vs_runtime
+
+    recs = load_results(store)
+    fig = psnr_vs_runtime(recs, "demo")  # one full run, four smoke checks
+    assert len(fig.axes[0].collections) == 1
+    assert any("4 smoke check(s)" in t.get_text() for t in fig.texts)
+    plt.close(fig)
+    fig = psnr_vs_runtime(recs, "vid4")  # smoke checks only: empty axes, and it says why
+    assert len(fig.axes[0].collections) == 0 and any("smoke" in t.get_text() for t in fig.texts)
+    plt.close(fig)

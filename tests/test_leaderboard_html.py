@@ -27,7 +27,8 @@ def page(prepared_home, shared_dir, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VSRBENCH_HOME", str(prepared_home))
         for model, crop in (("bicubic", (32, 32)), ("fstrn", (16, 16)), ("zsm", (16, 16))):
-            evaluate(model, "demo", device="cpu", limit_clips=1, crop=crop, results=res, progress=False)
+            evaluate(model, "demo", device="cpu", limit_clips=1, crop=crop, results=res, progress=False,
+                     random_weights=model != "bicubic")
         evaluate("bicubic", "vid4", device="cpu", limit_clips=1, crop=(32, 32), results=res, progress=False)
     out = tmp / "board.html"
     assert main(["leaderboard", "--results", str(res), "--format", "html", "--out", str(out),
@@ -71,11 +72,13 @@ def test_rows_render_in_chromium(page, tmp_path):
     q = table_rows(dom, "board-quality")
     cols = header(dom, "board-quality")
     assert cols[:5] == ["model", "kind", "paper", "weights", "settings"]
-    measured = [r for r in q if r[1] == "measured"]
-    assert sorted(r[0] for r in measured) == ["bicubic", "fstrn", "zsm"]
+    assert not [r for r in q if r[1] != "reported"]  # every run here is a smoke check: none in the main table
+    smoke = table_rows(dom, "board-quality-smoke")
+    assert sorted(r[0] for r in smoke) == ["bicubic", "fstrn", "zsm"] and {r[1] for r in smoke} == {"smoke"}
     assert any(r[0] == "Bicubic" and r[1] == "reported" and r[2] == "survey (seed 002) Table 1" for r in q)
-    assert len(table_rows(dom, "board-temporal")) == 3  # bicubic: one row, vid4 and demo columns
-    assert len([r for r in table_rows(dom, "board-runtime") if r[1] == "measured"]) == 4
+    assert len(table_rows(dom, "board-temporal-smoke")) == 3  # bicubic: one row, vid4 and demo columns
+    assert len([r for r in table_rows(dom, "board-runtime-smoke") if r[1] == "smoke"]) == 4
+    assert "best" not in dom.split('id="board-quality-smoke"', 1)[1].split("</table>", 1)[0]  # never bolded
 
 
 @pytest.mark.parametrize("direction", ["desc", "asc"])

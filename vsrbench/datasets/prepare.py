@@ -26,7 +26,9 @@ from vsrbench.datasets.catalog import DatasetEntry, Source, get_entry, vsrbench_
 from vsrbench.datasets.download import download
 from vsrbench.datasets.extract import BadArchiveError, safe_extract
 from vsrbench.datasets.frames import IMAGE_EXTENSIONS, list_frames, natural_key, read_frame_bgr
-from vsrbench.datasets.stores import BACKENDS, find_store, is_complete, make_writer, open_store, store_path
+from vsrbench.datasets.stores import (
+    BACKENDS, check_clip_names, find_store, is_complete, make_writer, open_store, store_path,
+)
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
@@ -37,7 +39,10 @@ __all__ = ["prepare", "add_variant", "PrepareResult", "resolve_variants", "obtai
 class ClipSource:
     clip: str
     set: str
-    frames: list[str] | None  # file paths; None for rendered (demo) clips
+    frames: list[str] | None  # file paths; None for rendered (demo) clips and video files
+    video: str | None = None  # the clip's video file (frames decoded by vsrbench.datasets.video)
+    n_frames: int = 0  # frames of the video file (decoded and counted at discovery)
+    sha256: str | None = None  # pinned sha256 of the video's RGB frames (catalog), checked while preparing
 
 
 @dataclass
@@ -124,6 +129,10 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
     """Folder holding the dataset's source files: ``source`` (folder or archive) or a download."""
     home = Path(home) if home is not None else vsrbench_home()
     ds_home = home / entry.name
+    if source is None and not urls and entry.layout == "package-videos":
+        from vsrbench.datasets.video import package_data_dir
+
+        return package_data_dir(entry.extra["package"], entry.extra["package_dir"], entry.extra.get("pip"))
     if source is not None:
         p = Path(source).expanduser()
         if p.is_dir():
@@ -186,6 +195,18 @@ def _clip_frames_dir(entry: DatasetEntry, d: Path) -> Path:
     return d
 
 
+def _holds_gt_subfolders(entry: DatasetEntry, d: Path) -> bool:
+    """``d`` holds clip folders that keep their GT frames in a ``truth``/``GT`` sub-folder, or in the
+    clip folder itself (SPMCS as RBPN-PyTorch's tree has it: SPMCS/<clip>/truth/NNNN.png beside
+    input2..4 for most clips, SPMCS/veni5_015/NNNN.png for one)."""
+    try:
+        subs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return False
+    in_gt_dir = [any(_images(p / g) for g in entry.gt_dirs if (p / g).is_dir()) for p in subs]
+    return len(subs) >= 2 and any(in_gt_dir) and all(g or _images(p) for g, p in zip(in_gt_dir, subs))
+
+
 def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[ClipSource], dict]:
     seq = _find_dir(root, lambda d: d.name == "sequences", depth=3)
     if seq is None:
@@ -245,6 +266,46 @@ def _discover_vimeo(entry: DatasetEntry, root: Path, quiet: bool) -> tuple[list[
     return clips, missing
 
 
+def _video_clip(entry: DatasetEntry, clip: str, path: Path, sha256: str | None = None) -> ClipSource:
+    """A clip given as a video file: decoded and counted now (a corrupt file fails before any work)."""
+    from vsrbench.datasets.video import count_video_frames
+
+    n = count_video_frames(path)
+    allowed = entry.expected_frames(clip)
+    if allowed and n not in allowed:
+        raise VsrbenchError(
+            f"{entry.name} clip {clip} ({path}): decoded {n} frames, expected {' or '.join(map(str, allowed))}; "
+            "re-encode or re-download it"
+        )
+    return ClipSource(clip, "all", None, video=str(path), n_frames=n, sha256=sha256)
+
+
+def _discover_package_videos(entry: DatasetEntry, root: Path) -> tuple[list[ClipSource], dict]:
+    """The catalog's named video files in ``root`` (other files there are not part of the dataset)."""
+    clips = []
+    for clip, fname in entry.extra["files"].items():
+        p = root / fname
+        if not p.is_file():
+            raise VsrbenchError(
+                f"{root}: {fname} (clip {clip}) is missing; reinstall {entry.extra.get('pip', 'the package')} "
+                f"or pass --source a folder holding {', '.join(entry.extra['files'].values())}"
+            )
+        clips.append(_video_clip(entry, clip, p, entry.extra.get("frames_sha256", {}).get(clip)))
+    return clips, {}
+
+
+def _clip_entries(d: Path) -> dict[str, Path]:
+    """Clip folders and video files (one clip each, by stem) directly in ``d`` (a folder wins over a
+    video of the same name); {} when unreadable."""
+    from vsrbench.datasets.video import list_videos
+
+    try:
+        dirs = {p.name: p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    except OSError:
+        return {}
+    return {**list_videos(d), **dirs}
+
+
 def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) -> tuple[list[ClipSource], dict]:
     """The clips to prepare, validated against the catalog (names, counts); ``(clips, missing_ids)``."""
     if entry.layout == "rendered":
@@ -253,9 +314,11 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
         return [ClipSource(c, "all", None) for c in DEMO_CLIPS], {}
     if entry.layout == "septuplets":
         return _discover_vimeo(entry, root, quiet)
+    if entry.layout == "package-videos":
+        return _discover_package_videos(entry, root)
     names = entry.clips if isinstance(entry.clips, tuple) else None
     if names:
-        base = _find_dir(root, lambda d: all((d / n).is_dir() for n in names))
+        base = _find_dir(root, lambda d: all((d / n).is_dir() for n in names) or set(names) <= set(_clip_entries(d)))
         if base is None:
             found = ", ".join(sorted((p.name for p in root.iterdir() if p.is_dir()), key=natural_key)[:12])
             raise VsrbenchError(
@@ -263,8 +326,10 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
                 f"point --source at the extracted {entry.name} GT folder or its archive"
             )
     else:
-        base = _find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d)) or root
-    present = sorted((p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
+        base = (_find_dir(root, lambda d: d.name in entry.gt_dirs and not _images(d))
+                or _find_dir(root, lambda d: _holds_gt_subfolders(entry, d)) or root)
+    entries = _clip_entries(base)  # clip folders and video files (one clip per file, by stem)
+    present = sorted(entries, key=natural_key)
     counts = (entry.num_clips,) + tuple(entry.allowed_clip_counts)
     if names and sorted(present, key=natural_key) != sorted(names, key=natural_key):
         extra = [p for p in present if p not in names]
@@ -279,6 +344,9 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
         )
     clips = []
     for c in present:
+        if not entries[c].is_dir():
+            clips.append(_video_clip(entry, c, entries[c]))
+            continue
         d = _clip_frames_dir(entry, base / c)
         frames = list_frames(d)
         allowed = entry.expected_frames(c)
@@ -296,7 +364,7 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
             )
         clips.append(ClipSource(c, "all", [str(p) for p in frames]))
     if entry.extra.get("max_35") is not None:
-        n35 = sum(1 for c in clips if len(c.frames) == 35)
+        n35 = sum(1 for c in clips if (len(c.frames) if c.frames else c.n_frames) == 35)
         if n35 > entry.extra["max_35"]:
             raise VsrbenchError(f"{base}: {n35} clips have 35 frames; SPMCS has at most one")
     return clips, {}
@@ -336,6 +404,14 @@ def _process_clip(dataset: str, clip: str, frames, specs, expect_hw, want_png: b
                 yield f"{dataset}:{clip}#{i}", bgr
 
         n, source = len(rendered), demo_frames()
+    elif isinstance(frames, dict):  # a video file: decoded one frame at a time, pinned sha256 checked at the end
+        from vsrbench.datasets.video import iter_video
+
+        n = frames["n_frames"]
+        source = (
+            (f"{frames['video']} frame {i}", np.ascontiguousarray(rgb[:, :, ::-1]))
+            for i, rgb in enumerate(iter_video(frames["video"], frames["sha256"]))
+        )
     else:
         n, source = len(frames), ((p, read_frame_bgr(p)) for p in frames)
     return clip, _degrade_and_encode(dataset, clip, n, source, specs, expect_hw, want_png, want_arrays, True)
@@ -368,6 +444,8 @@ def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, wa
                 "(width x height); the source is damaged or not this dataset"
             )
         first_shape = first_shape or hw
+        for _, d in degs:
+            d.check_frame_size(hw[0], hw[1], f"{dataset} clip {clip}, frame {i} ({p})")
         rgb = None
         for v in variants:
             if v == "GT":
@@ -462,11 +540,14 @@ def prepare(
 
 def _store_meta(entry: DatasetEntry, set: str, variant: str, backend: str, lmdb_keys: str) -> dict:
     """What a store records about itself (also the identity its resume journal checks)."""
+    from vsrbench.codeversion import degradation_code_version  # an LR store names the code that made it
+
     return {
         "dataset": entry.name, "set": "all" if backend == "folders" else set, "variant": variant,
         "scale": 1 if variant == "GT" else parse_spec(variant).scale,
         "key_style": lmdb_keys if backend == "lmdb" else "files",
         "vimeo_names": entry.layout == "septuplets" and backend == "lmdb",
+        **({} if variant == "GT" else {"degradation_code": degradation_code_version()}),
     }
 
 
@@ -525,6 +606,7 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     clips, result.missing_ids = discover_clips(entry, root, quiet)
     if not clips:
         raise VsrbenchError(f"{entry.name}: no clips to prepare in {root}")
+    check_clip_names([c.clip for c in clips], backend, str(root))  # before anything is written
     if result.missing_ids:
         rep = home / entry.name / "missing_ids.txt"
         rep.parent.mkdir(parents=True, exist_ok=True)
@@ -560,8 +642,8 @@ def _prepare_locked(entry, result, wanted, todo, specs, backend, source, urls, h
     want_arrays = any(b == "hdf5" for (b, _, _) in writers)
     expect = {c.clip: entry.expected_size(c.clip) for c in pending}
     by_clip = {c.clip: c for c in pending}
-    tasks = [(entry.name, c.clip, c.frames, specs, expect[c.clip], want_png, want_arrays) for c in pending]
-    total_frames = sum(len(c.frames) if c.frames else entry.expected_frames(c.clip)[0] for c in pending)
+    tasks = [(entry.name, c.clip, _frames_arg(c), specs, expect[c.clip], want_png, want_arrays) for c in pending]
+    total_frames = sum(len(c.frames) if c.frames else c.n_frames or entry.expected_frames(c.clip)[0] for c in pending)
     _log(
         f"{entry.name}: {len(pending)} clips ({total_frames} frames) -> GT + {', '.join(specs) or 'no LR'} "
         f"as {backend}, {workers} worker(s)", quiet,
@@ -646,6 +728,13 @@ def add_variant(
         except VsrbenchError:
             writer.abort()
             raise
+
+
+def _frames_arg(c: ClipSource):
+    """What :func:`_process_clip` gets for a clip: frame paths, None (rendered) or a video dict."""
+    if c.video is None:
+        return c.frames
+    return {"video": c.video, "n_frames": c.n_frames, "sha256": c.sha256}
 
 
 def _copy_vimeo_lists(root: Path, ds_home: Path, clips) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from vsrbench.datasets.catalog import vsrbench_home
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["install_splits", "PINNED_SHA256", "SPLIT_COUNTS", "MOTION_SPLITS", "read_id_list", "load_split", "check_split", "SplitCheck"]
+__all__ = ["fetch_motion_splits", "install_splits", "PINNED_SHA256", "SPLIT_COUNTS", "MOTION_SPLITS", "read_id_list", "load_split", "check_split", "SplitCheck"]
 
 MOTION_SPLITS = ("fast", "medium", "slow")
 SPLIT_COUNTS = {
@@ -109,6 +109,8 @@ def load_split(
         f"Vimeo-90K {form} {split} list not found (looked at {where}); pass the folder holding "
         "the lists (cleaned/ and rbpn-original/ sub-folders) as source, or put them in "
         f"{vsrbench_home() / 'vimeo90k' / 'splits'}"
+        + ("; the original lists download with vsrbench.datasets.splits.fetch_motion_splits() "
+           "(RBPN-PyTorch, sha256-pinned; see `vsrbench datasets vimeo90k`)" if form == "original" and split != "test" else "")
     )
 
 
@@ -164,3 +166,18 @@ def install_splits(source: str | os.PathLike, home=None) -> list[Path]:
                 installed.append(out)
             break
     return installed
+
+
+def fetch_motion_splits(home=None, urls: dict[str, str] | None = None, progress: bool = False) -> list[Path]:
+    """Download the original (RBPN) motion-split lists named by the catalog
+    (:func:`vsrbench.datasets.catalog.split_sources`) into ``$VSRBENCH_HOME/vimeo90k/splits/rbpn-original/``,
+    each checked against its pinned sha256; ``urls`` (split -> URL) overrides the catalog's."""
+    from vsrbench.datasets.catalog import split_sources
+    from vsrbench.datasets.download import download
+
+    dest = (Path(home) if home is not None else vsrbench_home()) / "vimeo90k" / "splits" / _FORM_DIRS["original"][0]
+    out = []
+    for split, src in split_sources().items():
+        url = (urls or {}).get(split, src.url)
+        out.append(download(url, dest / src.filename, sha256=src.sha256, progress=progress))
+    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vsrbench.datasets.catalog import vsrbench_home
-from vsrbench.datasets.stores import MARKER, is_complete
+from vsrbench.datasets.stores import MARKER, is_complete, store_damage
 
 __all__ = ["local_status"]
 
@@ -23,6 +23,8 @@ def local_status(dataset: str, home=None) -> list[str]:
         for p in sorted((root / b).glob(pat)):
             if is_complete(p):
                 out.append(str(p.relative_to(root)))
+            elif store_damage(p) is not None:
+                out.append(f"{p.relative_to(root)} DAMAGED (rerun prepare to rewrite it)")
     partial = sorted(q.name for q in root.rglob("*.partial"))
     if partial:
         out.append(f"interrupted (rerun prepare to finish): {', '.join(partial)}")

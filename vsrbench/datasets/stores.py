@@ -25,6 +25,7 @@ place. :func:`open_store` refuses a store without the marker.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -49,12 +50,21 @@ __all__ = [
     "Hdf5Writer",
     "FolderWriter",
     "make_writer",
+    "StoreDamagedError",
+    "store_damage",
+    "check_clip_names",
 ]
 
 MARKER = "vsrbench.json"
 JOURNAL = ".vsrbench-journal.txt"
 BACKENDS = ("lmdb", "hdf5", "folders")
 _FORMAT = "vsrbench-store/1"
+#: LMDB's own key limit (MDB_MAXKEYSIZE of the default build)
+LMDB_MAX_KEY_BYTES = 511
+
+
+class StoreDamagedError(VsrbenchError):
+    """A store that claims to be complete but cannot be read safely (truncated, foreign, corrupt)."""
 
 
 def frame_key(clip: str, gt_index: int, key_style: str = "basicsr", vimeo: bool = False) -> str:
@@ -80,10 +90,17 @@ def store_path(dataset: str, variant: str = "GT", set: str = "all", backend: str
     raise VsrbenchError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
 
 
+def _claims_complete(path: Path) -> bool:
+    """The store carries its completion marker (or is a file that may: HDF5 keeps it inside)."""
+    return (path / MARKER).is_file() if path.is_dir() else path.is_file()
+
+
 def is_complete(path: str | os.PathLike) -> bool:
+    """The store at ``path`` is finished and sound (a damaged one counts as not complete, so that
+    ``prepare`` writes it again)."""
     path = Path(path)
     if path.is_dir():
-        return (path / MARKER).is_file()
+        return (path / MARKER).is_file() and store_damage(path) is None
     if path.is_file():
         try:
             import h5py
@@ -98,10 +115,13 @@ def is_complete(path: str | os.PathLike) -> bool:
 def find_store(dataset: str, variant: str = "GT", set: str = "all", backend: str | None = None, home=None) -> Path:
     """Path of a complete store for (dataset, set, variant); ``backend`` None tries lmdb, hdf5, folders.
 
-    Raises :class:`VsrbenchError` saying which ``vsrbench prepare`` command makes it.
+    Raises :class:`VsrbenchError` saying which ``vsrbench prepare`` command makes it, and
+    :class:`StoreDamagedError` for a store that is there but damaged (never silently skipped).
     """
     for b in [backend] if backend else list(BACKENDS):
         p = store_path(dataset, variant, set, b, home)
+        if _claims_complete(p):
+            check_store(p)
         if is_complete(p):
             return p
     flag = f" --{backend}" if backend else ""
@@ -112,7 +132,196 @@ def find_store(dataset: str, variant: str = "GT", set: str = "all", backend: str
     )
 
 
+# --------------------------------------------------------------------------------------------- damage
+
+
+def _rerun_command(path: Path, meta: dict | None) -> str:
+    """The ``vsrbench prepare`` command that writes the store at ``path`` again."""
+    meta = meta or {}
+    backend = meta.get("backend") or ("hdf5" if path.suffix == ".h5" else "lmdb" if path.suffix == ".lmdb" else "folders")
+    dataset = meta.get("dataset") or (path.parents[2].name if backend != "folders" and len(path.parents) > 2 else path.parent.name)
+    variant = meta.get("variant")
+    if variant is None:
+        import re
+
+        stem = path.name[: -len(path.suffix)] if path.suffix else path.name
+        m = re.fullmatch(r"(BI|BD|BDDUF)x(\d+)", stem)
+        ops = {"BI": "bi", "BD": "bd", "BDDUF": "bd-duf"}
+        variant = "GT" if stem == "GT" else (f"{ops[m.group(1)]}:x{m.group(2)}" if m else None)
+    cmd = f"vsrbench prepare {dataset}" + ("" if backend == "lmdb" else f" --{backend}")
+    if variant is None:
+        cmd += " --variants SPEC"
+    elif variant != "GT":
+        cmd += f" --variants {variant}"
+    hint = f"rerun `{cmd}`"
+    if variant == "GT" and dataset != "demo":
+        hint += " (with the --source you prepared it from)"
+    elif variant is None:
+        hint += f" (SPEC: the variant stored as {path.name})"
+    return hint
+
+
+def _lmdb_damage(path: Path, meta: dict) -> str | None:
+    """LMDB's meta pages (the first two pages, read with ``pread`` when the environment opens) record
+    the last page in use: a ``data.mdb`` shorter than that is cut, and mapping it would end in SIGBUS
+    on the first read past the end. The entry count must match the frames the marker lists. (The
+    file size is not recorded in the marker: it depends on ``--commit-every``, and identical stores
+    must have identical markers.)"""
+    import lmdb
+
+    data = path / "data.mdb"
+    try:
+        size = data.stat().st_size
+    except OSError:
+        return "data.mdb is missing"
+    env = _LMDB_ENVS.get((os.getpid(), str(path)))
+    opened = env is None
+    try:
+        if opened:
+            env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=1)
+        # both read from LMDB's meta pages (the first two pages, read with pread): safe on a cut file
+        info, stat = env.info(), env.stat()
+    except lmdb.Error as e:
+        return f"LMDB cannot open it ({e})"
+    finally:
+        if opened and env is not None:
+            env.close()
+    need = (int(info["last_pgno"]) + 1) * int(stat["psize"])
+    if size < need:
+        return f"data.mdb is {size} bytes, its pages need {need}: truncated"
+    frames = sum(len(idx) for _, idx, _ in meta.get("clips", []))
+    if int(stat["entries"]) != frames:
+        return f"it holds {stat['entries']} frames, its {MARKER} lists {frames}"
+    return None
+
+
+def store_damage(path: str | os.PathLike) -> str | None:
+    """Why the store at ``path`` (which claims to be complete) cannot be read safely, or None.
+
+    Cheap: sizes and LMDB's meta pages, never a mapped read of the data (a truncated ``data.mdb``
+    would otherwise kill the reader with SIGBUS).
+    """
+    path = Path(path)
+    if path.is_dir():
+        marker = path / MARKER
+        if not marker.is_file():
+            return None
+        try:
+            meta = json.loads(marker.read_text(encoding="utf-8"))
+            if not isinstance(meta, dict) or not isinstance(meta.get("clips"), list):
+                raise ValueError("no clip list")
+        except (OSError, ValueError) as e:
+            return f"its {MARKER} is unreadable ({e})"
+        if meta.get("backend") == "lmdb" or (path / "data.mdb").exists():
+            return _lmdb_damage(path, meta)
+        return None
+    if path.is_file():
+        try:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                raw = f.attrs.get("vsrbench")
+                if raw is not None:
+                    json.loads(raw)
+        except OSError as e:
+            return f"not a readable HDF5 file ({str(e).splitlines()[0]})"
+        except ValueError as e:
+            return f"its vsrbench marker is unreadable ({e})"
+    return None
+
+
+def check_store(path: str | os.PathLike, meta: dict | None = None) -> None:
+    """Raise :class:`StoreDamagedError` (naming the store and the command that rewrites it) when the
+    store at ``path`` is damaged."""
+    path = Path(path)
+    why = store_damage(path)
+    if why is not None:
+        if meta is None:
+            try:
+                meta = json.loads((path / MARKER).read_text(encoding="utf-8")) if path.is_dir() else None
+            except (OSError, ValueError):
+                meta = None
+        raise StoreDamagedError(f"store {path} is damaged: {why}; {_rerun_command(path, meta if isinstance(meta, dict) else None)}")
+
+
+def check_clip_names(clips, backend: str, where: str = "") -> None:
+    """Refuse, before anything is written, clip names a store cannot hold: names that are not valid
+    UTF-8 (undecodable bytes in a folder name), control characters (they would split
+    ``meta_info.txt``), and LMDB keys longer than LMDB allows."""
+    import unicodedata
+
+    for clip in clips:
+        try:
+            raw = clip.encode("utf-8")
+        except UnicodeEncodeError:
+            raise VsrbenchError(
+                f"{where or 'source'}: clip folder {clip!r} has a name that is not valid UTF-8; rename it"
+            ) from None
+        if any(unicodedata.category(ch) == "Cc" for ch in clip):
+            raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} has a control character in its name; rename it")
+        if backend == "lmdb" and len(raw) + 16 > LMDB_MAX_KEY_BYTES:
+            raise VsrbenchError(
+                f"{where or 'source'}: clip name {clip[:40]!r}... is {len(raw)} bytes in UTF-8; LMDB keys hold at most "
+                f"{LMDB_MAX_KEY_BYTES - 16} for a clip name: rename it, or use --hdf5 or --folders"
+            )
+
+
 # --------------------------------------------------------------------------------------------- writers
+
+
+_NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def _write_failure(exc: BaseException, path: Path) -> VsrbenchError | None:
+    """A clear error for a failed store write (disk full, quota, I/O error), or None to re-raise."""
+    import lmdb
+
+    free = ""
+    for d in (path.parent, *path.parents):
+        if d.exists():
+            try:
+                free = f"; {shutil.disk_usage(d).free / 1e9:.2f} GB free at {d}"
+            except OSError:
+                pass
+            break
+    msg = str(exc)
+    if isinstance(exc, OSError) and (exc.errno in _NO_SPACE or "No space left" in msg or "errno = 28" in msg):
+        return VsrbenchError(f"no space left on device while writing {path}{free}; free some space and rerun the same command")
+    if isinstance(exc, (lmdb.DiskError, lmdb.MapFullError)) or (
+        isinstance(exc, lmdb.Error) and ("Input/output error" in msg or "No space left" in msg or "Disk quota" in msg)
+    ):
+        return VsrbenchError(
+            f"no space left on device while writing {path} (or a disk I/O error; LMDB says: {msg}){free}; "
+            "free some space (or check the disk) and rerun the same command"
+        )
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return VsrbenchError(
+            f"cannot write {path}: {exc.strerror or msg}; make the folder writable or set VSRBENCH_HOME to a writable folder"
+        )
+    if isinstance(exc, lmdb.Error):
+        return VsrbenchError(f"could not write {path}: LMDB says: {msg}; check that the folder is writable and the disk "
+                             "is healthy, then rerun the same command")
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return VsrbenchError(f"input/output error while writing {path} ({msg}){free}; check the disk and rerun")
+    return None
+
+
+class _write_guard:
+    """Turn disk-full / I/O failures inside a store write into one clear :class:`VsrbenchError`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, et, exc, tb):
+        if exc is None or isinstance(exc, VsrbenchError) or not isinstance(exc, Exception):
+            return False
+        err = _write_failure(exc, self.path)
+        if err is None:
+            return False
+        raise err from None
 
 
 class _Writer:
@@ -129,7 +338,12 @@ class _Writer:
         self.pending_frames = 0
         self.done: dict[str, dict] = {}
         self._config = json.dumps({k: v for k, v in sorted(self.meta.items())}, sort_keys=True)
-        self._open_partial()
+        try:
+            with _write_guard(self.final):
+                self._open_partial()
+        except VsrbenchError:
+            self.abort()
+            raise
 
     # journal -----------------------------------------------------------------
     @property
@@ -193,8 +407,9 @@ class _Writer:
     def flush(self) -> None:
         if not self.pending:
             return
-        self._commit(self.pending)
-        self._append_journal([{"clip": c, "indices": i, "shape": list(s)} for c, i, s, _ in self.pending])
+        with _write_guard(self.final):
+            self._commit(self.pending)
+            self._append_journal([{"clip": c, "indices": i, "shape": list(s)} for c, i, s, _ in self.pending])
         self.pending, self.pending_frames = [], 0
 
     def finalize(self, clip_order: list[str]) -> Path:
@@ -205,12 +420,13 @@ class _Writer:
             raise RuntimeError(f"{self.partial}: clips not written: {missing[:5]}")
         clips = [[c, self.done[c]["indices"], self.done[c]["shape"]] for c in clip_order]
         marker = {"format": _FORMAT, **self.meta, "clips": clips}
-        self._close(marker)
-        if self.final.is_dir():
-            shutil.rmtree(self.final)
-        elif self.final.exists():
-            self.final.unlink()
-        os.replace(self.partial, self.final)
+        with _write_guard(self.final):
+            self._close(marker)
+            if self.final.is_dir():
+                shutil.rmtree(self.final)
+            elif self.final.exists():
+                self.final.unlink()
+            os.replace(self.partial, self.final)
         return self.final
 
     def abort(self) -> None:
@@ -259,7 +475,7 @@ class LmdbWriter(_Writer):
                 with env.begin(write=True) as txn:
                     for clip, indices, _, payload in items:
                         for i, value in zip(indices, payload):
-                            txn.put(frame_key(clip, i, style, vimeo).encode("ascii"), value)
+                            txn.put(_lmdb_key(frame_key(clip, i, style, vimeo), self.final), value)
                 break
             except lmdb.MapFullError:
                 self._map_size *= 2
@@ -270,7 +486,7 @@ class LmdbWriter(_Writer):
         if marker is not None:
             self._env_open()
             style, vimeo = self.meta["key_style"], self.meta["vimeo_names"]
-            with open(self.partial / "meta_info.txt", "w") as f:
+            with open(self.partial / "meta_info.txt", "w", encoding="utf-8") as f:
                 for clip, indices, shape in marker["clips"]:
                     sh = ",".join(str(int(v)) for v in shape)
                     for i in indices:
@@ -281,6 +497,20 @@ class LmdbWriter(_Writer):
         if marker is not None:
             self.journal.unlink(missing_ok=True)
             _write_json_atomic(self.partial / MARKER, marker)
+
+
+def _lmdb_key(key: str, where) -> bytes:
+    """LMDB keys are UTF-8 (BasicSR decodes them so); refuse what LMDB cannot hold."""
+    try:
+        raw = key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise VsrbenchError(f"{where}: key {key!r} is not valid UTF-8; rename the clip folder") from None
+    if len(raw) > LMDB_MAX_KEY_BYTES:
+        raise VsrbenchError(
+            f"{where}: key {key[:40]!r}... is {len(raw)} bytes, LMDB allows {LMDB_MAX_KEY_BYTES}; "
+            "rename the clip folder or use --hdf5 / --folders"
+        )
+    return raw
 
 
 class FolderWriter(_Writer):
@@ -520,8 +750,15 @@ class LmdbStore(Store):
 
     def _read(self, clip, gt_index, pos):
         key = frame_key(clip, gt_index, self.meta.get("key_style", "basicsr"), self.meta.get("vimeo_names", False))
-        with _lmdb_env(self.path).begin(write=False) as txn:
-            buf = txn.get(key.encode("ascii"))
+        import lmdb
+
+        try:
+            with _lmdb_env(self.path).begin(write=False) as txn:
+                buf = txn.get(key.encode("utf-8"))
+        except lmdb.Error as e:
+            raise StoreDamagedError(
+                f"store {self.path} is damaged: LMDB cannot read key {key!r} ({e}); {_rerun_command(self.path, self.meta)}"
+            ) from None
         if buf is None:
             raise VsrbenchError(f"{self.path}: key {key!r} missing; delete the store and run prepare again")
         return _decode(buf, f"{self.path} key {key}")
@@ -536,7 +773,13 @@ class Hdf5Store(Store):
         return h5py.File(self.path, "r")
 
     def _read(self, clip, gt_index, pos):
-        return np.asarray(self._handle[clip][pos])
+        try:
+            return np.asarray(self._handle[clip][pos])
+        except (OSError, KeyError) as e:
+            raise StoreDamagedError(
+                f"store {self.path} is damaged: clip {clip!r} frame {pos} cannot be read ({str(e).splitlines()[0]}); "
+                f"{_rerun_command(self.path, self.meta)}"
+            ) from None
 
 
 class FolderStore(Store):
@@ -585,13 +828,16 @@ def open_store(path: str | os.PathLike, *, require_marker: bool = True) -> Store
             with h5py.File(path, "r") as f:
                 raw = f.attrs.get("vsrbench")
         except OSError as e:
+            check_store(path)
             raise VsrbenchError(f"{path}: not a readable HDF5 file ({e}); delete it and run prepare again") from None
         if raw is None:
             raise VsrbenchError(f"{path}: HDF5 file without the vsrbench completion marker; run prepare again")
+        check_store(path)
         return Hdf5Store(path, json.loads(raw))
     marker = path / MARKER
     if marker.is_file():
-        meta = json.loads(marker.read_text())
+        check_store(path)
+        meta = json.loads(marker.read_text(encoding="utf-8"))
         if meta.get("backend") == "lmdb" or (path / "data.mdb").exists():
             return LmdbStore(path, meta)
         return FolderStore(path, meta)

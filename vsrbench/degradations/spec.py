@@ -13,6 +13,11 @@ Grammar: ``op[:key=value,...][:xS]`` joined by ``+``, applied left to right. Val
 ``frames:odd``            keep frames 1, 3, 5, ... (1-based), for space-time SR
 ========================  =======================================================================
 
+Parameters are checked against :data:`PARAM_RANGES` (blur sigma 0.1..20, kernel size 1..99 (odd for
+bd-duf), noise sigma 0..255 and p 0..1, JPEG q 1..100; no key twice, one scale per op, at most
+:data:`MAX_OPS` ops and :data:`MAX_SPEC_CHARS` characters); frames smaller than the total scale are
+refused (:meth:`Degradation.check_frame_size`).
+
 Scales: 2, 3, 4, 8, 16. GT is modcropped to a multiple of the total scale first. Random ops draw from
 a generator seeded by (dataset, clip, frame index, canonical spec, op position): the same bytes on
 every machine, rerun, order and worker count.
@@ -21,6 +26,7 @@ every machine, rerun, order and worker count.
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +49,24 @@ VALID_OPS: dict[str, tuple[dict, bool, bool, str]] = {
     "jpeg": ({"q": None}, False, False, "JPEG round trip at quality q"),
     "frames": ({}, False, False, "frame selection: frames:odd"),
 }
+
+
+#: valid parameter ranges, (low, high, integer): the literature's values sit well inside them
+#: (bd sigma 1.6, bd-duf sigma 0.4 x scale, gauss 1 / 3x3, blur-bicubic 2 / 5x5, noise 25.5 / 0.1,
+#: jpeg 10..50); outside them a blur is a no-op or a NaN (sigma 0), or runs for ages (huge kernels)
+_BLUR_SIGMA = (0.1, 20.0, False)
+_KERNEL_SIZE = (1, 99, True)
+PARAM_RANGES: dict[str, dict[str, tuple[float, float, bool]]] = {
+    "bd": {"sigma": _BLUR_SIGMA},
+    "bd-duf": {"sigma": _BLUR_SIGMA, "size": _KERNEL_SIZE},
+    "gauss": {"sigma": _BLUR_SIGMA, "size": _KERNEL_SIZE},
+    "blur-bicubic": {"sigma": _BLUR_SIGMA, "size": _KERNEL_SIZE},
+    "noise": {"sigma": (0.0, 255.0, False), "p": (0.0, 1.0, False)},
+    "jpeg": {"q": (1, 100, True)},
+}
+#: a spec longer than this is refused (store and folder names are derived from it)
+MAX_SPEC_CHARS = 200
+MAX_OPS = 8
 
 
 def _valid_list() -> str:
@@ -157,10 +181,22 @@ class Degradation:
                 idx = idx[::2]
         return idx
 
+    def check_frame_size(self, height: int, width: int, where: str = "") -> None:
+        """Refuse a frame smaller than the total scale (its LR frame would be empty)."""
+        s = self.scale
+        if height < s or width < s:
+            from vsrbench.errors import VsrbenchError
+
+            raise VsrbenchError(
+                f"{where + ': ' if where else ''}frame is {width}x{height} (width x height), too small for "
+                f"{self.spec}: the minimum is {s}x{s} (one LR pixel at x{s}); use larger frames or a smaller scale"
+            )
+
     def apply_frame(self, img: np.ndarray, *, dataset: str = "", clip: str = "", index: int = 0) -> np.ndarray:
         """Degrade one uint8 RGB GT frame (modcropped first). ``index`` is its 0-based GT index."""
         if img.dtype != np.uint8:
             raise ValueError(f"degradations take uint8 frames, got {img.dtype}")
+        self.check_frame_size(img.shape[0], img.shape[1], f"{clip} frame {index}" if clip else "")
         x = modcrop(img, self.scale) if self.scale > 1 else img
         spec = self.spec
         for pos, op in enumerate(self.ops):
@@ -177,12 +213,17 @@ class Degradation:
         ]
 
 
-def _parse_value(spec: str, key: str, raw: str):
+def _parse_value(spec: str, op: str, key: str, raw: str):
+    lo, hi, integer = PARAM_RANGES[op][key]
+    what = f"an integer in {lo:g}..{hi:g}" if integer else f"a number in {lo:g}..{hi:g}"
+    shown = raw if len(raw) <= 24 else raw[:24] + "..."
     try:
-        v = float(raw)
+        v = float(raw) if raw and "_" not in raw else float("nan")
     except ValueError:
-        raise _spec_error(spec, f"{key}={raw!r} is not a number") from None
-    return int(v) if v.is_integer() and key in ("size", "q") else v
+        v = float("nan")
+    if not math.isfinite(v) or (integer and not v.is_integer()) or not lo <= v <= hi:
+        raise _spec_error(spec, f"{op} {key}={shown}: {key} must be {what}")
+    return int(v) if integer else v
 
 
 def _parse_op(spec: str, text: str) -> DegradationOp:
@@ -192,7 +233,8 @@ def _parse_op(spec: str, text: str) -> DegradationOp:
         raise _spec_error(spec, f"unknown operation {name!r}")
     defaults, takes_scale, _, _ = VALID_OPS[name]
     params = dict(defaults)
-    scale = 1
+    given: set[str] = set()
+    scale = None
     for part in parts[1:]:
         part = part.strip()
         if not part:
@@ -200,9 +242,11 @@ def _parse_op(spec: str, text: str) -> DegradationOp:
         if part[0] in "xX" and part[1:].isdigit():
             if not takes_scale:
                 raise _spec_error(spec, f"{name!r} takes no scale")
+            if scale is not None:
+                raise _spec_error(spec, f"{name!r} has two scales in {text!r}; give one, e.g. {name}:x4")
             scale = int(part[1:])
             if scale not in SCALES:
-                raise _spec_error(spec, f"scale x{scale} is not supported")
+                raise _spec_error(spec, f"scale x{scale} is not supported (use x2, x3, x4, x8 or x16)")
         elif name == "frames":
             if part != "odd":
                 raise _spec_error(spec, f"frames:{part} is not supported (use frames:odd)")
@@ -213,22 +257,22 @@ def _parse_op(spec: str, text: str) -> DegradationOp:
                 k, v = (t.strip() for t in kv.split("=", 1))
                 if k not in defaults:
                     raise _spec_error(spec, f"{name!r} has no parameter {k!r} (it takes: {', '.join(defaults) or 'none'})")
-                params[k] = _parse_value(spec, k, v)
+                if k in given:
+                    raise _spec_error(spec, f"{name!r} parameter {k!r} is given twice")
+                given.add(k)
+                params[k] = _parse_value(spec, name, k, v)
+    scale = scale or 1
     if takes_scale and scale == 1:
         raise _spec_error(spec, f"{name!r} needs a scale, e.g. {name}:x4")
     if name == "frames" and len(parts) != 2:
         raise _spec_error(spec, "use frames:odd")
-    if name == "jpeg":
-        if params["q"] is None:
-            raise _spec_error(spec, "jpeg needs a quality, e.g. jpeg:q=20")
-        if not (isinstance(params["q"], int) and 1 <= params["q"] <= 100):
-            raise _spec_error(spec, f"jpeg quality must be an integer in 1..100, got {params['q']}")
-    if name == "bd-duf" and params["sigma"] is None:
-        params["sigma"] = round(0.4 * scale, 6)
-    if name in ("gauss", "blur-bicubic", "bd-duf") and (params["size"] < 1):
-        raise _spec_error(spec, "size must be >= 1")
-    if name == "noise" and not (0 <= params["p"] <= 1 and params["sigma"] >= 0):
-        raise _spec_error(spec, "noise needs sigma >= 0 and 0 <= p <= 1")
+    if name == "jpeg" and params["q"] is None:
+        raise _spec_error(spec, "jpeg needs a quality, e.g. jpeg:q=20 (an integer in 1..100)")
+    if name == "bd-duf":
+        if params["sigma"] is None:
+            params["sigma"] = round(0.4 * scale, 6)
+        if params["size"] % 2 == 0:
+            raise _spec_error(spec, f"bd-duf size={params['size']}: size must be odd (DUF's kernel is centred; default 13)")
     return DegradationOp(name, tuple(params.items()), scale)
 
 
@@ -238,6 +282,10 @@ def parse_spec(spec: str | Degradation) -> Degradation:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise _spec_error(str(spec), "empty spec")
+    if len(spec) > MAX_SPEC_CHARS:
+        raise _spec_error(spec[:40] + "...", f"{len(spec)} characters; a spec has at most {MAX_SPEC_CHARS}")
+    if spec.count("+") >= MAX_OPS:
+        raise _spec_error(spec, f"{spec.count('+') + 1} operations; a spec chains at most {MAX_OPS}")
     ops = tuple(_parse_op(spec, t) for t in spec.split("+"))
     if sum(1 for op in ops if op.scale > 1) > 1:
         raise _spec_error(spec, "only one resizing operation per spec")

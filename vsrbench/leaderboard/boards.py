@@ -12,13 +12,16 @@ Three boards:
 
 Reported rows are separate rows with ``kind == "reported"`` and ``paper`` naming the source; a
 reported number is never put into a measured row or ranked against measured ones (the "best" marks
-are computed over measured rows only). Measured rows with different settings (a crop, a clip
-limit, a dtype, ...) are different rows, labelled by ``settings``, so a quick-check number never
+are computed over rows of kind ``measured`` only). Measured rows with different settings (a crop, a
+clip limit, a dtype, ...) are different rows, labelled by ``settings``. Smoke checks, records with
+random weights or scored on a crop or a clip limit, have ``kind == "smoke"``: renderers put them in
+their own "smoke checks" table, never ranked, never bolded, so a quick-check number never
 masquerades as a full-suite one.
 
-Reported suite names are mapped to vsrbench suites where they mean the same set and protocol
-(``vid4``, ``vid4-bd``, ``udm10``, ``vimeo90k-t``, ``vimeo-fast``, ...; ``vid4-lcvsr`` at x3 is
-``vid4-lcvsr-x3``); the others (``reds4``, ``brcn5``, ``spmcs-lcvsr``, ...) keep their own columns.
+Reported rows are matched to vsrbench suites by protocol, never by name: (dataset and split,
+degradation convention, scale, channel), see :attr:`vsrbench.benchmark.suites.Suite.protocol`. The
+survey's "Bicubic BD" row is the DUF convention (suite ``vid4-bd-duf``), not ``vid4-bd``. Rows with
+no suite of that protocol (``reds4``, ``brcn5``, ...) keep their own column.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from vsrbench.benchmark.suites import SUITES
+from vsrbench.benchmark.suites import SUITES, degradation_convention, find_suite_by_protocol
 
 __all__ = [
     "ROW_KEYS",
@@ -43,6 +46,8 @@ __all__ = [
     "records_frame",
     "runtime_board",
     "settings_label",
+    "is_smoke",
+    "match_reported_suite",
     "temporal_board",
 ]
 
@@ -50,6 +55,9 @@ ROW_KEYS = ["model", "kind", "paper", "weights", "settings"]
 DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
                     "crop": None, "model_kwargs": {}}
 TEMPORAL_METRICS = [("tof", "tOF", "min"), ("warping_error", "warp", "min"), ("tpsnr", "tPSNR", "max")]
+#: TecoGAN's protocol (``--metrics tecogan``): record key ``tecogan``; the header names the protocol.
+TECOGAN_METRICS = [("tecogan_tof", "tOF[TecoGAN]", "min"), ("tecogan_lpips", "LPIPS[TecoGAN]", "min"),
+                   ("tecogan_tlp", "tLP[TecoGAN]", "min")]
 
 
 @dataclass
@@ -63,10 +71,11 @@ class Board:
     best: dict[str, str] = field(default_factory=dict)
     formats: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    suite_columns: bool = False  # value columns are '<suite> <metric>' (quality, temporal boards)
 
     def best_mask(self) -> pd.DataFrame:
         """Boolean frame, True where a cell holds the best measured value of its column."""
-        mask = pd.DataFrame(False, index=self.df.index, columns=self.df.columns)
+        mask = pd.DataFrame(False, index=self.df.index, columns=self.df.columns)  # never smoke or reported rows
         if self.df.empty or "kind" not in self.df:
             return mask
         measured = self.df["kind"] == "measured"
@@ -109,6 +118,12 @@ def settings_label(settings: dict | None) -> str:
     return ", ".join(parts) or "full"
 
 
+def is_smoke(weights: str | None, settings: dict | None) -> bool:
+    """A smoke check, not a result: random weights, or scored on a crop or a clip limit."""
+    s = settings or {}
+    return str(weights or "").startswith("random") or bool(s.get("crop")) or bool(s.get("limit_clips"))
+
+
 def _num(v):
     if v is None:
         return math.nan
@@ -128,7 +143,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         psnr = r.get("psnr")
         rows.append({
             "model": r["model"],
-            "kind": "measured",
+            "kind": "smoke" if is_smoke(r.get("weights"), r.get("settings")) else "measured",
             "paper": "",
             "weights": r.get("weights", "none"),
             "settings": settings_label(r.get("settings")),
@@ -138,6 +153,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "tof": _num(t.get("tof")),
             "warping_error": _num(t.get("warping_error")),
             "tpsnr": _num(t.get("tpsnr")),
+            **{k: _num((r.get("tecogan") or {}).get(k.split("_", 1)[1])) for k, _, _ in TECOGAN_METRICS},
             "ms_per_frame": _num(rt.get("ms_per_frame")),
             "fps": _num(rt.get("fps")),
             "params": _num(rt.get("params")),
@@ -150,32 +166,92 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "n_frames": r.get("n_frames"),
             "date": (r.get("provenance") or {}).get("date", ""),
         })
-    cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", "ms_per_frame", "fps", "params",
+    cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", *[k for k, _, _ in TECOGAN_METRICS],
+                       "ms_per_frame", "fps", "params",
                        "flops_per_frame", "peak_memory_mb", "device", "dtype", "lr_size", "n_clips", "n_frames", "date"]
     df = pd.DataFrame(rows, columns=cols)
-    if not df.empty:  # the same (model, weights, settings, suite) twice: keep the newest
-        df = df.sort_values("date", kind="stable").drop_duplicates(ROW_KEYS + ["suite"], keep="last")
+    if not df.empty:  # the same (model, weights, settings, suite) twice: the newest value of each column
+        # (a --metrics tecogan record and a default one of the same settings fill each other's columns)
+        df = df.sort_values("date", kind="stable").groupby(ROW_KEYS + ["suite"], sort=False, as_index=False, dropna=False).last()
+        df = df[cols]
     return df.reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # reported rows
 
-# reported (suite, scale) -> vsrbench suite, where the names differ
-_SUITE_ALIASES = {("vid4-lcvsr", 3): "vid4-lcvsr-x3"}
+# Which BD convention a reported "BD" number used (protocol.md: two incompatible conventions). The
+# survey's / BasicVSR's Bicubic BD rows reproduce with DUF's (21.80 on Vid4 is bd-duf's 21.79; the
+# BasicVSR convention gives 23.44), as do DUF's and PFNL's own; the BasicVSR family, EDVR (as those
+# tables report it), IconVSR, TDAN use MATLAB's BD_degradation.m (``bd``). A ``convention`` column in
+# reported.csv overrides this.
+BD_DUF_METHODS = {"bicubic", "duf", "duf-52l", "duf-28l", "duf-16l", "pfnl"}
 
 
-def map_reported_suite(suite: str, scale) -> str:
-    """The vsrbench suite a reported.csv row belongs to, or its own name when vsrbench has none."""
+def _reported_spec(degradation: str, scale: int, method: str) -> str | None:
+    """reported.csv's degradation text (``BI``, ``BD``, ``BI stvsr + jpeg q10``, ``gauss sigma=1
+    size=3``) as a vsrbench spec at ``scale``, or None when vsrbench has no such degradation."""
+    import re
+
+    from vsrbench.degradations import parse_spec
+
+    parts = []
+    for k, chunk in enumerate(t.strip() for t in degradation.split("+")):
+        words = [w for w in chunk.split() if w.lower() != "stvsr"]
+        if not words:
+            return None
+        op = words[0].lower()
+        if op == "bd":
+            op = "bd-duf" if method.strip().lower() in BD_DUF_METHODS else "bd"
+        params = []
+        for w in words[1:]:
+            m = re.fullmatch(r"([a-z]+)(\d+(?:\.\d+)?)", w.lower())
+            params.append(w if "=" in w else (f"{m.group(1)}={m.group(2)}" if m else w))
+        part = op + (":" + ",".join(params) if params else "")
+        parts.append(part + (f":x{scale}" if k == 0 and scale is not None else ""))
+    try:
+        return parse_spec("+".join(parts)).spec
+    except Exception:
+        return None
+
+
+def _reported_dataset(test_set: str) -> tuple[str, str | None]:
+    """(dataset, split) of a reported test-set name: that of the longest suite name it starts with
+    (``vimeo-fast-noise`` -> vimeo90k, fast; ``spmcs-lcvsr`` -> spmcs); else the name itself."""
+    best = None
+    for s in SUITES.values():
+        if test_set == s.name or test_set.startswith(s.name + "-"):
+            if best is None or len(s.name) > len(best.name):
+                best = s
+    return (best.dataset, best.split) if best else (test_set, None)
+
+
+def match_reported_suite(test_set: str, degradation: str, scale, channel: str = "y", method: str = "",
+                         convention: str | None = None) -> str:
+    """The vsrbench suite whose protocol (dataset, split, degradation convention, scale, channel) a
+    reported.csv row shares, or, when there is none, a column label of its own (the reported name,
+    with the scale when it is not x4)."""
     try:
         sc = int(scale)
     except (TypeError, ValueError):
         sc = None
-    if (suite, sc) in _SUITE_ALIASES:
-        return _SUITE_ALIASES[(suite, sc)]
-    if suite in SUITES and (sc is None or SUITES[suite].scale == sc):
-        return suite
-    return suite if sc is None else (suite if suite not in SUITES else f"{suite}-x{sc}")
+    if sc is not None:
+        dataset, split = _reported_dataset(test_set)
+        spec = None
+        if convention:  # a vsrbench convention (bd-duf, bi+noise, ...): the scale goes on the first op
+            head, _, tail = convention.strip().partition("+")
+            spec = _reported_spec(f"{head}:x{sc}" + (f"+{tail}" if tail else ""), None, method)
+        elif degradation:
+            spec = _reported_spec(degradation, sc, method)
+        if spec:
+            hit = find_suite_by_protocol(dataset, split, degradation_convention(spec), sc, (channel or "y").lower())
+            if hit is not None:
+                return hit.name
+        if spec and test_set in SUITES:  # a vsrbench suite's name, another protocol: say which
+            return f"{test_set} ({degradation_convention(spec)})"
+    if sc is None or sc == 4 or f"x{sc}" in test_set:
+        return test_set
+    return f"{test_set}-x{sc}"
 
 
 def default_reported_path() -> Path | None:
@@ -217,18 +293,21 @@ def load_reported(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, 
         sec = _num(r.get("runtime_s_per_frame") or None)
         scale = r.get("scale", "")
         deg = r.get("degradation", "")
+        suite = match_reported_suite(r["suite"], deg, scale or None, r.get("channel", "") or "y", r["method"],
+                                     r.get("convention") or None)
         rows.append({
             "model": r["method"],
             "kind": "reported",
             "paper": r["source"],
             "weights": "paper",
             "settings": "as published",
-            "suite": map_reported_suite(r["suite"], scale or None),
+            "suite": suite,
             "psnr": _num(r["psnr"] or None),
             "ssim": _num(r.get("ssim") or None),
             "params": params_m * 1e6 if not math.isnan(params_m) else math.nan,
             "ms_per_frame": sec * 1e3 if not math.isnan(sec) else math.nan,
-            "note": "; ".join(x for x in (f"{deg} x{scale}" if deg else "", r.get("runtime_note", "")) if x),
+            "note": "; ".join(x for x in (f"{r['suite']}: {deg} x{scale}" if deg else "", r.get("runtime_note", ""))
+                              if x),
         })
     return pd.DataFrame(rows, columns=cols), f"reported rows from {path} ({len(rows)} numbers)"
 
@@ -270,7 +349,8 @@ def _pivot(df: pd.DataFrame, suites: list[str], metrics: list[tuple[str, str]]) 
 def _sort_rows(df: pd.DataFrame) -> pd.DataFrame:
     if df.empty:
         return df
-    k = df.assign(_m=(df["kind"] != "measured").astype(int), _l=df["model"].str.lower())
+    rank = {"measured": 0, "smoke": 1, "reported": 2}
+    k = df.assign(_m=df["kind"].map(rank).fillna(3).astype(int), _l=df["model"].str.lower())
     return k.sort_values(["_m", "_l", "paper", "weights", "settings"], kind="stable").drop(columns=["_m", "_l"]).reset_index(drop=True)
 
 
@@ -285,49 +365,57 @@ def quality_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
     keep = [c for c in value_cols if df[c].notna().any()]
     df = df[ROW_KEYS + keep]
     return Board(
-        "quality", "Quality: PSNR (dB) / SSIM", df,
+        "quality", "Quality: PSNR (dB) / SSIM", df, suite_columns=True,
         best={c: "max" for c in keep},
         formats={c: ("{:.4f}" if c.endswith("SSIM") else "{:.2f}") for c in keep},
         notes=[("Best measured value per column in bold; reported rows (kind 'reported', paper named) are "
                 "copied from the papers and never ranked with or mixed into measured values."),
-               ("Measured rows with settings other than 'full' (crop, clip limit, ...) are quick checks, not "
-                "comparable with full-suite numbers."),
-               ("The survey's 'Bicubic vid4-bd' row (21.80) matches the DUF BD convention (suite vid4-bd-duf, "
-                "21.79), not vsrbench's vid4-bd (BasicVSR convention, 23.44); see protocol.md.")],
+               ("Smoke checks (random weights, a crop or a clip limit) are listed apart and never ranked: they "
+                "are not comparable with full-suite numbers."),
+               ("Reported rows sit under the suite of the same protocol (dataset, degradation convention, scale, "
+                "channel): a 'BD' row is placed by the convention its paper used (DUF's for the Bicubic and DUF "
+                "rows, BasicVSR's otherwise); see protocol.md.")],
     )
 
 
 def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> Board:
-    m = measured[measured[["tof", "warping_error", "tpsnr"]].notna().any(axis=1)] if not measured.empty else measured
+    all_metrics = TEMPORAL_METRICS + TECOGAN_METRICS
+    keys = [k for k, _, _ in all_metrics]
+    m = measured[measured[keys].notna().any(axis=1)] if not measured.empty else measured
     order = _suite_order(m, pd.DataFrame(columns=["suite"]), suites)
-    metrics = [(k, lab) for k, lab, _ in TEMPORAL_METRICS]
+    metrics = [(k, lab) for k, lab, _ in all_metrics]
     df = _sort_rows(_pivot(m, order, metrics))
     value_cols = [c for c in df.columns if c not in ROW_KEYS]
     keep = [c for c in value_cols if df[c].notna().any()]
     df = df[ROW_KEYS + keep]
-    how = {lab: h for _, lab, h in TEMPORAL_METRICS}
-    fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}"}
+    how = {lab: h for _, lab, h in all_metrics}
+    fmt = {"tOF": "{:.3f}", "warp": "{:.6f}", "tPSNR": "{:.2f}", "tOF[TecoGAN]": "{:.4f}", "LPIPS[TecoGAN]": "{:.4f}",
+           "tLP[TecoGAN]": "{:.4f}"}
     return Board(
         "temporal", "Temporal consistency: tOF (lower better), warping error (lower better), tPSNR (higher better)",
-        df,
+        df, suite_columns=True,
         best={c: how[c.rsplit(" ", 1)[1]] for c in keep},
         formats={c: fmt[c.rsplit(" ", 1)[1]] for c in keep},
         notes=[("tOF: TecoGAN's definition, Farneback flow; warp: warping error (Lai et al. 2018) with Farneback "
                 "flow and occlusion mask, RGB in [0, 1]; tPSNR: PSNR of the temporal differences "
-                "(out_t - out_t-1 vs GT_t - GT_t-1). Not comparable with papers using FlowNet2 or other tPSNRs.")],
+                "(out_t - out_t-1 vs GT_t - GT_t-1). Not comparable with papers using FlowNet2 or other tPSNRs."),
+               ("[TecoGAN]: TecoGAN's metrics.py protocol (`--metrics tecogan`): frames 2..n-3, crop_8x8, flows of "
+                "the full frames; LPIPS-alex v0.1; tLP = |LPIPS(GT pair) - LPIPS(SR pair)| x 100.")],
     )
 
 
 def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, profiles: list[dict] | None = None,
                   suites: list[str] | None = None) -> Board:
-    cols = ["ms/frame", "fps", "params", "FLOPs/frame (G)", "peak memory (MiB)", "device", "dtype", "LR size"]
+    from vsrbench.sizes import hw_to_wh
+
+    cols = ["ms/frame", "fps", "params", "FLOPs/frame (G)", "peak memory (MiB)", "device", "dtype", "LR size (WxH)"]
     rows = []
     m = measured if not suites or measured.empty else measured[measured["suite"].isin(suites)]
     for _, r in m.iterrows():
-        rows.append({"model": r["model"], "kind": "measured", "paper": "", "weights": r["weights"],
+        rows.append({"model": r["model"], "kind": r["kind"], "paper": "", "weights": r["weights"],
                      "settings": f"{r['suite']}, {r['settings']}", "ms/frame": r["ms_per_frame"], "fps": r["fps"],
                      "params": r["params"], "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan,
-                     "device": r["device"], "dtype": r["dtype"], "LR size": r["lr_size"]})
+                     "device": r["device"], "dtype": r["dtype"], "LR size (WxH)": hw_to_wh(r["lr_size"])})
     for p in profiles or []:
         fl = p.get("flops_per_frame")
         rows.append({"model": p.get("model", "?"), "kind": "measured", "paper": "", "weights": p.get("weights", "random"),
@@ -335,7 +423,7 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
                      "fps": _num(p.get("fps")), "params": _num(p.get("params")),
                      "FLOPs/frame (G)": _num(fl) / 1e9 if fl is not None else math.nan,
                      "peak memory (MiB)": _num(p.get("peak_memory_mb")), "device": p.get("device", ""),
-                     "dtype": p.get("dtype", ""), "LR size": p.get("lr_size", "")})
+                     "dtype": p.get("dtype", ""), "LR size (WxH)": hw_to_wh(p.get("lr_size", ""))})
     if reported is not None and not reported.empty:
         rep = reported[reported[["params", "ms_per_frame"]].notna().any(axis=1)]
         seen = set()
@@ -349,7 +437,7 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
                          "settings": r.get("note") or "as published", "ms/frame": ms,
                          "fps": 1e3 / ms if ms and not math.isnan(ms) else math.nan, "params": r["params"],
                          "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan, "device": "", "dtype": "",
-                         "LR size": ""})
+                         "LR size (WxH)": ""})
     df = _sort_rows(pd.DataFrame(rows, columns=ROW_KEYS + cols))
     return Board(
         "runtime", "Runtime", df,

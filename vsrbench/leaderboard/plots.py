@@ -17,23 +17,36 @@ import numpy as np
 import pandas as pd
 
 from vsrbench.leaderboard.boards import records_frame
+from vsrbench.outputs import ensure_dir, writing
 
 __all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save", "temporal_profiles"]
+
+
+def _text(s) -> str:
+    """``s`` as literal text for matplotlib: a ``$`` would start mathtext (a model or clip named
+    ``a$b$`` is drawn wrong, ``$\\x$`` crashes the plot); ``\\$`` is drawn as ``$``."""
+    return str(s).replace("$", r"\$")
 
 
 def _label(r) -> str:
     s = r["model"]
     if r.get("settings") and r["settings"] != "full":
         s += f" [{r['settings']}]"
-    return s
+    return _text(s)
 
 
 def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
-    """Scatter of PSNR against ms/frame (log x) for the suite's measured records; reported rows of the
-    same suite that state a runtime are hollow markers labelled '(reported)'."""
+    """Scatter of PSNR against ms/frame (log x) for the suite's full-run measured records; reported rows
+    of the same suite that state a runtime are hollow markers labelled '(reported)'. Smoke checks
+    (random weights, a crop or a clip limit) are left off these axes; the figure says how many."""
     df = records_frame(records)
     df = df[(df["suite"] == suite) & df["ms_per_frame"].notna() & np.isfinite(df["psnr"])]
+    n_smoke = int((df["kind"] == "smoke").sum())
+    df = df[df["kind"] == "measured"]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    if n_smoke:
+        fig.text(0.01, 0.01, f"{n_smoke} smoke check(s) (random weights / crop / clip limit) left out", fontsize=7,
+                 color="grey")
     for _, r in df.iterrows():
         ax.scatter(r["ms_per_frame"], r["psnr"], s=40, zorder=3)
         ax.annotate(_label(r), (r["ms_per_frame"], r["psnr"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
@@ -41,15 +54,53 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
         rep = reported[(reported["suite"] == suite) & reported["ms_per_frame"].notna() & reported["psnr"].notna()]
         for _, r in rep.iterrows():
             ax.scatter(r["ms_per_frame"], r["psnr"], s=40, facecolors="none", edgecolors="grey", zorder=2)
-            ax.annotate(f"{r['model']} (reported)", (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
+            ax.annotate(_text(f"{r['model']} (reported)"), (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
                         xytext=(4, -10), fontsize=7, color="grey")
     ax.set_xscale("log")
+    readable_log_ticks(ax.xaxis)
     ax.set_xlabel("runtime (ms / frame, log scale)")
     ax.set_ylabel("PSNR (dB)")
-    ax.set_title(f"PSNR vs runtime: {suite}")
+    ax.set_title(_text(f"PSNR vs runtime: {suite}"))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def _plain(v: float, _pos=None) -> str:
+    v = round(float(v), 9)
+    return f"{int(v):,}" if v.is_integer() else f"{v:,.6g}"
+
+
+def readable_log_ticks(axis, max_ticks: int = 7) -> None:
+    """Plain-number ticks for a log axis ('20', '50', '100' instead of '2x10^1 3x10^1 4x10^1' minor
+    labels that overlap): 1-2-5 (or 1-2-3-5-7 over a short range, or powers of ten over a long one)
+    mantissas inside the axis limits, no minor tick labels. Recomputed whenever the limits change."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+
+    def update(*_):
+        lo, hi = sorted(axis.axes.get_xlim() if axis.axis_name == "x" else axis.axes.get_ylim())
+        if not (lo > 0 and np.isfinite(hi)):
+            return
+        decades = range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+        chosen = None
+        for mantissas in ((1, 2, 3, 5, 7), (1, 2, 5), (1, 3), (1,)):
+            ticks = [m * 10.0**d for d in decades for m in mantissas if lo <= m * 10.0**d <= hi]
+            if chosen is None or len(ticks) <= max_ticks:
+                chosen = ticks
+            if len(ticks) <= max_ticks:
+                break
+        if len(chosen) > max_ticks:  # more decades than max_ticks: every k-th power of ten
+            chosen = chosen[:: math.ceil(len(chosen) / max_ticks)]
+        if len(chosen) < 2:  # a narrow range (3.1 to 3.4 ms): round linear steps instead
+            from matplotlib.ticker import MaxNLocator
+
+            chosen = [v for v in MaxNLocator(4).tick_values(lo, hi) if lo <= v <= hi]
+        axis.set_major_locator(FixedLocator(chosen))
+
+    axis.set_major_formatter(FuncFormatter(_plain))
+    axis.set_minor_formatter(NullFormatter())
+    update()
+    axis.axes.callbacks.connect(f"{axis.axis_name}lim_changed", update)
 
 
 def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
@@ -67,11 +118,11 @@ def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
         from vsrbench.leaderboard.boards import settings_label
 
         lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
-        ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=lab)
+        ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=_text(lab))
     ax.set_xticks(x)
-    ax.set_xticklabels(clips, rotation=30, ha="right", fontsize=8)
+    ax.set_xticklabels([_text(c) for c in clips], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}.get(metric, metric))
-    ax.set_title(f"per-clip {metric.upper()}: {suite}")
+    ax.set_title(_text(f"per-clip {metric.upper()}: {suite}"))
     if recs:
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -85,7 +136,7 @@ def temporal_profiles(profiles: dict[str, np.ndarray]):
     fig, axes = plt.subplots(1, n, figsize=(3 * n, 3), dpi=100, squeeze=False)
     for ax, (lab, img) in zip(axes[0], profiles.items()):
         ax.imshow(np.asarray(img), aspect="auto", interpolation="nearest")
-        ax.set_title(lab, fontsize=8)
+        ax.set_title(_text(lab), fontsize=8)
         ax.set_xlabel("x")
         ax.set_ylabel("t")
     fig.tight_layout()
@@ -93,14 +144,24 @@ def temporal_profiles(profiles: dict[str, np.ndarray]):
 
 
 def save(fig, stem: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
+    """Write ``fig`` as ``<stem>.<format>`` for each format, each through a temporary file."""
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    fix = "choose another --out-dir"
+    ensure_dir(stem.parent, fix)
     out = []
-    for f in formats:
-        p = stem.with_name(stem.name + f".{f}")
-        fig.savefig(p, format=f)
-        out.append(p)
-    plt.close(fig)
+    try:
+        for f in formats:
+            p = stem.with_name(stem.name + f".{f}")
+            tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+            try:
+                with writing(p, fix):
+                    fig.savefig(tmp, format=f)
+                    os.replace(tmp, p)
+            finally:
+                tmp.unlink(missing_ok=True)
+            out.append(p)
+    finally:
+        plt.close(fig)
     return out
 
 

@@ -2,7 +2,8 @@
 
 The metric table has one row per (model, weights, suite, settings, clip): ``clip == "(mean)"`` is
 the record's mean over clips, the other rows are its clips, so a change that moves one clip names
-it. Values are PSNR (dB; ``inf`` for identical frames) and SSIM. :func:`compare` reports every cell
+it. Values are PSNR (dB; ``inf`` for identical frames), SSIM and, where the record has them, the
+temporal metrics (tOF, warping error, tPSNR; empty otherwise). :func:`compare` reports every cell
 that moved beyond the tolerances and every row that appeared or disappeared.
 """
 
@@ -21,12 +22,14 @@ from vsrbench.errors import VsrbenchError
 __all__ = ["KEYS", "MEAN", "RegressReport", "compare", "metric_table", "read_baseline", "settings_key", "write_baseline"]
 
 KEYS = ["model", "weights", "suite", "settings", "clip"]
-METRICS = ["psnr", "ssim"]
+METRICS = ["psnr", "ssim", "tof", "warping_error", "tpsnr"]
+TEMPORAL = ["tof", "warping_error", "tpsnr"]  # optional columns (a baseline without them is read as empty)
 MEAN = "(mean)"
 
 
 _DEFAULTS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None, "crop": None,
-             "model_kwargs": {}}
+             "model_kwargs": {}, "temporal": True, "save_outputs": None}
+_NOT_KEYED = ("save_outputs",)  # where outputs were written does not change a number
 
 
 def settings_key(settings: dict | None) -> str:
@@ -35,7 +38,7 @@ def settings_key(settings: dict | None) -> str:
     ``default``."""
     parts = []
     for k, v in sorted((settings or {}).items()):
-        if k in _DEFAULTS and v == _DEFAULTS[k]:
+        if k in _NOT_KEYED or (k in _DEFAULTS and v == _DEFAULTS[k]):
             continue
         if k == "crop" and v:
             v = "x".join(str(int(x)) for x in v)
@@ -49,6 +52,13 @@ def _psnr(v) -> float:
     return math.inf if v is None else float(v)
 
 
+def _opt(v) -> float:
+    try:
+        return math.nan if v is None else float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def metric_table(records: list[dict], suites: list[str] | None = None) -> pd.DataFrame:
     """Records -> the metric table (columns KEYS + psnr, ssim), sorted by key."""
     rows = []
@@ -57,9 +67,12 @@ def metric_table(records: list[dict], suites: list[str] | None = None) -> pd.Dat
             continue
         base = {"model": r["model"], "weights": r.get("weights", "none"), "suite": r["suite"],
                 "settings": settings_key(r.get("settings"))}
-        rows.append({**base, "clip": MEAN, "psnr": _psnr(r.get("psnr")), "ssim": float(r["ssim"])})
+        t = r.get("temporal") or {}
+        rows.append({**base, "clip": MEAN, "psnr": _psnr(r.get("psnr")), "ssim": float(r["ssim"]),
+                     **{m: _opt(t.get(m)) for m in TEMPORAL}})
         for clip, c in (r.get("clips") or {}).items():
-            rows.append({**base, "clip": clip, "psnr": _psnr(c.get("psnr")), "ssim": float(c["ssim"])})
+            rows.append({**base, "clip": clip, "psnr": _psnr(c.get("psnr")), "ssim": float(c["ssim"]),
+                         **{m: _opt(c.get(m)) for m in TEMPORAL}})
     df = pd.DataFrame(rows, columns=KEYS + METRICS)
     dup = df.duplicated(KEYS, keep="last")
     if dup.any():
@@ -68,11 +81,12 @@ def metric_table(records: list[dict], suites: list[str] | None = None) -> pd.Dat
 
 
 def write_baseline(table: pd.DataFrame, path: str | os.PathLike) -> Path:
-    """Write the table as CSV (6 decimals: the tolerances are far coarser), atomically."""
+    """Write the table as CSV (10 significant digits: finer than the tightest tolerance, 1e-6 dB on
+    PSNR and relative on the small temporal values), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    table.to_csv(tmp, index=False, float_format="%.6f", lineterminator="\n")
+    table.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
     os.replace(tmp, path)
     return path
 
@@ -82,6 +96,9 @@ def read_baseline(path: str | os.PathLike) -> pd.DataFrame:
     if not path.is_file():
         raise VsrbenchError(f"{path}: no baseline file (create it with `vsrbench regress --baseline {path} --update`)")
     df = pd.read_csv(path, dtype={k: str for k in KEYS}, keep_default_na=False)
+    for m in TEMPORAL:
+        if m not in df.columns:
+            df[m] = ""
     missing = [c for c in KEYS + METRICS if c not in df.columns]
     if missing:
         raise VsrbenchError(f"{path}: not a metric-table baseline (missing columns {', '.join(missing)})")
@@ -98,6 +115,7 @@ class RegressReport:
     tolerance_db: float
     tolerance_ssim: float
     n_compared: int
+    tolerance_temporal: float = 1e-4
 
     @property
     def ok(self) -> bool:
@@ -107,17 +125,18 @@ class RegressReport:
         lines = []
         if self.ok:
             return (f"regress: OK, {self.n_compared} rows within tolerance "
-                    f"({self.tolerance_db} dB PSNR, {self.tolerance_ssim} SSIM)")
+                    f"({self.tolerance_db} dB PSNR, {self.tolerance_ssim} SSIM, "
+                    f"{self.tolerance_temporal} relative on temporal metrics)")
         if not self.moved.empty:
             lines.append(f"{len(self.moved)} cell(s) moved beyond tolerance ({self.tolerance_db} dB PSNR, "
                          f"{self.tolerance_ssim} SSIM):")
             lines.append(_table(self.moved, {"baseline": "{:.6f}", "current": "{:.6f}", "delta": "{:+.6f}"}))
         if not self.appeared.empty:
             lines.append(f"{len(self.appeared)} row(s) appeared (not in the baseline):")
-            lines.append(_table(self.appeared, {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
+            lines.append(_table(self.appeared[KEYS + ["psnr", "ssim"]], {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
         if not self.disappeared.empty:
             lines.append(f"{len(self.disappeared)} row(s) disappeared (in the baseline, not in the results):")
-            lines.append(_table(self.disappeared, {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
+            lines.append(_table(self.disappeared[KEYS + ["psnr", "ssim"]], {"psnr": "{:.6f}", "ssim": "{:.6f}"}))
         lines.append("regress: FAILED (rerun with --update to accept the new numbers)")
         return "\n".join(lines)
 
@@ -142,21 +161,24 @@ def _moved(b: float, c: float, tol: float) -> bool:
 
 
 def compare(current: pd.DataFrame, baseline: pd.DataFrame, tolerance_db: float = 0.01,
-            tolerance_ssim: float = 0.0005) -> RegressReport:
+            tolerance_ssim: float = 0.0005, tolerance_temporal: float = 1e-4) -> RegressReport:
     """Every cell of ``current`` that differs from ``baseline`` by more than the tolerance (PSNR in
-    dB, SSIM absolute), every row only in one of them."""
+    dB, SSIM absolute, temporal metrics relative to the baseline value), every row only in one of them.
+    A metric present on one side and empty on the other has moved."""
     cur = current.set_index(KEYS)
     base = baseline.set_index(KEYS)
     both = cur.index.intersection(base.index)
     moved = []
     tol = {"psnr": tolerance_db, "ssim": tolerance_ssim}
+    metrics = [m for m in METRICS if m in cur.columns and m in base.columns]
     for key in both:
-        for m in METRICS:
+        for m in metrics:
             b, c = float(base.at[key, m]), float(cur.at[key, m])
-            if _moved(b, c, tol[m]):
+            t = tol.get(m, tolerance_temporal * abs(b) if math.isfinite(b) else 0.0)
+            if _moved(b, c, t):
                 moved.append({**dict(zip(KEYS, key)), "metric": m, "baseline": b, "current": c,
                               "delta": c - b if math.isfinite(c - b) else math.nan})
     appeared = cur.loc[cur.index.difference(base.index)].reset_index()
     disappeared = base.loc[base.index.difference(cur.index)].reset_index()
     return RegressReport(pd.DataFrame(moved, columns=KEYS + ["metric", "baseline", "current", "delta"]),
-                         appeared, disappeared, tolerance_db, tolerance_ssim, len(both))
+                         appeared, disappeared, tolerance_db, tolerance_ssim, len(both), tolerance_temporal)

@@ -12,3 +12,9 @@ from vsrbench.metrics.temporal import (  # noqa: F401,E402
     tof,
     warping_error,
 )
+from vsrbench.metrics.lpips import LPIPS, image_to_tensor  # noqa: F401,E402
+from vsrbench.metrics.tecogan import (  # noqa: F401,E402
+    TECOGAN_DEFINITIONS,
+    crop_8x8,
+    score_clip as tecogan_score_clip,
+)

@@ -1,4 +1,9 @@
-"""Registered models: interpolation baselines and the VSR / STVSR architectures, one per file."""
+"""Registered models: interpolation baselines and the VSR / STVSR architectures, one per file.
+
+Importing this package does not import torch: the built-in architectures are imported (and so
+registered) on the first ``create_model`` / ``get_model_info`` / ``list_models`` call, and
+``vsrbench.models.listing.model_listing`` lists them without importing torch at all.
+"""
 
 from vsrbench.models.registry import (  # noqa: F401
     ModelCard,
@@ -8,6 +13,15 @@ from vsrbench.models.registry import (  # noqa: F401
     list_models,
     register_model,
 )
-from vsrbench.models import interpolation  # noqa: F401,E402  (registers the baselines)
-from vsrbench.models.checkpoint import load_checkpoint  # noqa: F401,E402
-from vsrbench.models import lcvsr, fstrn, dksan, zsm  # noqa: F401,E402  (registers the architectures)
+
+
+def __getattr__(name):  # lazy: `from vsrbench.models import load_checkpoint` imports torch only then
+    if name == "load_checkpoint":
+        from vsrbench.models.checkpoint import load_checkpoint
+
+        return load_checkpoint
+    if name in ("interpolation", "lcvsr", "fstrn", "dksan", "zsm", "checkpoint", "layers"):
+        import importlib
+
+        return importlib.import_module(f"vsrbench.models.{name}")
+    raise AttributeError(f"module 'vsrbench.models' has no attribute {name!r}")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -50,6 +52,40 @@ def _fmt(keys: list[str]) -> str:
     return shown + (f", ... ({len(keys) - _MAX_LIST} more)" if len(keys) > _MAX_LIST else "")
 
 
+def _refused_global(e: Exception) -> str:
+    """The code a refused pickle refers to (``posix.system``), when torch names it plainly."""
+    m = re.search(r"unsupported GLOBAL ([A-Za-z_][\w.]{0,100})", str(e))
+    return f"; it refers to {m.group(1)}" if m and "weights_only" not in m.group(1) else ""
+
+
+def _load_weights_only(path: str):
+    """``torch.load(weights_only=True)``; every failure becomes one VsrbenchError of our own words.
+
+    torch's own messages are never passed on: they advise re-running with ``weights_only=False``,
+    which would execute whatever code the file holds.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": noise for the user
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise VsrbenchError(f"cannot read checkpoint {path!r}: {(e.strerror or str(e)).lower()}; check the path") from None
+    except EOFError:
+        raise VsrbenchError(f"checkpoint {path!r} is empty or truncated; download it again") from None
+    except RuntimeError as e:
+        if "PytorchStreamReader" in str(e) or "zip archive" in str(e):
+            raise VsrbenchError(
+                f"checkpoint {path!r} is damaged or truncated (a torch zip file that cannot be read); download it again"
+            ) from None
+        raise VsrbenchError(_NOT_WEIGHTS.format(path=path, why="")) from None
+    except Exception as e:  # noqa: BLE001 - UnpicklingError and anything else an unsafe / foreign file raises
+        raise VsrbenchError(_NOT_WEIGHTS.format(path=path, why=_refused_global(e))) from None
+
+
+_NOT_WEIGHTS = ("{path!r} is not a weights-only checkpoint (it contains code or is not a torch file{why}); "
+                "vsrbench never unpickles code: use a checkpoint that holds only tensors (a state_dict)")
+
+
 def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = True, key: str | None = None) -> nn.Module:
     """Load the weights in ``path`` (.pth / .pt) into ``model`` and return ``model``.
 
@@ -59,19 +95,15 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
     each optionally with ``module.``-prefixed keys.
 
     Raises:
-        VsrbenchError: the file is missing or unreadable, or its keys do not fit the model. The
+        VsrbenchError: the file is missing or unreadable, not a weights-only checkpoint (torch's
+            advice to pass ``weights_only=False`` is never passed on), or its keys do not fit the model. The
             message names the file and the missing, unexpected (both only when ``strict``) and
             mis-shaped keys (always).
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise VsrbenchError(f"checkpoint {path!r} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable / unsafe file
-        raise VsrbenchError(
-            f"cannot read checkpoint {path!r} with torch.load(weights_only=True): {type(e).__name__}: {e}"
-        ) from e
+    obj = _load_weights_only(path)
     try:
         sd = extract_state_dict(obj, key)
     except (KeyError, TypeError) as e:

@@ -269,12 +269,6 @@ DKSAN_CARD = ModelCard(
         "DKSAN: deformable kernel spatial attention network for extreme video super-resolution (x16), "
         "seed 003"
     ),
-    reported=(
-        {"suite": "vid3oc-x16", "degradation": "BI", "scale": 16, "channel": "rgb", "psnr": 22.81,
-         "source": "DKSAN Table 1", "runtime_s_per_frame": 0.95},
-        {"suite": "intvid-x16", "degradation": "BI", "scale": 16, "channel": "rgb", "psnr": 31.43,
-         "source": "DKSAN Table 2", "runtime_s_per_frame": 0.97},
-    ),
     reported_params_m=29.5,
     checkpoint_url=None,
     checkpoint_name=None,

@@ -88,10 +88,6 @@ FSTRN_SPEC = ModelSpec(task="vsr", frames_in=5, frames_out=1, colour="y", scales
 
 FSTRN_CARD = ModelCard(
     paper="Li, Yan, Ren, Zhang. Fast Spatio-Temporal Residual Network for Video Super-Resolution. CVPR 2019",
-    reported=(
-        {"suite": "brcn5", "degradation": "blur-bicubic sigma=2", "scale": 4, "channel": "y", "psnr": 29.95,
-         "ssim": 0.87, "source": "FSTRN Table 2", "note": "Dancing/Treadmill/Flag/Fan/Turbine average"},
-    ),
     reported_params_m=None,
     notes="No checkpoint is public; the paper reports no parameter count (this implementation: 0.43 M).",
 )

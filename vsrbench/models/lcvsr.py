@@ -209,17 +209,6 @@ LCVSR_SPEC = ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="y", scales
 
 LCVSR_CARD = ModelCard(
     paper="LCVSR: video super-resolution with a dynamic local filter network and a global refinement network (seed 000)",
-    reported=(
-        {"suite": "vid4-lcvsr", "degradation": "gauss sigma=1 size=3", "scale": 4, "channel": "y", "psnr": 27.47,
-         "ssim": 0.8394, "source": "LCVSR Table 1", "runtime_s_per_frame": 2.32,
-         "note": "1080p output on GTX 1080 Ti"},
-        {"suite": "vid4-lcvsr", "degradation": "gauss sigma=1 size=3", "scale": 3, "channel": "y", "psnr": 29.51,
-         "ssim": 0.8964, "source": "LCVSR Table 1"},
-        {"suite": "spmcs-lcvsr", "degradation": "gauss sigma=1 size=3", "scale": 4, "channel": "y", "psnr": 30.66,
-         "ssim": 0.8711, "source": "LCVSR Table 2"},
-        {"suite": "spmcs-lcvsr", "degradation": "gauss sigma=1 size=3", "scale": 3, "channel": "y", "psnr": 33.91,
-         "ssim": 0.9358, "source": "LCVSR Table 2"},
-    ),
     reported_params_m=5.81,
     notes="No official code or weights. Implementation from the paper; 5.88 M parameters at x4 (5.42 M at x3) with defaults.",
 )

@@ -68,10 +68,10 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ModelCard:
-    """Provenance: the paper, its reported numbers and parameter count, the published checkpoint."""
+    """Provenance: the paper, its reported parameter count, the published checkpoint. The papers'
+    reported numbers live in one place, ``reported.csv`` (the leaderboard's ``--reported``)."""
 
     paper: str = ""
-    reported: tuple[dict, ...] = ()
     reported_params_m: float | None = None
     checkpoint_url: str | None = None
     checkpoint_name: str | None = None
@@ -79,9 +79,7 @@ class ModelCard:
     notes: str = ""
 
     def as_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["reported"] = list(self.reported)
-        return d
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -117,10 +115,14 @@ def register_model(name: str, spec: ModelSpec, card: ModelCard | None = None, **
 
 def _load_builtin_and_entry_points() -> None:
     global _ENTRY_POINTS_LOADED
-    import vsrbench.models  # noqa: F401  (registers the built-in models)
-
     if _ENTRY_POINTS_LOADED:
         return
+    import importlib
+
+    from vsrbench.models.listing import BUILTIN_MODULES
+
+    for mod in BUILTIN_MODULES:  # registers the built-in models (imports torch)
+        importlib.import_module(mod)
     _ENTRY_POINTS_LOADED = True
     from importlib.metadata import entry_points
 

@@ -255,31 +255,6 @@ class ZoomingSlowMo(nn.Module):
         return y[..., : 4 * h0, : 4 * w0]
 
 
-_REPORTED = (
-    {"suite": "vid4", "degradation": "BI stvsr", "scale": 4, "channel": "y", "psnr": 26.49, "ssim": 0.8028,
-     "source": "ZSM Table 1", "runtime_s_per_frame": 0.0606, "note": "Titan XP, whole Vid4"},
-    {"suite": "vimeo-fast", "degradation": "BI stvsr", "scale": 4, "channel": "y", "psnr": 36.96, "ssim": 0.9444,
-     "source": "ZSM Table 2"},
-    {"suite": "vimeo-medium", "degradation": "BI stvsr", "scale": 4, "channel": "y", "psnr": 35.56,
-     "ssim": 0.9385, "source": "ZSM Table 2"},
-    {"suite": "vimeo-slow", "degradation": "BI stvsr", "scale": 4, "channel": "y", "psnr": 33.50, "ssim": 0.9166,
-     "source": "ZSM Table 2"},
-    {"suite": "vid4-noise", "degradation": "BI stvsr + noise", "scale": 4, "channel": "y", "psnr": 23.91,
-     "ssim": 0.6514, "source": "ZSM Table 3"},
-    {"suite": "vimeo-fast-noise", "degradation": "BI stvsr + noise", "scale": 4, "channel": "y", "psnr": 31.49,
-     "ssim": 0.8446, "source": "ZSM Table 3"},
-    {"suite": "vid4-jpeg10", "degradation": "BI stvsr + jpeg q10", "scale": 4, "channel": "y", "psnr": 22.03,
-     "ssim": 0.5216, "source": "ZSM Table 4"},
-    {"suite": "vid4-jpeg20", "degradation": "BI stvsr + jpeg q20", "scale": 4, "channel": "y", "psnr": 22.78,
-     "ssim": 0.5707, "source": "ZSM Table 4"},
-    {"suite": "vid4-jpeg30", "degradation": "BI stvsr + jpeg q30", "scale": 4, "channel": "y", "psnr": 23.25,
-     "ssim": 0.6013, "source": "ZSM Table 4"},
-    {"suite": "vid4-jpeg40", "degradation": "BI stvsr + jpeg q40", "scale": 4, "channel": "y", "psnr": 23.59,
-     "ssim": 0.6226, "source": "ZSM Table 4"},
-    {"suite": "vid4", "degradation": "BI stvsr", "scale": 4, "channel": "y", "psnr": 26.31, "ssim": 0.7976,
-     "source": "ZSM CVPR version (official checkpoint)"},
-)
-
 ZSM_SPEC = ModelSpec(
     task="stvsr", frames_in=4, frames_out=7, colour="rgb", scales=(4,), input_range=(0.0, 1.0),
     spatial_multiple=4,
@@ -290,7 +265,6 @@ ZSM_CARD = ModelCard(
         "Xiang, Tian, Zhang, Fu, Allebach, Xu. Zooming Slow-Mo: Fast and Accurate One-Stage Space-Time "
         "Video Super-Resolution. CVPR 2020"
     ),
-    reported=_REPORTED,
     reported_params_m=11.10,
     checkpoint_url="https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020",
     checkpoint_name="xiang2020zooming.pth",

@@ -1,0 +1,165 @@
+"""Output locations: check or create a folder or file vsrbench is about to write, and turn the
+operating system's errors into one :class:`~vsrbench.errors.VsrbenchError` naming the path, the
+reason and the fix (``cannot write PATH: permission denied; choose another --out``).
+
+Used at every edge that writes (``degrade`` / ``upscale --output``, ``score --output``,
+``leaderboard --out``, ``plot --out-dir``, ``evaluate --save-outputs``, the results store, the LR
+cache, ``prepare``'s data root). Imports nothing from the pipeline stages.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from vsrbench.errors import VsrbenchError
+
+__all__ = ["os_reason", "describe_os_error", "cannot_write", "ensure_dir", "ensure_parent", "check_output_file",
+           "atomic_write_text", "writing", "check_dir_creatable"]
+
+HOME_FIX = "set VSRBENCH_HOME to a writable folder"
+
+_REASONS = {
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.ENOSPC: "no space left on device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EISDIR: "it is a folder, not a file",
+    errno.ENOENT: "no such file or folder",
+    errno.ELOOP: "too many levels of symbolic links",
+}
+
+
+def _blocking_file(path: Path) -> Path | None:
+    """The nearest existing ancestor of ``path`` (or ``path`` itself) when it is not a folder."""
+    for p in (path, *path.parents):
+        try:
+            if p.is_dir():
+                return None
+            if p.exists() or p.is_symlink():
+                return p
+        except OSError:
+            return None
+    return None
+
+
+def _kind(p: Path) -> str:
+    """What is in the way at ``p``: ``a file, not a folder`` or ``a broken link``."""
+    return "a broken link" if p.is_symlink() and not p.exists() else "a file, not a folder"
+
+
+def os_reason(e: OSError, path: str | os.PathLike | None = None) -> str:
+    """A short reason for ``e`` in words (``permission denied``, ``F is a file, not a folder``, ...)."""
+    target = Path(path if path is not None else (e.filename or "."))
+    if e.errno in (errno.ENOTDIR, errno.EEXIST):
+        blocker = _blocking_file(target)
+        if blocker is not None:
+            return f"{'it' if blocker == target else blocker} is {_kind(blocker)}"
+        if e.errno == errno.ENOTDIR:
+            return "a part of the path is a file, not a folder"
+        return "it already exists"
+    return _REASONS.get(e.errno) or (e.strerror or type(e).__name__).lower()
+
+
+def describe_os_error(e: OSError) -> str:
+    """``PATH: reason`` for an OSError from anywhere (the CLI's last resort)."""
+    name = e.filename if e.filename is not None else ""
+    return f"{name}: {os_reason(e)}" if name else os_reason(e)
+
+
+def cannot_write(path: str | os.PathLike, e: OSError, fix: str) -> VsrbenchError:
+    return VsrbenchError(f"cannot write {path}: {os_reason(e, path)}; {fix}")
+
+
+def ensure_dir(path: str | os.PathLike, fix: str, target: str | os.PathLike | None = None) -> Path:
+    """Create folder ``path`` (and its parents) if needed and check that it is writable.
+
+    Raises:
+        VsrbenchError: ``cannot write PATH: REASON; FIX`` (a parent is a file, permission denied,
+            read-only file system, ...); ``target`` (default ``path``) is the path named.
+    """
+    p = Path(path)
+    t = Path(target) if target is not None else p
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        blocker = _blocking_file(p) if e.errno in (errno.EEXIST, errno.ENOTDIR) else None
+        if blocker is not None:
+            where = "it is" if blocker == t else f"{blocker} is"
+            raise VsrbenchError(f"cannot write {t}: {where} {_kind(blocker)}; {fix}") from None
+        raise cannot_write(t, e, fix) from None
+    if not p.is_dir():
+        where = "it is" if p == t else f"{p} is"
+        raise VsrbenchError(f"cannot write {t}: {where} {_kind(p)}; {fix}")
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise VsrbenchError(f"cannot write {t}: permission denied; {fix}")
+    return p
+
+
+def ensure_parent(path: str | os.PathLike, fix: str) -> Path:
+    """:func:`ensure_dir` on the folder that will hold ``path`` (file or folder); returns ``path``."""
+    p = Path(path)
+    ensure_dir(p.parent, fix, target=p)
+    return p
+
+
+def check_output_file(path: str | os.PathLike, fix: str) -> Path:
+    """Before any work: ``path`` can be written as a file (its folder exists or can be made, is
+    writable, and ``path`` is not a folder)."""
+    p = ensure_parent(path, fix)
+    if p.is_dir():
+        raise VsrbenchError(f"cannot write {p}: it is a folder, not a file; {fix}")
+    return p
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, fix: str) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: a reader sees the old
+    file or the complete new one, never a part; nothing is left behind on failure."""
+    p = check_output_file(path, fix)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, p)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise cannot_write(p, e, fix) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return p
+
+
+@contextmanager
+def writing(path: str | os.PathLike, fix: str):
+    """Turn an OSError raised inside the block into ``cannot write PATH: REASON; FIX``."""
+    try:
+        yield
+    except VsrbenchError:
+        raise
+    except OSError as e:
+        raise cannot_write(path, e, fix) from None
+
+
+def check_dir_creatable(path: str | os.PathLike, fix: str) -> Path:
+    """Before any work, without creating anything: folder ``path`` exists and is writable, or can
+    be created (its nearest existing ancestor is a writable folder)."""
+    p = Path(path)
+    for q in (p, *p.parents):
+        try:
+            exists = q.exists() or q.is_symlink()
+        except OSError as e:
+            raise cannot_write(p, e, fix) from None
+        if not exists:
+            continue
+        if not q.is_dir():
+            where = "it is" if q == p else f"{q} is"
+            raise VsrbenchError(f"cannot write {p}: {where} {_kind(q)}; {fix}")
+        if not os.access(q, os.W_OK | os.X_OK):
+            raise VsrbenchError(f"cannot write {p}: permission denied; {fix}")
+        return p
+    return p
