@@ -41,8 +41,8 @@ from vsrbench.training.recipes import Recipe, get_recipe
 __all__ = ["train", "TrainResult", "charbonnier_loss", "l2_loss", "LOSSES", "make_scheduler", "resolve_device"]
 
 _FORMAT = "vsrbench-train/1"
-#: recipe fields that may change between a run and its --resume (they do not change the weights)
-_RESUME_FREE = ("checkpoint_every", "log_every", "val_suite", "val_crop")
+#: recipe fields that may change between a run and its --resume (they do not change the weights; notes)
+_RESUME_FREE = ("checkpoint_every", "log_every", "val_suite", "val_crop", "source", "chosen")
 _RECIPE = "recipe"
 
 
