@@ -135,7 +135,7 @@ def test_lmdb_with_wrong_entry_count_or_bad_marker(home_copy, capsys):
     marker = json.loads((store / "vsrbench.json").read_text())
     marker["clips"] = marker["clips"][:-1]  # the marker lists fewer frames than data.mdb holds
     (store / "vsrbench.json").write_text(json.dumps(marker))
-    with pytest.raises(VsrbenchError, match=r"is damaged: it holds 140 frames, its vsrbench.json lists 124"):
+    with pytest.raises(VsrbenchError, match=r"is damaged: it holds 128 frames, its vsrbench.json lists 88"):
         open_store(store)
     from vsrbench.datasets import local_status
 
