@@ -272,3 +272,12 @@ def test_psnr_ssim_equals_the_separate_calls(shared_dir):
     for crop, ch in ((0, "y"), (8, "y"), (0, "rgb")):
         p, s = psnr_ssim(sr, gt, crop, ch)
         assert p == psnr(sr, gt, crop, ch) and abs(s - ssim(sr, gt, crop, ch)) < 1e-15
+
+
+def test_python_dash_m_vsrbench_runs_the_cli():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "vsrbench", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "0.1.0" in r.stdout + r.stderr
