@@ -390,7 +390,6 @@ def _add_prepare(sub) -> None:
 def _cmd_prepare(args) -> int:
     from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.datasets.prepare import prepare
-    from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.outputs import HOME_FIX, ensure_dir
 
     ensure_dir(vsrbench_home(), HOME_FIX)
@@ -656,7 +655,7 @@ def _add_profile(sub) -> None:
 
 
 def _cmd_profile(args) -> int:
-    from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.devices import resolve_device
     from vsrbench.benchmark.runtime import format_runtime_table, profile_model
     from vsrbench.models import create_model, get_model_info
 
@@ -715,7 +714,7 @@ def _add_leaderboard(sub) -> None:
 
 
 def _cmd_leaderboard(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard.boards import build_boards, load_reported
     from vsrbench.leaderboard.render import render
     from vsrbench.outputs import atomic_write_text, check_output_file
@@ -768,7 +767,7 @@ def _add_plot(sub) -> None:
 
 
 def _cmd_plot(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard import plots
     from vsrbench.leaderboard.boards import load_reported
     from vsrbench.outputs import ensure_dir
@@ -817,7 +816,7 @@ def _add_regress(sub) -> None:
 
 
 def _cmd_regress(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard.regress import compare, metric_table, read_baseline, write_baseline
 
     table = metric_table(load_results(args.results), args.suite)
