@@ -281,3 +281,17 @@ def test_python_dash_m_vsrbench_runs_the_cli():
     r = subprocess.run([sys.executable, "-m", "vsrbench", "--version"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "0.1.0" in r.stdout + r.stderr
+
+
+def test_channel_symmetric_ops_commute_with_bgr():
+    from vsrbench.degradations.spec import CHANNEL_SYMMETRIC, parse_spec
+
+    img = np.random.default_rng(3).integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    for spec in ["bi:x4", "bd:x4", "bd-duf:x4", "gauss:x4", "blur-bicubic:x4", "noise", "jpeg:q=20"]:
+        d = parse_spec(spec)
+        assert d.channel_symmetric == (d.ops[0].name in CHANNEL_SYMMETRIC)
+        if d.channel_symmetric:
+            rgb = d.apply_frame(img, dataset="t", clip="c")
+            bgr = d.apply_frame(np.ascontiguousarray(img[:, :, ::-1]), dataset="t", clip="c")
+            assert np.array_equal(rgb, bgr[:, :, ::-1]), spec
+    assert not parse_spec("bi:x4+noise").channel_symmetric

@@ -373,11 +373,6 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
 # ----------------------------------------------------------------------------------------- worker
 
 
-#: ops that treat the three channels alike and independently: applied to BGR they give the BGR of
-#: the RGB result, bit for bit (saves two channel flips per frame)
-_CHANNEL_SYMMETRIC = {"bi", "bd", "bd-duf", "gauss", "blur-bicubic", "frames"}
-
-
 def _encode_bgr(bgr: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
     if not ok:
@@ -430,7 +425,7 @@ def _derive_clip(gt_store, dataset: str, clip: str, specs, want_png: bool, want_
 def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, want_arrays, with_gt: bool) -> dict:
     """``frames`` yields ``(where, bgr)`` for frames 0..n-1 -> ``{variant: (indices, shape, pngs, arrays)}``."""
     degs = [(s, parse_spec(s)) for s in specs]
-    symmetric = {s: all(op.name in _CHANNEL_SYMMETRIC for op in d.ops) for s, d in degs}
+    symmetric = {s: d.channel_symmetric for s, d in degs}  # BGR in, BGR out: saves two channel flips per frame
     keep = {s: set(d.select_frames(n)) for s, d in degs}
     variants = ["GT", *specs] if with_gt else list(specs)
     out = {v: ([], None, [], []) for v in variants}
