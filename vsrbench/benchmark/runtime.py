@@ -283,13 +283,8 @@ def format_runtime_table(rows: list[dict]) -> str:
             _fmt(r.get("macs_per_frame"), ".2f", 1e9),
             _fmt(r.get("peak_memory_mb"), ".0f"),
         ])
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    left = {0, 1, 2, 4}
+    from vsrbench.tables import text_table
 
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(b) for b in body]
+    out = [text_table(header, body, right={3, 5, 6, 7, 8, 9, 10})]
     out.append("FLOPs = 2 x MACs (torch.utils.flop_counter); most VSR papers' 'FLOPs' are MACs.")
     return "\n".join(out)
