@@ -121,14 +121,15 @@ class RegressReport:
 
 
 def _table(df: pd.DataFrame, fmts: dict[str, str]) -> str:
-    cells = [[str(c) for c in df.columns]]
-    for _, r in df.iterrows():
-        cells.append([fmts[c].format(r[c]) if c in fmts and isinstance(r[c], float) and math.isfinite(r[c])
-                      else str(r[c]) for c in df.columns])
-    w = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    out = ["  " + "  ".join(v.ljust(w[i]) for i, v in enumerate(row)).rstrip() for row in cells]
-    out.insert(1, "  " + "  ".join("-" * x for x in w))
-    return "\n".join(out)
+    """``df`` as an indented text table (pandas' ``to_markdown``, tabulate's ``simple`` format), the
+    finite floats of the columns in ``fmts`` formatted by it."""
+    cells = df.copy().astype(object)
+    for c in df.columns:
+        cells[c] = [fmts[c].format(v) if c in fmts and isinstance(v, float) and math.isfinite(v) else str(v)
+                    for v in df[c]]
+    text = cells.to_markdown(index=False, tablefmt="simple", disable_numparse=True,
+                             colalign=["left"] * len(df.columns))
+    return "\n".join(("  " + line).rstrip() for line in text.splitlines())
 
 
 def _moved(b: float, c: float, tol: float) -> bool:
