@@ -295,3 +295,26 @@ def test_channel_symmetric_ops_commute_with_bgr():
             bgr = d.apply_frame(np.ascontiguousarray(img[:, :, ::-1]), dataset="t", clip="c")
             assert np.array_equal(rgb, bgr[:, :, ::-1]), spec
     assert not parse_spec("bi:x4+noise").channel_symmetric
+
+
+def test_replacing_keeps_the_old_file_and_no_temp_on_error(tmp_path):
+    from vsrbench.outputs import atomic_write_text, replacing
+
+    p = atomic_write_text(tmp_path / "a.txt", "old")
+    with pytest.raises(RuntimeError):
+        with replacing(p) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert p.read_text() == "old" and [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+    atomic_write_text(p, "new", fsync=True)
+    assert p.read_text() == "new" and [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_one_device_module():
+    from vsrbench.devices import device_name, resolve_device
+
+    assert resolve_device("cpu").type == "cpu" and resolve_device(None).type in ("cpu", "cuda")
+    assert "threads" in device_name("cpu") and "threads" not in device_name("cpu", threads=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(VsrbenchError, match="no CUDA device"):
+            resolve_device("cuda")
