@@ -273,3 +273,49 @@ def test_psnr_ssim_equals_the_separate_calls(shared_dir):
     for crop, ch in ((0, "y"), (8, "y"), (0, "rgb")):
         p, s = psnr_ssim(sr, gt, crop, ch)
         assert p == psnr(sr, gt, crop, ch) and abs(s - ssim(sr, gt, crop, ch)) < 1e-15
+
+
+def test_python_dash_m_vsrbench_runs_the_cli():
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "vsrbench", "--version"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "0.1.0" in r.stdout + r.stderr
+
+
+def test_channel_symmetric_ops_commute_with_bgr():
+    from vsrbench.degradations.spec import CHANNEL_SYMMETRIC, parse_spec
+
+    img = np.random.default_rng(3).integers(0, 256, (48, 40, 3), dtype=np.uint8)
+    for spec in ["bi:x4", "bd:x4", "bd-duf:x4", "gauss:x4", "blur-bicubic:x4", "noise", "jpeg:q=20"]:
+        d = parse_spec(spec)
+        assert d.channel_symmetric == (d.ops[0].name in CHANNEL_SYMMETRIC)
+        if d.channel_symmetric:
+            rgb = d.apply_frame(img, dataset="t", clip="c")
+            bgr = d.apply_frame(np.ascontiguousarray(img[:, :, ::-1]), dataset="t", clip="c")
+            assert np.array_equal(rgb, bgr[:, :, ::-1]), spec
+    assert not parse_spec("bi:x4+noise").channel_symmetric
+
+
+def test_replacing_keeps_the_old_file_and_no_temp_on_error(tmp_path):
+    from vsrbench.outputs import atomic_write_text, replacing
+
+    p = atomic_write_text(tmp_path / "a.txt", "old")
+    with pytest.raises(RuntimeError):
+        with replacing(p) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert p.read_text() == "old" and [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+    atomic_write_text(p, "new", fsync=True)
+    assert p.read_text() == "new" and [q.name for q in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_one_device_module():
+    from vsrbench.devices import device_name, resolve_device
+
+    assert resolve_device("cpu").type == "cpu" and resolve_device(None).type in ("cpu", "cuda")
+    assert "threads" in device_name("cpu") and "threads" not in device_name("cpu", threads=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(VsrbenchError, match="no CUDA device"):
+            resolve_device("cuda")

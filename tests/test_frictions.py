@@ -401,7 +401,7 @@ def test_vid4_is_found_in_the_rbpn_tree(shared_dir, tmp_path):
     """RBPN-PyTorch's tree at 2dec9d9 holds Vid4/<clip>/NNN.png beside Vid4/<clip>.txt and SPMCS/."""
     from vsrbench.datasets.catalog import get_entry
     from vsrbench.datasets.frames import list_frames
-    from vsrbench.datasets.prepare import discover_clips
+    from vsrbench.datasets.discover import discover_clips
 
     top = tmp_path / "RBPN-PyTorch-2dec9d9bd418808f943b207e816a536c965e7ef2"
     (top / "SPMCS" / "a" / "truth").mkdir(parents=True)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from vsrbench.benchmark.harness import evaluate, load_results
+from vsrbench.benchmark.harness import evaluate
+from vsrbench.benchmark.results import load_results
 from vsrbench.cli import main
 from vsrbench.datasets import is_complete, store_path
 from vsrbench.errors import VsrbenchError

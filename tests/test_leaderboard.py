@@ -11,9 +11,11 @@ import shutil
 import pandas as pd
 import pytest
 
-from vsrbench.benchmark.harness import evaluate, load_results
+from vsrbench.benchmark.harness import evaluate
+from vsrbench.benchmark.results import load_results
 from vsrbench.cli import main
-from vsrbench.leaderboard.boards import build_boards, load_reported, settings_label
+from vsrbench.benchmark.results import settings_label
+from vsrbench.leaderboard.boards import build_boards, load_reported
 from vsrbench.leaderboard.regress import (
     MEAN,
     compare,

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import pytest
 
-from vsrbench.benchmark.harness import evaluate, load_results
+from vsrbench.benchmark.harness import evaluate
+from vsrbench.benchmark.results import load_results
 from vsrbench.leaderboard.regress import (
     compare,
     metric_table,

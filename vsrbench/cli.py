@@ -142,18 +142,16 @@ def _fmt(v, digits=4) -> str:
 
 
 def format_score_table(r: dict) -> str:
-    lines = [
-        f"{'clip':<24} {'frames':>6} {'PSNR':>9} {'SSIM':>7}",
-        "-" * 49,
-    ]
+    from vsrbench.tables import text_table
+
+    rows = []
     for name, c in r["clips"].items():
-        inf = f"  ({c['n_inf']} identical frame(s), PSNR inf, excluded)" if c["n_inf"] else ""
-        lines.append(f"{name:<24} {c['n_frames']:>6} {_fmt(c['psnr']):>9} {_fmt(c['ssim']):>7}{inf}")
-    lines.append("-" * 49)
-    lines.append(f"{'mean over clips':<24} {r['n_frames']:>6} {_fmt(r['psnr']):>9} {_fmt(r['ssim']):>7}")
-    lines.append(
-        f"{'(mean over frames)':<24} {'':>6} {_fmt(r['frame_mean']['psnr']):>9} {_fmt(r['frame_mean']['ssim']):>7}"
-    )
+        inf = f"({c['n_inf']} identical frame(s), PSNR inf, excluded)" if c["n_inf"] else ""
+        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"]), inf])
+    rows.append(None)
+    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"]), ""])
+    rows.append(["(mean over frames)", "", _fmt(r["frame_mean"]["psnr"]), _fmt(r["frame_mean"]["ssim"]), ""])
+    lines = [text_table(["clip", "frames", "PSNR", "SSIM", ""], rows, right={1, 2, 3})]
     lines.append(f"channel {r['channel']}, crop_border {r['crop_border']}; {r['aggregation']}")
     if r["n_inf"]:
         lines.append(f"note: {r['n_inf']} frame(s) identical to GT (PSNR = inf) are left out of the means")
@@ -186,15 +184,18 @@ def format_tecogan_table(r: dict) -> str:
     t = r.get("tecogan")
     if not t:
         return ""
-    lines = ["", "TecoGAN protocol (metrics.py: frames 2..n-3, crop_8x8; tLP x100)",
-             f"{'clip':<24} {'frames':>6} {'tOF':>8} {'LPIPS':>8} {'tLP':>8} {'PSNR*':>8}"]
+    from vsrbench.tables import text_table
+
+    rows = []
     for name, c in r["clips"].items():
         ct = c.get("tecogan") or {}
-        lines.append(f"{name:<24} {len(ct.get('frames', [])):>6} {_fmt(ct.get('tof', math.nan)):>8} "
-                     f"{_fmt(ct.get('lpips', math.nan)):>8} {_fmt(ct.get('tlp', math.nan)):>8} "
-                     f"{_fmt(ct.get('psnr', math.nan), 2):>8}")
-    lines.append(f"{'mean over clips':<24} {t.get('n_frames', 0):>6} {_fmt(t.get('tof', math.nan)):>8} "
-                 f"{_fmt(t.get('lpips', math.nan)):>8} {_fmt(t.get('tlp', math.nan)):>8} {_fmt(t.get('psnr', math.nan), 2):>8}")
+        rows.append([name, len(ct.get("frames", [])), _fmt(ct.get("tof", math.nan)), _fmt(ct.get("lpips", math.nan)),
+                     _fmt(ct.get("tlp", math.nan)), _fmt(ct.get("psnr", math.nan), 2)])
+    rows.append(None)
+    rows.append(["mean over clips", t.get("n_frames", 0), _fmt(t.get("tof", math.nan)), _fmt(t.get("lpips", math.nan)),
+                 _fmt(t.get("tlp", math.nan)), _fmt(t.get("psnr", math.nan), 2)])
+    lines = ["", "TecoGAN protocol (metrics.py: frames 2..n-3, crop_8x8; tLP x100)",
+             text_table(["clip", "frames", "tOF", "LPIPS", "tLP", "PSNR*"], rows, right={1, 2, 3, 4, 5})]
     w = t.get("lpips_weights") or {}
     if w:
         lines.append(f"LPIPS weights: {w.get('source')} (tensors sha256 {w.get('fingerprint', '')[:16]})")
@@ -390,7 +391,6 @@ def _add_prepare(sub) -> None:
 def _cmd_prepare(args) -> int:
     from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.datasets.prepare import prepare
-    from vsrbench.datasets.catalog import vsrbench_home
     from vsrbench.outputs import HOME_FIX, ensure_dir
 
     ensure_dir(vsrbench_home(), HOME_FIX)
@@ -399,8 +399,10 @@ def _cmd_prepare(args) -> int:
         workers=args.workers, lmdb_keys=args.lmdb_keys, commit_every=args.commit_every,
         progress=not args.no_progress,
     )
-    for (s, v, b), path in sorted(r.stores.items(), key=lambda kv: str(kv[1])):
-        print(f"{b:<8} {v:<24} {path}")
+    from vsrbench.tables import text_table
+
+    stores = sorted(r.stores.items(), key=lambda kv: str(kv[1]))
+    print(text_table(["backend", "variant", "store"], [[b, v, path] for (s, v, b), path in stores]))
     if r.from_gt_stores:
         print(f"{r.dataset}: the new LR variants were made from the prepared GT stores in {r.seconds:.1f} s")
     elif r.did_work:
@@ -437,9 +439,12 @@ def _add_suites(sub) -> None:
 def _cmd_suites(args) -> int:
     from vsrbench.benchmark.suites import SUITES
 
-    print(f"{'suite':<22} {'dataset':<9} {'degradation':<26} {'scale':>5} {'ch':>3} {'crop':>4} {'frames':<7} description")
-    for s in SUITES.values():
-        print(f"{s.name:<22} {s.dataset:<9} {s.degradation:<26} {'x%d' % s.scale:>5} {s.channel:>3} {s.crop_border:>4} {s.frames:<7} {s.description}")
+    from vsrbench.tables import text_table
+
+    rows = [[s.name, s.dataset, s.degradation, "x%d" % s.scale, s.channel, s.crop_border, s.frames, s.description]
+            for s in SUITES.values()]
+    print(text_table(["suite", "dataset", "degradation", "scale", "ch", "crop", "frames", "description"], rows,
+                     right={3, 4, 5}))
     return 0
 
 
@@ -475,13 +480,17 @@ def _cmd_models(args) -> int:
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"{'model':<10} {'task':<6} {'in':>9} {'out':>4} {'colour':<6} {'scales':<14} {'params':>12}  checkpoint")
+    from vsrbench.tables import text_table
+
+    table = []
     for r in rows:
         sp, card = r["spec"], r["card"]
         ck = card.get("checkpoint_name") or ("-" if not card.get("checkpoint_url") else card["checkpoint_url"])
         params = f"{r['params']:,}" if isinstance(r["params"], int) else r["params"]
         scales = ",".join("x%d" % s for s in sp["scales"])
-        print(f"{r['name']:<10} {sp['task']:<6} {str(sp['frames_in']):>9} {sp['frames_out']:>4} {sp['colour']:<6} {scales:<14} {params:>12}  {ck}")
+        table.append([r["name"], sp["task"], sp["frames_in"], sp["frames_out"], sp["colour"], scales, params, ck])
+    print(text_table(["model", "task", "in", "out", "colour", "scales", "params", "checkpoint"], table,
+                     right={2, 3, 6}))
     return 0
 
 
@@ -578,17 +587,17 @@ def prepared_line(r) -> str:
 
 def format_result_table(r: dict) -> str:
     lines = [result_header(r)]
-    lines.append(f"{'clip':<24} {'frames':>6} {'PSNR':>9} {'SSIM':>7} {'tOF':>7} {'warp':>9} {'tPSNR':>7}")
+    from vsrbench.tables import text_table
+
+    rows = []
     for name, c in r["clips"].items():
-        lines.append(
-            f"{name:<24} {c['n_frames']:>6} {_fmt(c['psnr']):>9} {_fmt(c['ssim']):>7} "
-            f"{_fmt(c.get('tof', math.nan), 3):>7} {_fmt(c.get('warping_error', math.nan), 6):>9} {_fmt(c.get('tpsnr', math.nan), 2):>7}"
-        )
+        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"]), _fmt(c.get("tof", math.nan), 3),
+                     _fmt(c.get("warping_error", math.nan), 6), _fmt(c.get("tpsnr", math.nan), 2)])
     t = r.get("temporal") or {}
-    lines.append(
-        f"{'mean over clips':<24} {r['n_frames']:>6} {_fmt(r['psnr']):>9} {_fmt(r['ssim']):>7} "
-        f"{_fmt(t.get('tof', math.nan), 3):>7} {_fmt(t.get('warping_error', math.nan), 6):>9} {_fmt(t.get('tpsnr', math.nan), 2):>7}"
-    )
+    rows.append(None)
+    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"]), _fmt(t.get("tof", math.nan), 3),
+                 _fmt(t.get("warping_error", math.nan), 6), _fmt(t.get("tpsnr", math.nan), 2)])
+    lines.append(text_table(["clip", "frames", "PSNR", "SSIM", "tOF", "warp", "tPSNR"], rows, right={1, 2, 3, 4, 5, 6}))
     rt = r["runtime"]
     if rt.get("ms_per_frame") is not None:
         lines.append(
@@ -656,7 +665,7 @@ def _add_profile(sub) -> None:
 
 
 def _cmd_profile(args) -> int:
-    from vsrbench.benchmark.folders import resolve_device
+    from vsrbench.devices import resolve_device
     from vsrbench.benchmark.runtime import format_runtime_table, profile_model
     from vsrbench.models import create_model, get_model_info
 
@@ -715,7 +724,7 @@ def _add_leaderboard(sub) -> None:
 
 
 def _cmd_leaderboard(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard.boards import build_boards, load_reported
     from vsrbench.leaderboard.render import render
     from vsrbench.outputs import atomic_write_text, check_output_file
@@ -768,7 +777,7 @@ def _add_plot(sub) -> None:
 
 
 def _cmd_plot(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard import plots
     from vsrbench.leaderboard.boards import load_reported
     from vsrbench.outputs import ensure_dir
@@ -817,7 +826,7 @@ def _add_regress(sub) -> None:
 
 
 def _cmd_regress(args) -> int:
-    from vsrbench.benchmark.harness import load_results
+    from vsrbench.benchmark.results import load_results
     from vsrbench.leaderboard.regress import compare, metric_table, read_baseline, write_baseline
 
     table = metric_table(load_results(args.results), args.suite)

@@ -17,7 +17,7 @@ from pathlib import Path
 from vsrbench.errors import VsrbenchError
 
 __all__ = ["os_reason", "describe_os_error", "cannot_write", "ensure_dir", "ensure_parent", "check_output_file",
-           "atomic_write_text", "writing", "check_dir_creatable"]
+           "replacing", "atomic_write_bytes", "atomic_write_text", "writing", "check_dir_creatable"]
 
 HOME_FIX = "set VSRBENCH_HOME to a writable folder"
 
@@ -116,22 +116,44 @@ def check_output_file(path: str | os.PathLike, fix: str) -> Path:
     return p
 
 
-def atomic_write_text(path: str | os.PathLike, text: str, fix: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``: a reader sees the old
-    file or the complete new one, never a part; nothing is left behind on failure."""
-    p = check_output_file(path, fix)
+@contextmanager
+def replacing(path: str | os.PathLike):
+    """The one atomic-write helper: yields a temporary file name beside ``path``; when the block
+    ends normally the temporary file replaces ``path`` (``os.replace``), so a reader sees the old
+    file or the complete new one, never a part; on any error the temporary file is removed."""
+    p = Path(path)
     tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
+        yield tmp
         os.replace(tmp, p)
+    finally:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> Path:
+    """Write ``data`` to ``path`` through :func:`replacing` (OSErrors pass through unchanged)."""
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
+    return Path(path)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, fix: str | None = None, *, fsync: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` through :func:`replacing`. With ``fix``, the output is
+    checked first and an OSError becomes ``cannot write PATH: REASON; FIX``; without, it passes through."""
+    if fix is None:
+        return atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+    p = check_output_file(path, fix)
+    try:
+        return atomic_write_bytes(p, text.encode("utf-8"), fsync=fsync)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
         raise cannot_write(p, e, fix) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return p
 
 
 @contextmanager

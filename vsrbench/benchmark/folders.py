@@ -28,25 +28,16 @@ from vsrbench.datasets.frames import (
     write_frame,
 )
 from vsrbench.errors import VsrbenchError
+from vsrbench.devices import resolve_device
 from vsrbench.outputs import ensure_parent
-from vsrbench.metrics import aggregate, psnr_ssim
+from vsrbench.benchmark.results import json_number, suite_summary
+from vsrbench.metrics import psnr_ssim
 
-__all__ = ["upscale_folder", "score_folders", "resolve_device"]
+__all__ = ["upscale_folder", "score_folders"]
 
 
 # ---------------------------------------------------------------------------------------------
 # upscaling
-
-
-def resolve_device(device: str | None = "auto"):
-    import torch
-
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise VsrbenchError("--device cuda was asked for but torch sees no CUDA device; use --device cpu")
-    return dev
 
 
 def upscale_folder(
@@ -157,26 +148,6 @@ def _tecogan_folder(pred_dir: Path, gt_dir: Path, modcrop: int, clip: str) -> di
     if modcrop > 1:
         gt = [g[: g.shape[0] - g.shape[0] % modcrop, : g.shape[1] - g.shape[1] % modcrop] for g in gt]
     return tecogan_clip(sr, gt, dataset="folders", clip=clip)
-
-
-def json_number(v: float | None):
-    """A float for JSON: ``None`` for inf/nan (JSON has no infinity), the value otherwise."""
-    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
-
-def suite_summary(psnr_by_clip: dict, ssim_by_clip: dict) -> tuple[dict, dict, dict]:
-    """The suite-level fields ``score`` and ``evaluate`` both report (JSON-ready), and the PSNR and
-    SSIM :func:`~vsrbench.metrics.aggregate` results they come from (for the per-clip means)."""
-    ps, ss = aggregate(psnr_by_clip), aggregate(ssim_by_clip)
-    summary = {
-        "psnr": json_number(ps["mean"]),
-        "ssim": ss["mean"],
-        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
-        "n_clips": len(psnr_by_clip),
-        "n_frames": ps["n_frames"],
-        "n_inf": ps["n_inf"],
-    }
-    return summary, ps, ss
 
 
 def _clip_pairs(pred: Path, gt: Path) -> tuple[dict, dict]:

@@ -11,8 +11,6 @@ the clip it stopped in; the final record is written atomically.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
-import json
 import math
 import os
 import platform
@@ -23,45 +21,18 @@ import numpy as np
 
 from vsrbench import __version__
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
-from vsrbench.benchmark.folders import json_number, suite_summary
 from vsrbench.benchmark.suites import Suite, get_suite
-from vsrbench.benchmark.records import journal_entry_problem, record_problem, warn
+from vsrbench.benchmark.results import (
+    SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_journal, read_record,
+    record_path, results_dir, rewrite_journal, suite_summary, warn, write_record,
+)
 from vsrbench.errors import VsrbenchError
 from vsrbench.metrics import psnr_ssim
+from vsrbench.devices import device_name, resolve_device
+from vsrbench.hashing import sha256_file
 from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
 
-__all__ = ["evaluate", "results_dir", "record_path", "load_results", "sha256_file"]
-
-SCHEMA = 1
-
-
-def results_dir(results: str | os.PathLike | None = None) -> Path:
-    if results:
-        return Path(results)
-    home = os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
-    return Path(home) / "results"
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# settings that do not change a record's numbers (kept in the record, left out of its identity)
-_NOT_IDENTITY = ("save_outputs",)
-
-
-def _identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None) -> str:
-    """The hash naming a record file: model, weights, suite, the settings that change numbers, and
-    the code that made it (vsrbench's version and the hash of the scoring code, see :func:`code_identity`)."""
-    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(),
-                      "settings": {k: v for k, v in settings.items() if k not in _NOT_IDENTITY},
-                      "code": code or {}}, sort_keys=True)
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
+__all__ = ["evaluate", "code_identity", "no_weights_message"]
 
 def code_identity(model_file: str | os.PathLike | None) -> dict:
     """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
@@ -102,45 +73,6 @@ def no_weights_message(model: str) -> str:
     return f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
 
 
-def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
-    return root / suite / f"{model}-{ident}.json"
-
-
-def read_record(path: Path) -> tuple[dict | None, str | None]:
-    """``(record, None)`` for a sound result record file, else ``(None, reason)``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        return None, "not UTF-8 text (a truncated or foreign file)"
-    except OSError as e:
-        return None, f"cannot read it ({e.strerror or e})"
-    try:
-        rec = json.loads(text)
-    except json.JSONDecodeError as e:
-        return None, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}; truncated?)"
-    except (ValueError, RecursionError) as e:
-        return None, f"not valid JSON ({type(e).__name__})"
-    why = record_problem(rec)
-    return (None, why) if why else (rec, None)
-
-
-def load_results(results: str | os.PathLike | None = None) -> list[dict]:
-    """Every complete result record under the results store.
-
-    A file that is not one (truncated or invalid JSON, a foreign JSON file, a record with a wrong
-    field type) is skipped with one warning line on stderr naming it; the others are returned.
-    """
-    root = results_dir(results)
-    out = []
-    for p in sorted(root.glob("*/*.json")):
-        rec, why = read_record(p)
-        if why:
-            warn(f"skipped {p}: {why}; delete or move it (`vsrbench evaluate` re-scores its own records)")
-            continue
-        out.append(rec)
-    return out
-
-
 def _git_commit() -> str | None:
     try:
         here = Path(__file__).resolve().parents[2]
@@ -153,17 +85,7 @@ def _git_commit() -> str | None:
 def _provenance(device, dtype: str) -> dict:
     import torch
 
-    if device.type == "cuda":
-        name = torch.cuda.get_device_name(device)
-    else:
-        name = platform.processor() or platform.machine()
-        try:
-            for line in open("/proc/cpuinfo"):
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-        except OSError:
-            pass
+    name = device_name(device, threads=False)
     return {
         "vsrbench": __version__,
         "git_commit": _git_commit(),
@@ -349,34 +271,6 @@ def _tecogan_block(per_clip: list[dict]) -> dict:
     return {"tecogan": tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})}
 
 
-def _read_journal(path: Path) -> list[dict]:
-    """The scored clips of a journal. A damaged line (cut by a kill, or garbage) is skipped, with
-    one warning line: those clips are scored again."""
-    if not path.exists():
-        return []
-    try:
-        lines = path.read_bytes().split(b"\n")
-    except OSError as e:
-        warn(f"cannot read the journal {path} ({e.strerror or e}); scoring every clip again")
-        return []
-    out, bad = [], 0
-    for line in lines:
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except (ValueError, RecursionError):  # a line cut by a kill, or not UTF-8 / JSON
-            bad += 1
-            continue
-        if journal_entry_problem(entry):
-            bad += 1
-            continue
-        out.append(entry)
-    if bad:
-        warn(f"{path}: skipped {bad} damaged line(s) (an interrupted run?); those clips are scored again")
-    return out
-
-
 def evaluate(
     model: str,
     suite: str,
@@ -423,7 +317,6 @@ def evaluate(
     """
     import torch
 
-    from vsrbench.benchmark.folders import resolve_device
     from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
     from vsrbench.models import create_model, get_model_info
 
@@ -440,22 +333,12 @@ def evaluate(
             raise VsrbenchError(f"{checkpoint}: no such checkpoint file")
         ck_sha = sha256_file(checkpoint)
         weights = f"sha256:{ck_sha}"
-    settings = {
-        "dtype": dtype,
-        "tile": tile,
-        "batch": batch,
-        "padding": padding,
-        "limit_clips": limit_clips,
-        "crop": list(crop) if crop else None,
-        "model_kwargs": model_kwargs or {},
-        "temporal": bool(temporal),
-        "save_outputs": str(save_outputs) if save_outputs else None,
-    }
     from vsrbench.benchmark.tecogan_run import parse_metrics
 
     metric_sets = parse_metrics(metrics)
-    if metric_sets != ["default"]:  # default records keep their identity
-        settings["metrics"] = metric_sets
+    settings = make_settings(dtype=dtype, tile=tile, batch=batch, padding=padding, limit_clips=limit_clips, crop=crop,
+                             model_kwargs=model_kwargs, temporal=temporal, save_outputs=save_outputs,
+                             metrics=metric_sets)
     dev = resolve_device(device)
     torch.manual_seed(seed)
     net = create_model(model, scale=st.scale, **(model_kwargs or {}))
@@ -465,7 +348,7 @@ def evaluate(
             raise VsrbenchError(no_weights_message(model))
         weights = f"random(seed={seed})" if n_params else "none"
     code = code_identity(_model_file(net))
-    ident = _identity(model, weights, st, settings, code)
+    ident = identity(model, weights, st, settings, code)
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
@@ -504,15 +387,13 @@ def evaluate(
                  progress=progress)
     clips, missing = _select_clips(st, data.gt, limit_clips)
 
-    done = {r["clip"]: r for r in _read_journal(journal) if r.get("clip") in clips}
+    done = {r["clip"]: r for r in read_journal(journal) if r.get("clip") in clips}
     resumed = len(done)
     with writing(journal, store_fix):
         final.parent.mkdir(parents=True, exist_ok=True)
         if done or journal.exists():  # rewrite the journal without damaged lines
-            tmp = journal.with_suffix(".tmp")
-            tmp.write_text("".join(json.dumps(done[c]) + "\n" for c in clips if c in done))
-            os.replace(tmp, journal)
-        jf = open(journal, "a")
+            rewrite_journal(journal, [done[c] for c in clips if c in done])
+        jf = open_journal(journal)
     lr_size = None
     with jf:
         todo = [c for c in clips if c not in done]
@@ -528,9 +409,7 @@ def evaluate(
             rec["model_seconds"] = runner.model_seconds
             rec["model_frames"] = runner.model_frames
             runner.model_seconds, runner.model_frames = 0.0, 0
-            jf.write(json.dumps(rec) + "\n")
-            jf.flush()
-            os.fsync(jf.fileno())
+            append_journal(jf, rec)
             done[clip] = rec
         bar.close()
     per_clip = [done[c] for c in clips]
@@ -597,9 +476,6 @@ def evaluate(
             for r in per_clip
         },
     }
-    tmp = final.with_suffix(".tmp")
     with writing(final, store_fix):
-        tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, final)
-        journal.unlink(missing_ok=True)
+        write_record(final, record, journal)
     return record

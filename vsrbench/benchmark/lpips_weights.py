@@ -75,7 +75,7 @@ def _package_file(package: str, rel: str) -> Path | None:
 
 
 def _sha256(path: Path) -> str:
-    from vsrbench.datasets.download import sha256_file
+    from vsrbench.hashing import sha256_file
 
     return sha256_file(path)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import platform
 import statistics
 import time
 from typing import Any
@@ -22,6 +21,9 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+
+from vsrbench.devices import device_name, resolve_device
+from vsrbench.devices import synchronize as _synchronize
 
 __all__ = [
     "count_parameters",
@@ -132,46 +134,6 @@ def flops_per_call(model: nn.Module, x: Any) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- profiling
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "CPU"
-
-
-def device_name(device: torch.device | str) -> str:
-    """A readable device name: the GPU model on CUDA, the CPU model (``/proc/cpuinfo``) on CPU."""
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        return torch.cuda.get_device_name(dev)
-    if dev.type == "cpu":
-        return f"{_cpu_name()} ({torch.get_num_threads()} threads)"
-    return str(dev)
-
-
-def _synchronize(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    elif dev.type == "mps":
-        torch.mps.synchronize()
-    elif dev.type == "xpu" and hasattr(torch, "xpu"):
-        torch.xpu.synchronize(dev)
-
-
-def _resolve_device(device) -> torch.device:
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {device!r} requested but CUDA is not available")
-        if dev.index is None:
-            dev = torch.device("cuda", torch.cuda.current_device())
-    return dev
-
-
 def _autocast(dev: torch.device, dtype: str):
     if dtype == "fp32":
         return contextlib.nullcontext()
@@ -223,7 +185,7 @@ def profile_model(
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     if int(batch) < 1 or int(repeats) < 1 or int(warmup) < 0:
         raise ValueError(f"need batch >= 1, repeats >= 1, warmup >= 0 (got {batch}, {repeats}, {warmup})")
-    dev = _resolve_device(device)
+    dev = resolve_device(device, pin_index=True)
     amp = _autocast(dev, dtype)  # raises for fp16 on CPU before any work
 
     shape = _input_shape(spec, lr_size, batch)
@@ -321,13 +283,8 @@ def format_runtime_table(rows: list[dict]) -> str:
             _fmt(r.get("macs_per_frame"), ".2f", 1e9),
             _fmt(r.get("peak_memory_mb"), ".0f"),
         ])
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    left = {0, 1, 2, 4}
+    from vsrbench.tables import text_table
 
-    def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    out = [line(header), "  ".join("-" * w for w in widths)]
-    out += [line(b) for b in body]
+    out = [text_table(header, body, right={3, 5, 6, 7, 8, 9, 10})]
     out.append("FLOPs = 2 x MACs (torch.utils.flop_counter); most VSR papers' 'FLOPs' are MACs.")
     return "\n".join(out)

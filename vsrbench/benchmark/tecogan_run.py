@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import replacing
 
 __all__ = ["CACHE_VERSION", "METRIC_SETS", "parse_metrics", "tecogan_clip", "tecogan_summary", "cache_dir"]
 
@@ -80,15 +81,13 @@ def _load_side(path: Path, idx: list[int], shape) -> dict | None:
 
 def _save_side(path: Path, side: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with open(tmp, "wb") as f:
+        with replacing(path) as tmp, open(tmp, "wb") as f:
             np.savez(f, flows=np.asarray(side["flows"], dtype=np.float32).reshape(len(side["flows"]), *side["flows"][0].shape)
                      if side["flows"] else np.zeros((0, 1, 1, 2), np.float32),
                      gt_dist=np.asarray(side["gt_dist"], dtype=np.float32), indices=np.asarray(side["indices"], np.int64))
-        os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)  # a cache that cannot be written is only slower
+        pass  # a cache that cannot be written is only slower
 
 
 def tecogan_clip(sr: list[np.ndarray], gt: list[np.ndarray], *, dataset: str, clip: str, home=None, device=None,

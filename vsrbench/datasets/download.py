@@ -7,7 +7,6 @@ request (a server that ignores Range and answers 200 restarts the file from the 
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import socket
@@ -22,18 +21,11 @@ from tqdm import tqdm
 
 from vsrbench.datasets.diskspace import check_free_space
 from vsrbench.errors import VsrbenchError
+from vsrbench.hashing import sha256_file  # noqa: F401  (re-exported: vsrbench.datasets.sha256_file)
 
 __all__ = ["download", "sha256_file"]
 
 _CHUNK = 1 << 20
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress: bool) -> None:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import atomic_write_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -111,12 +112,7 @@ def encode_png(rgb: np.ndarray, compression: int = 1) -> bytes:
 
 def write_frame(path: str | os.PathLike, rgb: np.ndarray, compression: int = 1) -> None:
     """Write an RGB uint8 frame as PNG (the file appears complete or not at all)."""
-    path = Path(path)
-    data = encode_png(rgb, compression)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, encode_png(rgb, compression))
 
 
 @contextlib.contextmanager

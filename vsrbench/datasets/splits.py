@@ -95,7 +95,7 @@ def load_split(
             if len(set(ids)) != len(ids):
                 raise VsrbenchError(f"{p}: duplicate clip ids")
             if verify:
-                from vsrbench.datasets.download import sha256_file
+                from vsrbench.hashing import sha256_file
 
                 digest, pinned = sha256_file(p), PINNED_SHA256[(form, split)]
                 if digest != pinned:
@@ -142,7 +142,7 @@ def install_splits(source: str | os.PathLike, home=None) -> list[Path]:
     Every file must match its pinned sha256. Returns the installed paths ([] when none were found)."""
     import shutil
 
-    from vsrbench.datasets.download import sha256_file
+    from vsrbench.hashing import sha256_file
 
     root = Path(source)
     dest_root = (Path(home) if home is not None else vsrbench_home()) / "vimeo90k" / "splits"

@@ -37,6 +37,7 @@ import numpy as np
 from vsrbench.datasets.catalog import variant_dirname, vsrbench_home
 from vsrbench.datasets.frames import list_clips, list_frames, natural_key, read_frame
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import atomic_write_bytes, atomic_write_text
 
 __all__ = [
     "MARKER",
@@ -521,11 +522,7 @@ class FolderWriter(_Writer):
             d = self.partial.joinpath(*clip.split("/"))
             d.mkdir(parents=True, exist_ok=True)
             for i, value in zip(indices, payload):
-                out = d / f"{i:08d}.png"
-                tmp = d / f".{i:08d}.png.tmp"
-                with open(tmp, "wb") as f:
-                    f.write(value)
-                os.replace(tmp, out)
+                atomic_write_bytes(d / f"{i:08d}.png", value)
 
     def _close(self, marker) -> None:
         if marker is not None:
@@ -599,12 +596,7 @@ def make_writer(backend: str, final: Path, meta: dict, commit_every: int = 1000,
 
 
 def _write_json_atomic(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(obj, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj), fsync=True)
 
 
 # --------------------------------------------------------------------------------------------- readers

@@ -50,6 +50,10 @@ VALID_OPS: dict[str, tuple[dict, bool, bool, str]] = {
     "frames": ({}, False, False, "frame selection: frames:odd"),
 }
 
+#: ops that treat the three channels alike and independently: applied to BGR they give the BGR of
+#: the RGB result, bit for bit (not noise: its random draws follow channel order; not JPEG: YCbCr)
+CHANNEL_SYMMETRIC = frozenset({"bi", "bd", "bd-duf", "gauss", "blur-bicubic", "frames"})
+
 
 #: valid parameter ranges, (low, high, integer): the literature's values sit well inside them
 #: (bd sigma 1.6, bd-duf sigma 0.4 x scale, gauss 1 / 3x3, blur-bicubic 2 / 5x5, noise 25.5 / 0.1,
@@ -111,6 +115,11 @@ class DegradationOp:
     def p(self) -> dict:
         return dict(self.params)
 
+    @property
+    def channel_symmetric(self) -> bool:
+        """Whether the op commutes with a channel permutation (see :data:`CHANNEL_SYMMETRIC`)."""
+        return self.name in CHANNEL_SYMMETRIC
+
     def canonical(self) -> str:
         s = self.name
         if self.name == "frames":
@@ -168,6 +177,11 @@ class Degradation:
     @property
     def is_random(self) -> bool:
         return any(VALID_OPS[op.name][2] for op in self.ops)
+
+    @property
+    def channel_symmetric(self) -> bool:
+        """Every op commutes with a channel permutation: the chain may run on BGR frames as is."""
+        return all(op.channel_symmetric for op in self.ops)
 
     @property
     def frame_ops(self) -> tuple[DegradationOp, ...]:

@@ -1,7 +1,7 @@
 """Leaderboards (quality, temporal, runtime), plots and the metric-table regression guard.
 
 Only :mod:`vsrbench.cli` imports this package; it reads results through
-:func:`vsrbench.benchmark.harness.load_results`.
+:func:`vsrbench.benchmark.results.load_results` (the results store).
 """
 
 from vsrbench.leaderboard.boards import (

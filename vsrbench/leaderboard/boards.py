@@ -26,7 +26,6 @@ no suite of that protocol (``reds4``, ``brcn5``, ...) keep their own column.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from vsrbench.benchmark.results import settings_label
 from vsrbench.benchmark.suites import SUITES, degradation_convention, find_suite_by_protocol
 
 __all__ = [
@@ -45,15 +45,12 @@ __all__ = [
     "quality_board",
     "records_frame",
     "runtime_board",
-    "settings_label",
     "is_smoke",
     "match_reported_suite",
     "temporal_board",
 ]
 
 ROW_KEYS = ["model", "kind", "paper", "weights", "settings"]
-DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
-                    "crop": None, "model_kwargs": {}}
 TEMPORAL_METRICS = [("tof", "tOF", "min"), ("warping_error", "warp", "min"), ("tpsnr", "tPSNR", "max")]
 #: TecoGAN's protocol (``--metrics tecogan``): record key ``tecogan``; the header names the protocol.
 TECOGAN_METRICS = [("tecogan_tof", "tOF[TecoGAN]", "min"), ("tecogan_lpips", "LPIPS[TecoGAN]", "min"),
@@ -93,29 +90,6 @@ class Board:
 
 # ---------------------------------------------------------------------------------------------
 # measured records
-
-
-def settings_label(settings: dict | None) -> str:
-    """A short, human label of the evaluation settings: ``full`` for the suite's protocol as is,
-    else what differs (``crop 16x16, 1 clip``, ``bf16``, ``tile 64``, ...)."""
-    s = {**DEFAULT_SETTINGS, **(settings or {})}
-    parts = []
-    if s.get("crop"):
-        parts.append("crop {}x{}".format(*s["crop"]))
-    if s.get("limit_clips"):
-        n = int(s["limit_clips"])
-        parts.append(f"{n} clip" + ("s" if n != 1 else ""))
-    if s.get("dtype") != "fp32":
-        parts.append(str(s["dtype"]))
-    if s.get("tile"):
-        parts.append(f"tile {s['tile']}")
-    if s.get("batch") not in (None, 1):
-        parts.append(f"batch {s['batch']}")
-    if s.get("padding") != "reflection_circle":
-        parts.append(f"padding {s['padding']}")
-    if s.get("model_kwargs"):
-        parts.append("kwargs " + json.dumps(s["model_kwargs"], sort_keys=True, separators=(",", ":")))
-    return ", ".join(parts) or "full"
 
 
 def is_smoke(weights: str | None, settings: dict | None) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vsrbench.leaderboard.boards import records_frame
-from vsrbench.outputs import ensure_dir, writing
+from vsrbench.outputs import ensure_dir, replacing, writing
 
 __all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save", "temporal_profiles"]
 
@@ -115,7 +115,7 @@ def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
         for c in clips:
             v = (r.get("clips") or {}).get(c, {}).get(metric)
             vals.append(math.nan if v is None else float(v))
-        from vsrbench.leaderboard.boards import settings_label
+        from vsrbench.benchmark.results import settings_label
 
         lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
         ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=_text(lab))
@@ -152,13 +152,8 @@ def save(fig, stem: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
     try:
         for f in formats:
             p = stem.with_name(stem.name + f".{f}")
-            tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
-            try:
-                with writing(p, fix):
-                    fig.savefig(tmp, format=f)
-                    os.replace(tmp, p)
-            finally:
-                tmp.unlink(missing_ok=True)
+            with writing(p, fix), replacing(p) as tmp:
+                fig.savefig(tmp, format=f)
             out.append(p)
     finally:
         plt.close(fig)

@@ -9,7 +9,6 @@ that moved beyond the tolerances and every row that appeared or disappeared.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -17,35 +16,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from vsrbench.benchmark.results import settings_key
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import replacing
 
-__all__ = ["KEYS", "MEAN", "RegressReport", "compare", "metric_table", "read_baseline", "settings_key", "write_baseline"]
+__all__ = ["KEYS", "MEAN", "RegressReport", "compare", "metric_table", "read_baseline", "write_baseline"]
 
 KEYS = ["model", "weights", "suite", "settings", "clip"]
 METRICS = ["psnr", "ssim", "tof", "warping_error", "tpsnr"]
 TEMPORAL = ["tof", "warping_error", "tpsnr"]  # optional columns (a baseline without them is read as empty)
 MEAN = "(mean)"
-
-
-_DEFAULTS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None, "crop": None,
-             "model_kwargs": {}, "temporal": True, "save_outputs": None}
-_NOT_KEYED = ("save_outputs",)  # where outputs were written does not change a number
-
-
-def settings_key(settings: dict | None) -> str:
-    """A stable, complete text key of a record's settings: every setting that differs from the
-    default as ``key=value`` (sorted, ``;``-joined; crop as HxW, other values compact JSON), or
-    ``default``."""
-    parts = []
-    for k, v in sorted((settings or {}).items()):
-        if k in _NOT_KEYED or (k in _DEFAULTS and v == _DEFAULTS[k]):
-            continue
-        if k == "crop" and v:
-            v = "x".join(str(int(x)) for x in v)
-        elif not isinstance(v, str):
-            v = json.dumps(v, sort_keys=True, separators=(",", ":"))
-        parts.append(f"{k}={v}")
-    return ";".join(parts) or "default"
 
 
 def _psnr(v) -> float:
@@ -85,9 +65,8 @@ def write_baseline(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     PSNR and relative on the small temporal values), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    table.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
-    os.replace(tmp, path)
+    with replacing(path) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
     return path
 
 
@@ -142,14 +121,15 @@ class RegressReport:
 
 
 def _table(df: pd.DataFrame, fmts: dict[str, str]) -> str:
-    cells = [[str(c) for c in df.columns]]
-    for _, r in df.iterrows():
-        cells.append([fmts[c].format(r[c]) if c in fmts and isinstance(r[c], float) and math.isfinite(r[c])
-                      else str(r[c]) for c in df.columns])
-    w = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
-    out = ["  " + "  ".join(v.ljust(w[i]) for i, v in enumerate(row)).rstrip() for row in cells]
-    out.insert(1, "  " + "  ".join("-" * x for x in w))
-    return "\n".join(out)
+    """``df`` as an indented text table (pandas' ``to_markdown``, tabulate's ``simple`` format), the
+    finite floats of the columns in ``fmts`` formatted by it."""
+    cells = df.copy().astype(object)
+    for c in df.columns:
+        cells[c] = [fmts[c].format(v) if c in fmts and isinstance(v, float) and math.isfinite(v) else str(v)
+                    for v in df[c]]
+    text = cells.to_markdown(index=False, tablefmt="simple", disable_numparse=True,
+                             colalign=["left"] * len(df.columns))
+    return "\n".join(("  " + line).rstrip() for line in text.splitlines())
 
 
 def _moved(b: float, c: float, tol: float) -> bool:

@@ -1,4 +1,5 @@
-"""Render boards as Markdown, CSV (tidy: one value per line), LaTeX or one self-contained HTML page.
+"""Render boards as Markdown, CSV (tidy: one value per line), LaTeX (pandas' ``Styler.to_latex``) or
+one self-contained HTML page (a jinja2 template, ``templates/leaderboard.html.j2``).
 
 The HTML page has no external resources: plots are base64 PNGs, and a few lines of plain
 JavaScript sort a table when a header is clicked. ``#sort=<table-id>:<column>:<asc|desc>`` in the URL
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import math
+
+import pandas as pd
 
 from vsrbench.leaderboard.boards import ROW_KEYS, Board
 
@@ -197,10 +199,13 @@ _TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#
 
 
 def _tex(s: str) -> str:
+    """A caption for LaTeX (the cells and headers are escaped by pandas' Styler)."""
     return "".join(_TEX.get(ch, ch) for ch in s)
 
 
 def render_latex(boards: list[Board], notes: list[str] = ()) -> str:
+    """One booktabs table per board (and one for its smoke checks), by pandas' ``Styler.to_latex``;
+    the best measured value of a column in bold."""
     out = ["% vsrbench leaderboard; needs \\usepackage{booktabs}"]
     for b in boards:
         main_rows, smoke_rows = _split_smoke(b)
@@ -213,84 +218,51 @@ def render_latex(boards: list[Board], notes: list[str] = ()) -> str:
 
 
 def _latex_table(b: Board, rows, part: str) -> list[str]:
-    out = []
     cols = _display_cols(b)
     title = b.title + (" -- " + SMOKE_TITLE if part else "")
-    out.append(f"% {title}")
-    out.append("\\begin{table}[t]\n\\centering\n\\small")
-    out.append(f"\\caption{{{_tex(title)}}}\\label{{tab:vsrbench-{b.name}{part}}}")
+    df = b.df.loc[rows, cols]
+    cells = pd.DataFrame({c: [_cell(b, c, v) for v in df[c]] for c in cols}, index=df.index, columns=cols)
+    bold = b.best_mask().loc[rows, cols]
+    st = cells.style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    st = st.apply(lambda _: bold.replace({True: "textbf:--rwrap;", False: ""}), axis=None)
+    st.set_table_styles([{"selector": "small", "props": ":;"}], overwrite=False)
     align = "".join("l" if c in ROW_KEYS or b.df[c].dtype == object else "r" for c in cols)
-    out.append(f"\\begin{{tabular}}{{{align}}}\n\\toprule")
-    out.append(" & ".join(_tex(c) for c in cols) + " \\\\\n\\midrule")
-    mask = b.best_mask()
-    for i, r in b.df.loc[rows].iterrows():
-        cells = []
-        for c in cols:
-            s = _tex(_cell(b, c, r[c]))
-            cells.append(f"\\textbf{{{s}}}" if mask.at[i, c] else s)
-        out.append(" & ".join(cells) + " \\\\")
-    out.append("\\bottomrule\n\\end{tabular}\n\\end{table}\n")
-    return out
+    tex = st.to_latex(hrules=True, position="t", position_float="centering", column_format=align,
+                      caption=_tex(title), label=f"tab:vsrbench-{b.name}{part}")
+    return [f"% {title}", tex]
 
 
-_SCRIPT = """
-function vbKey(td){var v=td.getAttribute('data-v');if(v===null||v==='')return null;var n=parseFloat(v);return isNaN(n)?v.toLowerCase():n;}
-function sortTable(id,col,dir){var t=document.getElementById(id);if(!t)return;var ths=t.tHead.rows[0].cells;
- if(isNaN(parseInt(col,10))){for(var i=0;i<ths.length;i++){if(ths[i].textContent.trim()===col){col=i;break;}}}col=parseInt(col,10);
- if(isNaN(col)||col<0||col>=ths.length)return;dir=dir||(ths[col].getAttribute('data-dir')==='asc'?'desc':'asc');
- var b=t.tBodies[0],rows=Array.prototype.slice.call(b.rows);
- rows.sort(function(x,y){var a=vbKey(x.cells[col]),c=vbKey(y.cells[col]);if(a===c)return 0;if(a===null)return 1;if(c===null)return -1;
-  var r=(typeof a===typeof c)?(a<c?-1:1):(typeof a==='number'?-1:1);return dir==='asc'?r:-r;});
- rows.forEach(function(r){b.appendChild(r);});for(var i=0;i<ths.length;i++)ths[i].removeAttribute('data-dir');ths[col].setAttribute('data-dir',dir);}
-document.addEventListener('DOMContentLoaded',function(){
- document.querySelectorAll('table.board th').forEach(function(th){th.addEventListener('click',function(){sortTable(th.closest('table').id,th.cellIndex);});});
- var m=/(?:^|[#&?])sort=([^:&]+):([^:&]+)(?::(asc|desc))?/.exec(decodeURIComponent(location.hash+location.search));
- if(m)sortTable(m[1],m[2],m[3]||'asc');});
-"""
+def _template():
+    """The HTML page's jinja2 template (package data: ``templates/leaderboard.html.j2``)."""
+    from importlib.resources import files
 
-_CSS = """
-body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table.board{border-collapse:collapse;margin:.5em 0 1em;font-size:13px}
-th,td{border:1px solid #ccc;padding:2px 6px}th{background:#eee;cursor:pointer;white-space:nowrap}
-th[data-dir=asc]:after{content:' \\25B2'}th[data-dir=desc]:after{content:' \\25BC'}td.num{text-align:right}
-td.best{font-weight:bold;background:#e6f4e6}tr.reported td{color:#555;font-style:italic}tr.smoke td{color:#777}img{max-width:48%;margin:4px}
-.note{color:#555;font-size:12px}
-"""
+    import jinja2
+
+    text = files("vsrbench.leaderboard").joinpath("templates/leaderboard.html.j2").read_text(encoding="utf-8")
+    return jinja2.Environment(autoescape=True, keep_trailing_newline=True).from_string(text)
 
 
 def render_html(boards: list[Board], notes: list[str] = (), images: dict[str, bytes] | None = None,
                 title: str = "vsrbench leaderboard") -> str:
-    """One self-contained page; ``images``: caption -> PNG bytes, embedded as base64."""
-    e = html.escape
-    out = ["<!DOCTYPE html>", "<html><head><meta charset='utf-8'>", f"<title>{e(title)}</title>",
-           f"<style>{_CSS}</style>", f"<script>{_SCRIPT}</script>", "</head><body>", f"<h1>{e(title)}</h1>"]
+    """One self-contained page (from a jinja2 template); ``images``: caption -> PNG bytes, embedded
+    as base64."""
+    ctx = []
     for b in boards:
-        out.append(f"<h2>{e(b.title)}</h2>")
         main_rows, smoke_rows = _split_smoke(b)
-        out.extend(_html_table(b, main_rows, f"board-{b.name}"))
-        if smoke_rows:
-            out.append(f"<h3>{e(SMOKE_TITLE)}</h3>")
-            out.extend(_html_table(b, smoke_rows, f"board-{b.name}-smoke"))
-        out.extend(f"<p class='note'>{e(n)}</p>" for n in b.notes)
-    if images:
-        out.append("<h2>Plots</h2>")
-        for cap, png in images.items():
-            data = base64.b64encode(png).decode("ascii")
-            out.append(f"<img alt='{e(cap)}' title='{e(cap)}' src='data:image/png;base64,{data}'>")
-    out.extend(f"<p class='note'>{e(n)}</p>" for n in notes)
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+        ctx.append({"title": b.title, "notes": list(b.notes), "main": _html_table(b, main_rows, f"board-{b.name}"),
+                    "smoke": _html_table(b, smoke_rows, f"board-{b.name}-smoke") if smoke_rows else None})
+    imgs = [{"caption": cap, "data": base64.b64encode(png).decode("ascii")} for cap, png in (images or {}).items()]
+    return _template().render(title=title, boards=ctx, images=imgs, notes=list(notes), smoke_title=SMOKE_TITLE)
 
 
-def _html_table(b: Board, rows, tid: str) -> list[str]:
-    e = html.escape
-    out = []
+def _html_table(b: Board, rows, tid: str) -> dict:
+    """What the template needs of one table: its id, header texts, and per row its kind and cells
+    (text shown, ``data-v`` sort key, classes)."""
     cols = _display_cols(b)
     mask = b.best_mask()
-    out.append(f"<table class='board' id='{tid}'><thead><tr>")
-    out.append("".join(f"<th data-col='{j}' title='click to sort'>{e(c)}</th>" for j, c in enumerate(cols)))
-    out.append("</tr></thead><tbody>")
+    body = []
     for i, r in b.df.loc[rows].iterrows():
-        out.append(f"<tr class='{e(str(r.get('kind', '')))}'>")
+        cells = []
         for c in cols:
             v = r[c]
             num = isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -301,10 +273,9 @@ def _html_table(b: Board, rows, tid: str) -> list[str]:
             else:
                 dv = str(v)
             cls = ("num " if num else "") + ("best" if mask.at[i, c] else "")
-            out.append(f"<td class='{cls.strip()}' data-v='{e(dv)}'>{e(_cell(b, c, v))}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return out
+            cells.append({"text": _cell(b, c, v), "v": dv, "cls": cls.strip()})
+        body.append({"kind": str(r.get("kind", "")), "cells": cells})
+    return {"id": tid, "cols": [str(c) for c in cols], "rows": body}
 
 
 def render(boards: list[Board], fmt: str, notes: list[str] = (), images: dict[str, bytes] | None = None) -> str:

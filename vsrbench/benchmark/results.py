@@ -1,0 +1,340 @@
+"""The results store: the one place that reads, writes and validates result records
+(``<results>/<suite>/<model>-<id>.json``) and their journals (``*.partial.jsonl``), and defines the
+settings schema records carry.
+
+* where: :func:`results_dir`, :func:`record_path`, :func:`identity` (the hash naming a record);
+* settings: :data:`DEFAULT_SETTINGS`, :func:`make_settings`, :func:`settings_label` (boards),
+  :func:`settings_key` (regression guard);
+* reading: :func:`read_record`, :func:`load_results` (skip damaged files with one warning line),
+  :func:`read_journal`; writing: :func:`write_record`, :func:`rewrite_journal`,
+  :func:`open_journal`, :func:`append_journal` (all through ``outputs``' atomic write);
+* validation: :func:`record_problem`, :func:`journal_entry_problem` (pure: ``None`` for a sound
+  object, else one short reason); a damaged file never takes the whole board down;
+* summaries: :func:`json_number`, :func:`suite_summary` (the suite-level fields of ``score`` and
+  ``evaluate``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+from vsrbench.benchmark.suites import Suite
+from vsrbench.metrics import aggregate
+from vsrbench.outputs import atomic_write_text
+
+__all__ = [
+    "SCHEMA", "DEFAULT_SETTINGS", "NOT_IDENTITY", "results_dir", "record_path", "identity", "make_settings",
+    "settings_label", "settings_key", "read_record", "load_results", "read_journal", "rewrite_journal",
+    "open_journal", "append_journal", "write_record", "record_problem", "journal_entry_problem", "warn",
+    "json_number", "suite_summary",
+]
+
+SCHEMA = 1
+
+
+def results_dir(results: str | os.PathLike | None = None) -> Path:
+    if results:
+        return Path(results)
+    home = os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
+    return Path(home) / "results"
+
+
+def identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None) -> str:
+    """The hash naming a record file: model, weights, suite, the settings that change numbers, and
+    the code that made it (vsrbench's version and the hash of the scoring code, see ``harness.code_identity``)."""
+    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(),
+                      "settings": {k: v for k, v in settings.items() if k not in NOT_IDENTITY},
+                      "code": code or {}}, sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------------- settings
+#: The one settings schema: every evaluation setting a record holds, with its default. The
+#: harness writes them (:func:`make_settings`), the boards label them (:func:`settings_label`),
+#: the regression guard keys on them (:func:`settings_key`).
+DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
+                    "crop": None, "model_kwargs": {}, "temporal": True, "save_outputs": None}
+#: settings that do not change a record's numbers (kept in the record, left out of its identity and key)
+NOT_IDENTITY = ("save_outputs",)
+
+
+def make_settings(*, dtype: str = "fp32", tile: int = 0, batch: int = 1, padding: str = "reflection_circle",
+                  limit_clips: int | None = None, crop=None, model_kwargs: dict | None = None, temporal: bool = True,
+                  save_outputs=None, metrics: list[str] | None = None) -> dict:
+    """A record's ``settings`` (``metrics`` only when not the default set: default records keep their identity)."""
+    s = {
+        "dtype": dtype,
+        "tile": tile,
+        "batch": batch,
+        "padding": padding,
+        "limit_clips": limit_clips,
+        "crop": list(crop) if crop else None,
+        "model_kwargs": model_kwargs or {},
+        "temporal": bool(temporal),
+        "save_outputs": str(save_outputs) if save_outputs else None,
+    }
+    if metrics is not None and list(metrics) != ["default"]:
+        s["metrics"] = list(metrics)
+    return s
+
+
+def settings_label(settings: dict | None) -> str:
+    """A short, human label of the evaluation settings: ``full`` for the suite's protocol as is,
+    else what differs (``crop 16x16, 1 clip``, ``bf16``, ``tile 64``, ...)."""
+    s = {**DEFAULT_SETTINGS, **(settings or {})}
+    parts = []
+    if s.get("crop"):
+        parts.append("crop {}x{}".format(*s["crop"]))
+    if s.get("limit_clips"):
+        n = int(s["limit_clips"])
+        parts.append(f"{n} clip" + ("s" if n != 1 else ""))
+    if s.get("dtype") != "fp32":
+        parts.append(str(s["dtype"]))
+    if s.get("tile"):
+        parts.append(f"tile {s['tile']}")
+    if s.get("batch") not in (None, 1):
+        parts.append(f"batch {s['batch']}")
+    if s.get("padding") != "reflection_circle":
+        parts.append(f"padding {s['padding']}")
+    if s.get("model_kwargs"):
+        parts.append("kwargs " + json.dumps(s["model_kwargs"], sort_keys=True, separators=(",", ":")))
+    return ", ".join(parts) or "full"
+
+
+def settings_key(settings: dict | None) -> str:
+    """A stable, complete text key of a record's settings: every setting that differs from the
+    default as ``key=value`` (sorted, ``;``-joined; crop as HxW, other values compact JSON), or
+    ``default``."""
+    parts = []
+    for k, v in sorted((settings or {}).items()):
+        if k in NOT_IDENTITY or (k in DEFAULT_SETTINGS and v == DEFAULT_SETTINGS[k]):
+            continue
+        if k == "crop" and v:
+            v = "x".join(str(int(x)) for x in v)
+        elif not isinstance(v, str):
+            v = json.dumps(v, sort_keys=True, separators=(",", ":"))
+        parts.append(f"{k}={v}")
+    return ";".join(parts) or "default"
+
+
+# --------------------------------------------------------------------------------------------- reading and writing
+def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
+    return root / suite / f"{model}-{ident}.json"
+
+
+def read_record(path: Path) -> tuple[dict | None, str | None]:
+    """``(record, None)`` for a sound result record file, else ``(None, reason)``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return None, "not UTF-8 text (a truncated or foreign file)"
+    except OSError as e:
+        return None, f"cannot read it ({e.strerror or e})"
+    try:
+        rec = json.loads(text)
+    except json.JSONDecodeError as e:
+        return None, f"not valid JSON ({e.msg} at line {e.lineno} column {e.colno}; truncated?)"
+    except (ValueError, RecursionError) as e:
+        return None, f"not valid JSON ({type(e).__name__})"
+    why = record_problem(rec)
+    return (None, why) if why else (rec, None)
+
+
+def load_results(results: str | os.PathLike | None = None) -> list[dict]:
+    """Every complete result record under the results store.
+
+    A file that is not one (truncated or invalid JSON, a foreign JSON file, a record with a wrong
+    field type) is skipped with one warning line on stderr naming it; the others are returned.
+    """
+    root = results_dir(results)
+    out = []
+    for p in sorted(root.glob("*/*.json")):
+        rec, why = read_record(p)
+        if why:
+            warn(f"skipped {p}: {why}; delete or move it (`vsrbench evaluate` re-scores its own records)")
+            continue
+        out.append(rec)
+    return out
+
+
+def read_journal(path: Path) -> list[dict]:
+    """The scored clips of a journal. A damaged line (cut by a kill, or garbage) is skipped, with
+    one warning line: those clips are scored again."""
+    if not path.exists():
+        return []
+    try:
+        lines = path.read_bytes().split(b"\n")
+    except OSError as e:
+        warn(f"cannot read the journal {path} ({e.strerror or e}); scoring every clip again")
+        return []
+    out, bad = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except (ValueError, RecursionError):  # a line cut by a kill, or not UTF-8 / JSON
+            bad += 1
+            continue
+        if journal_entry_problem(entry):
+            bad += 1
+            continue
+        out.append(entry)
+    if bad:
+        warn(f"{path}: skipped {bad} damaged line(s) (an interrupted run?); those clips are scored again")
+    return out
+
+
+def rewrite_journal(path: Path, entries: list[dict]) -> None:
+    """Replace the journal with ``entries`` (its sound lines), atomically."""
+    atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in entries))
+
+
+def open_journal(path: Path):
+    """The journal, open for appending (one JSON line per scored clip, see :func:`append_journal`)."""
+    return open(path, "a")
+
+
+def append_journal(jf, entry: dict) -> None:
+    """Append one clip's entry and make it durable before the next clip is scored."""
+    jf.write(json.dumps(entry) + "\n")
+    jf.flush()
+    os.fsync(jf.fileno())
+
+
+def write_record(final: Path, record: dict, journal: Path | None = None) -> None:
+    """Store a complete record atomically, then drop its journal."""
+    atomic_write_text(final, json.dumps(record, indent=1))
+    if journal is not None:
+        journal.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------- validation
+def _is_num(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _num_or_null(v) -> bool:
+    return v is None or _is_num(v)
+
+
+def _float_or_null(v) -> bool:
+    """Temporal metrics and timings: any float (NaN where undefined) or null."""
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+
+
+def _metric_problem(where: str, d: dict, keys=("psnr", "ssim")) -> str | None:
+    for k in keys:
+        if k not in d:
+            return f"{where} has no {k!r}"
+        ok = _num_or_null(d[k]) if k in ("psnr", "tpsnr") else _is_num(d[k])
+        if not ok:
+            return f"{where} {k!r} is {d[k]!r}, not a finite number" + (" or null" if k in ("psnr", "tpsnr") else "")
+    for k in ("tof", "warping_error", "tpsnr"):
+        if k in d and k not in keys and not _float_or_null(d[k]):
+            return f"{where} {k!r} is {d[k]!r}, not a number"
+    return None
+
+
+def record_problem(rec) -> str | None:
+    """Why ``rec`` (a parsed result file) is not a complete, well-formed result record, or None."""
+    if not isinstance(rec, dict):
+        return f"holds a JSON {type(rec).__name__}, not a result record (an object)"
+    if rec.get("complete") is not True:
+        return "not a complete vsrbench result record (no \"complete\": true)"
+    for k in ("model", "suite", "weights"):
+        if not isinstance(rec.get(k), str) or not rec.get(k):
+            return f"{k!r} is {rec.get(k)!r}, not a non-empty string"
+    p = _metric_problem("the record", rec)
+    if p:
+        return p
+    for k in ("n_clips", "n_frames"):
+        if k in rec and not _is_int(rec[k]):
+            return f"{k!r} is {rec[k]!r}, not a count"
+    for k in ("settings", "suite_settings", "temporal", "runtime", "provenance"):
+        if rec.get(k) is not None and not isinstance(rec[k], dict):
+            return f"{k!r} is a {type(rec[k]).__name__}, not an object"
+    s = rec.get("settings") or {}
+    crop = s.get("crop")
+    if crop is not None and not (isinstance(crop, list) and len(crop) == 2 and all(_is_int(v) for v in crop)):
+        return f"settings 'crop' is {crop!r}, not [height, width]"
+    if s.get("limit_clips") is not None and not _is_int(s["limit_clips"]):
+        return f"settings 'limit_clips' is {s['limit_clips']!r}, not a count"
+    for k, v in (rec.get("temporal") or {}).items():
+        if k != "definitions" and not _float_or_null(v):
+            return f"temporal {k!r} is {v!r}, not a number"
+    rt = rec.get("runtime") or {}
+    for k in ("ms_per_frame", "fps"):
+        if not _float_or_null(rt.get(k)):
+            return f"runtime {k!r} is {rt.get(k)!r}, not a number"
+    if rt.get("params") is not None and not _is_int(rt["params"]):
+        return f"runtime 'params' is {rt['params']!r}, not a count"
+    clips = rec.get("clips")
+    if not isinstance(clips, dict):
+        return f"'clips' is {type(clips).__name__}, not an object of per-clip results"
+    for name, c in clips.items():
+        if not isinstance(c, dict):
+            return f"clip {name!r} is a {type(c).__name__}, not an object"
+        p = _metric_problem(f"clip {name!r}", c)
+        if p:
+            return p
+    return None
+
+
+def journal_entry_problem(entry) -> str | None:
+    """Why a parsed ``*.partial.jsonl`` line is not one scored clip, or None."""
+    if not isinstance(entry, dict):
+        return f"a JSON {type(entry).__name__}, not a scored clip"
+    if not isinstance(entry.get("clip"), str):
+        return "no clip name"
+    frames = entry.get("frames")
+    if not isinstance(frames, list) or not frames:
+        return "no per-frame results"
+    for f in frames:
+        if not isinstance(f, dict) or not _num_or_null(f.get("psnr")) or not _is_num(f.get("ssim")):
+            return "a frame without a numeric psnr / ssim"
+    if not _is_int(entry.get("n_frames")) or not _is_int(entry.get("model_frames")):
+        return "no frame counts"
+    if not _is_num(entry.get("model_seconds")) or entry["model_seconds"] < 0:
+        return "no model time"
+    if not isinstance(entry.get("lr_size"), str):
+        return "no LR size"
+    for k in ("tof", "warping_error", "tpsnr"):
+        if k in entry and not _float_or_null(entry[k]):
+            return f"{k!r} is not a number"
+    return None
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (the results store's readers go on after it)."""
+    print(f"vsrbench: warning: {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------- summaries
+def json_number(v: float | None):
+    """A float for JSON: ``None`` for inf/nan (JSON has no infinity), the value otherwise."""
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def suite_summary(psnr_by_clip: dict, ssim_by_clip: dict) -> tuple[dict, dict, dict]:
+    """The suite-level fields ``score`` and ``evaluate`` both report (JSON-ready), and the PSNR and
+    SSIM :func:`~vsrbench.metrics.aggregate` results they come from (for the per-clip means)."""
+    ps, ss = aggregate(psnr_by_clip), aggregate(ssim_by_clip)
+    summary = {
+        "psnr": json_number(ps["mean"]),
+        "ssim": ss["mean"],
+        "frame_mean": {"psnr": json_number(ps["frame_mean"]), "ssim": ss["frame_mean"]},
+        "n_clips": len(psnr_by_clip),
+        "n_frames": ps["n_frames"],
+        "n_inf": ps["n_inf"],
+    }
+    return summary, ps, ss
