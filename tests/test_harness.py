@@ -27,10 +27,13 @@ PER_CLIP_BI = {
 }
 
 
-def test_evaluate_bicubic_vid4_matches_published(home, capsys):
-    args = ["evaluate", "--model", "bicubic", "--suite", "vid4", "--device", "cpu", "--format", "json", "--no-temporal"]
+def test_evaluate_bicubic_vid4_matches_published(home, vid4_bicubic_results, capsys):
+    # the session's full Vid4 pass (conftest.vid4_bicubic_results), read back through the CLI
+    args = ["evaluate", "--model", "bicubic", "--suite", "vid4", "--device", "cpu", "--format", "json",
+            "--results", str(vid4_bicubic_results)]
     assert main(args) == 0
     r = json.loads(capsys.readouterr().out)
+    assert r.get("skipped")  # the CLI's defaults are the API's: the same record, not a second pass
     assert r["n_frames"] == 171 and r["n_clips"] == 4
     assert abs(r["psnr"] - 23.78) <= 0.005 and abs(r["ssim"] - 0.6347) <= 0.0005
     for clip, (p, s) in PER_CLIP_BI.items():
@@ -39,15 +42,21 @@ def test_evaluate_bicubic_vid4_matches_published(home, capsys):
     assert rt["dtype"] == "fp32" and rt["batch"] == 1 and rt["lr_size"] == "144x180" and rt["device"]
     assert rt["ms_per_frame"] > 0 and rt["params"] == 0
     assert r["provenance"]["torch"] == torch.__version__
+    assert r["settings"]["temporal"] is True and r["temporal"]["tof"] > 0
     # a rerun skips the scored suite
-    again = evaluate("bicubic", "vid4", device="cpu", temporal=False, progress=False)
+    again = evaluate("bicubic", "vid4", device="cpu", progress=False, results=vid4_bicubic_results)
     assert again.get("skipped") and again["psnr"] == r["psnr"]
-    assert any(x["suite"] == "vid4" and x["model"] == "bicubic" and x["id"] == r["id"] for x in load_results())
+    assert any(x["suite"] == "vid4" and x["model"] == "bicubic" and x["id"] == r["id"]
+               for x in load_results(vid4_bicubic_results))
 
 
 @pytest.mark.parametrize("suite,psnr,ssim,tol", [("vid4-bd", 23.44, 0.6171, 0.005), ("vid4-bd-duf", 21.80, 0.5428, 0.01)])
-def test_evaluate_bicubic_bd_suites(home, suite, psnr, ssim, tol):
-    r = evaluate("bicubic", suite, device="cpu", temporal=False, progress=False)
+def test_evaluate_bicubic_bd_suites(home, vid4_bicubic_results, suite, psnr, ssim, tol):
+    if suite == "vid4-bd":  # the session's shared pass (conftest.vid4_bicubic_results)
+        r = evaluate("bicubic", suite, device="cpu", temporal=False, progress=False, results=vid4_bicubic_results)
+        assert r.get("skipped")
+    else:
+        r = evaluate("bicubic", suite, device="cpu", temporal=False, progress=False)
     assert abs(r["psnr"] - psnr) <= tol and abs(r["ssim"] - ssim) <= 0.0005
     if suite == "vid4-bd":  # a prepared LMDB variant
         assert r["lr_source"] == "prepared store"

@@ -92,11 +92,7 @@ def ensure_dir(path: str | os.PathLike, fix: str, target: str | os.PathLike | No
             where = "it is" if blocker == t else f"{blocker} is"
             raise VsrbenchError(f"cannot write {t}: {where} {_kind(blocker)}; {fix}") from None
         raise cannot_write(t, e, fix) from None
-    if not p.is_dir():
-        where = "it is" if p == t else f"{p} is"
-        raise VsrbenchError(f"cannot write {t}: {where} {_kind(p)}; {fix}")
-    if not os.access(p, os.W_OK | os.X_OK):
-        raise VsrbenchError(f"cannot write {t}: permission denied; {fix}")
+    _require_writable_dir(p, t, fix)
     return p
 
 
@@ -178,10 +174,15 @@ def check_dir_creatable(path: str | os.PathLike, fix: str) -> Path:
             raise cannot_write(p, e, fix) from None
         if not exists:
             continue
-        if not q.is_dir():
-            where = "it is" if q == p else f"{q} is"
-            raise VsrbenchError(f"cannot write {p}: {where} {_kind(q)}; {fix}")
-        if not os.access(q, os.W_OK | os.X_OK):
-            raise VsrbenchError(f"cannot write {p}: permission denied; {fix}")
+        _require_writable_dir(q, p, fix)
         return p
     return p
+
+
+def _require_writable_dir(d: Path, target: Path, fix: str) -> None:
+    """``d`` (``target`` or a folder above it) must be a folder this process may write into."""
+    if not d.is_dir():
+        where = "it is" if d == target else f"{d} is"
+        raise VsrbenchError(f"cannot write {target}: {where} {_kind(d)}; {fix}")
+    if not os.access(d, os.W_OK | os.X_OK):
+        raise VsrbenchError(f"cannot write {target}: permission denied; {fix}")

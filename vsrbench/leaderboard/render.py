@@ -55,16 +55,20 @@ def _short(s: str) -> str:
 
 
 def _md_table(cells: list[list[str]], right: list[bool]) -> list[str]:
-    out = ["| " + " | ".join(cells[0]) + " |", "|" + "|".join("---:" if r else "---" for r in right) + "|"]
-    out.extend("| " + " | ".join(row) + " |" for row in cells[1:])
-    return out
+    """A pipe table by pandas (``DataFrame.to_markdown``, tabulate): ``cells[0]`` is the header, the
+    cells are already formatted strings (no number re-parsing), ``right`` aligns value columns."""
+    df = pd.DataFrame(cells[1:], columns=range(len(cells[0])))
+    df.columns = cells[0]
+    text = df.to_markdown(index=False, tablefmt="pipe", disable_numparse=True,
+                          colalign=["right" if r else "left" for r in right])
+    return text.splitlines()
 
 
 def _md_chunks(header: list[str], body: list[list[str]], n_id: int, groups: list[list[int]], right: list[bool]):
     """Split the value columns (``groups`` of column indices kept together) over as many tables as it
     takes for every line to fit :data:`MD_WIDTH`; the first ``n_id`` columns are repeated in each."""
-    def width(cols):
-        return 1 + sum(max(len(r[c]) for r in [header] + body) + 3 for c in cols)
+    def width(cols):  # as tabulate lays a pipe table out: headers get 2 spaces of padding at least
+        return 1 + sum(max([len(header[c]) + 2] + [len(r[c]) for r in body]) + 3 for c in cols)
 
     ids = list(range(n_id))
     chunks, cur = [], []
