@@ -402,16 +402,18 @@ def evaluate(
             warn_if_slow(net, model, st, data.gt, todo, scored_of, batch, crop)
         bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of, batch),
                            f"{model} on {suite}", disable=not progress)
-        for clip in todo:
-            bar.clip_start(clip)
-            rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
-            bar.clip_done(clip)
-            rec["model_seconds"] = runner.model_seconds
-            rec["model_frames"] = runner.model_frames
-            runner.model_seconds, runner.model_frames = 0.0, 0
-            append_journal(jf, rec)
-            done[clip] = rec
-        bar.close()
+        try:
+            for clip in todo:
+                bar.clip_start(clip)
+                rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
+                bar.clip_done(clip)
+                rec["model_seconds"] = runner.model_seconds
+                rec["model_frames"] = runner.model_frames
+                runner.model_seconds, runner.model_frames = 0.0, 0
+                append_journal(jf, rec)
+                done[clip] = rec
+        finally:  # an error mid-clip still ends the progress line before its message is printed
+            bar.close()
     per_clip = [done[c] for c in clips]
     lr_size = per_clip[0]["lr_size"] if per_clip else None
 
