@@ -14,6 +14,7 @@ import sys
 
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
+from vsrbench.models.custom import add_model_interface_args, spec_overrides_from_args
 from vsrbench.sizes import hw_label
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
@@ -98,7 +99,7 @@ def _add_upscale(sub) -> None:
             "'bicubic' is MATLAB imresize (the literature's Bicubic row); see 'vsrbench models'."
         ),
     )
-    p.add_argument("--model", default="bicubic", help="registered model name (default bicubic)")
+    p.add_argument("--model", default="bicubic", help="registered model name (default bicubic), or package.module:factory")
     p.add_argument("--scale", type=int, default=4, help="scale factor (default 4)")
     p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
@@ -108,6 +109,7 @@ def _add_upscale(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    add_model_interface_args(p)
     p.set_defaults(func=_cmd_upscale)
 
 
@@ -124,6 +126,7 @@ def _cmd_upscale(args) -> int:
         dtype=args.dtype,
         overwrite=args.overwrite,
         random_weights=args.random_weights,
+        model_spec=spec_overrides_from_args(args),
     )
     print(f"wrote {s['frames']} frames of {s['clips']} clips ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
@@ -505,7 +508,7 @@ def _add_evaluate(sub) -> None:
             "re-scores); an interrupted run resumes at the clip it stopped in."
         ),
     )
-    p.add_argument("--model", required=True, help="registered model (vsrbench models)")
+    p.add_argument("--model", required=True, help="registered model (vsrbench models), or package.module:factory")
     p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
     p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
     p.add_argument("--random-weights", action="store_true",
@@ -530,6 +533,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--force", action="store_true", help="re-score even if a result exists")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    add_model_interface_args(p)
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -637,6 +641,7 @@ def _cmd_evaluate(args) -> int:
         temporal=not args.no_temporal,
         cache_lr=not args.no_cache_lr,
         metrics=args.metrics,
+        model_spec=spec_overrides_from_args(args),
     )
     print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r) + format_tecogan_table(r))
     return 0
@@ -651,7 +656,7 @@ def _add_profile(sub) -> None:
                      "with torch's FlopCounterMode), peak memory, device and dtype. `--format json` output can "
                      "be added to the runtime leaderboard with `vsrbench leaderboard --profile FILE`."),
     )
-    p.add_argument("--model", required=True, nargs="+", help="registered model name(s)")
+    p.add_argument("--model", required=True, nargs="+", help="registered model name(s) or package.module:factory")
     p.add_argument("--lr-size", default="180x320", metavar="HxW",
                    help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
                         "x16 papers use 45x80). Output sizes print WxH, labelled")
@@ -661,6 +666,7 @@ def _add_profile(sub) -> None:
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
     p.add_argument("--format", choices=["table", "json"], default="table")
+    add_model_interface_args(p)
     p.set_defaults(func=_cmd_profile)
 
 
@@ -672,10 +678,13 @@ def _cmd_profile(args) -> int:
     h, w = _parse_hw(args.lr_size, "--lr-size")
     dev = resolve_device(args.device)
     rows = []
+    flags = spec_overrides_from_args(args)
+    if flags and not any(":" in n for n in args.model):
+        get_model_info(args.model[0], flags)  # the flags' one-line error for registered models
     for name in args.model:
-        info = get_model_info(name)
+        info = get_model_info(name, flags if ":" in name else None)  # flags: for package.module:factory names
         scale = args.scale or info.spec.scales[0]
-        net = create_model(name, scale=scale).to(dev).eval()
+        net = create_model(info, scale=scale).to(dev).eval()
         for dt in args.dtype:
             rows.append(profile_model(net, (h, w), device=dev, dtype=dt, batch=args.batch, repeats=args.repeats))
     print(json.dumps(rows, indent=1) if args.format == "json" else format_runtime_table(rows))

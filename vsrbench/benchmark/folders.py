@@ -54,21 +54,23 @@ def upscale_folder(
     model_kwargs: dict | None = None,
     tile: int = 0,
     random_weights: bool = False,
+    model_spec: dict | None = None,
 ) -> dict:
     """Upscale every clip of ``input_dir`` with a registered model into ``output_dir``.
 
-    A model with parameters needs ``checkpoint`` (``random_weights=True``: a smoke run)."""
+    A model with parameters needs ``checkpoint`` (``random_weights=True``: a smoke run).
+    ``model`` may be ``package.module:factory`` (``model_spec``: its interface, see ``vsrbench.models.custom``)."""
     from tqdm import tqdm
 
     from vsrbench.models import create_model, get_model_info
 
-    info = get_model_info(model)
+    info = get_model_info(model, model_spec)
     if scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports scales {', '.join('x%d' % s for s in info.spec.scales)}, not x{scale}"
         )
     ensure_parent(output_dir, "choose another --output")
-    net = create_model(model, scale=scale, **(model_kwargs or {}))
+    net = create_model(info, scale=scale, **(model_kwargs or {}))
     if not checkpoint and not random_weights and any(True for _ in net.parameters()):
         raise VsrbenchError(f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)")
     if checkpoint:

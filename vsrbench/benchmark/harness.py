@@ -34,13 +34,13 @@ from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writin
 
 __all__ = ["evaluate", "code_identity", "no_weights_message"]
 
-def code_identity(model_file: str | os.PathLike | None) -> dict:
+def code_identity(model_file: str | os.PathLike | None, *extra_files) -> dict:
     """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
     metrics, ``benchmark/feed.py`` + ``windows.py`` and the model's own file (file bytes, cached per
-    process)."""
+    process); ``extra_files``: e.g. the file of a ``package.module:factory`` model's factory."""
     from vsrbench.codeversion import PACKAGE_ROOT, scoring_code_files, source_hash
 
-    files = scoring_code_files(model_file)
+    files = list(dict.fromkeys(scoring_code_files(model_file) + [Path(f) for f in extra_files if f]))
     names = []
     for f in files:
         try:
@@ -294,6 +294,7 @@ def evaluate(
     cache_lr: bool = True,
     progress: bool = True,
     metrics="default",
+    model_spec: dict | None = None,
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
@@ -314,6 +315,9 @@ def evaluate(
         metrics: ``default`` (the suite's protocol: tOF, warping error, tPSNR), ``tecogan`` (TecoGAN's
             ``metrics.py``: tOF, LPIPS, tLP on frames 2..n-3, crop_8x8; needs LPIPS weights, see
             ``benchmark.lpips_weights``), or both (``default,tecogan``). PSNR/SSIM are always scored.
+        model_spec: for ``model='package.module:factory'`` (a model of your own, see
+            ``vsrbench.models.custom``): ModelSpec fields overriding the factory's ``vsrbench_spec``;
+            the record keeps the name as given, the resolved ``model_spec`` and the factory's file hash.
     """
     import torch
 
@@ -321,7 +325,7 @@ def evaluate(
     from vsrbench.models import create_model, get_model_info
 
     st = get_suite(suite)
-    info = get_model_info(model)
+    info = get_model_info(model, model_spec)
     if st.scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {suite!r} is x{st.scale}"
@@ -341,14 +345,14 @@ def evaluate(
                              metrics=metric_sets)
     dev = resolve_device(device)
     torch.manual_seed(seed)
-    net = create_model(model, scale=st.scale, **(model_kwargs or {}))
+    net = create_model(info, scale=st.scale, **(model_kwargs or {}))
     n_params = sum(p.numel() for p in net.parameters())
     if not checkpoint:
         if n_params and not random_weights:
             raise VsrbenchError(no_weights_message(model))
         weights = f"random(seed={seed})" if n_params else "none"
-    code = code_identity(_model_file(net))
-    ident = identity(model, weights, st, settings, code)
+    code = code_identity(_model_file(net), *getattr(net, "source_files", ()))
+    ident = identity(model, weights, st, settings, code, spec=info.spec.as_dict() if ":" in model else None)
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
     journal = final.with_suffix(".partial.jsonl")
@@ -453,6 +457,7 @@ def evaluate(
         "id": ident,
         "complete": True,
         "model": model,
+        "model_spec": info.spec.as_dict(),
         "weights": weights,
         "checkpoint": {"path": str(checkpoint), "sha256": ck_sha} if checkpoint else None,
         "suite": st.name,

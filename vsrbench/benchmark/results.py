@@ -44,12 +44,16 @@ def results_dir(results: str | os.PathLike | None = None) -> Path:
     return Path(home) / "results"
 
 
-def identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None) -> str:
+def identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None,
+             spec: dict | None = None) -> str:
     """The hash naming a record file: model, weights, suite, the settings that change numbers, and
-    the code that made it (vsrbench's version and the hash of the scoring code, see ``harness.code_identity``)."""
-    key = json.dumps({"model": model, "weights": weights, "suite": suite.as_dict(),
-                      "settings": {k: v for k, v in settings.items() if k not in NOT_IDENTITY},
-                      "code": code or {}}, sort_keys=True)
+    the code that made it (vsrbench's version and the hash of the scoring code, see ``harness.code_identity``);
+    ``spec``: the resolved interface of a ``package.module:factory`` model (its flags change numbers)."""
+    key = {"model": model, "weights": weights, "suite": suite.as_dict(),
+           "settings": {k: v for k, v in settings.items() if k not in NOT_IDENTITY}, "code": code or {}}
+    if spec is not None:
+        key["spec"] = spec
+    key = json.dumps(key, sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
@@ -124,7 +128,7 @@ def settings_key(settings: dict | None) -> str:
 
 # --------------------------------------------------------------------------------------------- reading and writing
 def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
-    return root / suite / f"{model}-{ident}.json"
+    return root / suite / f"{model.replace(':', '__')}-{ident}.json"  # ':' (package.module:factory): not in file names
 
 
 def read_record(path: Path) -> tuple[dict | None, str | None]:

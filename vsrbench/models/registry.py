@@ -138,8 +138,16 @@ def list_models(task: str | None = None) -> list[str]:
     return sorted(n for n, i in _REGISTRY.items() if task is None or i.spec.task == task)
 
 
-def get_model_info(name: str) -> ModelInfo:
+def get_model_info(name: str, spec_overrides: dict | None = None) -> ModelInfo:
+    """The registered model ``name``, or a model of your own named ``package.module:factory``
+    (imported; its spec from ``factory.vsrbench_spec`` overridden by ``spec_overrides``, see
+    :mod:`vsrbench.models.custom`). ``spec_overrides`` for a registered name is an error."""
+    from vsrbench.models import custom
+
+    if custom.is_custom_name(name):
+        return custom.custom_model_info(name, spec_overrides)
     _load_builtin_and_entry_points()
+    custom.refuse_overrides(name, spec_overrides)
     if name not in _REGISTRY:
         from vsrbench.errors import VsrbenchError
 
@@ -149,12 +157,15 @@ def get_model_info(name: str) -> ModelInfo:
     return _REGISTRY[name]
 
 
-def create_model(name: str, **kwargs):
+def create_model(name: str | ModelInfo, spec_overrides: dict | None = None, **kwargs):
     """Build the registered model ``name``; ``kwargs`` override its constructor defaults.
 
+    ``name`` may also be ``package.module:factory`` (with ``spec_overrides``, see
+    :func:`get_model_info`) or a :class:`ModelInfo` that ``get_model_info`` returned.
     The returned module carries ``.spec`` (:class:`ModelSpec`), ``.card`` and ``.model_name``.
     """
-    info = get_model_info(name)
+    info = name if isinstance(name, ModelInfo) else get_model_info(name, spec_overrides)
+    name = info.name
     model = info.factory(**{**info.default_kwargs, **kwargs})
     model.spec = info.spec
     model.card = info.card
