@@ -65,7 +65,8 @@ def connect(scheduler: str, *, timeout: float = 10.0, wait_workers: float = 120.
     cluster = None
     if kind == "local":
         cluster = distributed.LocalCluster(n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                           dashboard_address=None, silence_logs=logging.ERROR)
+                                           dashboard_address=None, silence_logs=logging.ERROR,
+                                           scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
         address = cluster.scheduler_address
     else:
         address = value
