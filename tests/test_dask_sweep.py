@@ -2,6 +2,7 @@
 worker started as separate processes (`dask scheduler`, `dask worker`) on 127.0.0.1. Real frames:
 the demo clips (crops of real videos), cropped to 32x32 so each task takes a fraction of a second."""
 
+import itertools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from vsrbench.cli import main
 from vsrbench.datasets import prepare
 from vsrbench.errors import VsrbenchError
 
-OPTS = dict(device="cpu", crop=(32, 32), limit_clips=1)
+OPTS = {"device": "cpu", "crop": (32, 32), "limit_clips": 1}
 CLI_OPTS = ["--device", "cpu", "--crop", "32x32", "--limit-clips", "1"]
 
 
@@ -215,7 +216,7 @@ def test_sweep_on_dask_scheduler_and_worker_processes(home, tmp_path, by_value):
         assert r.gpu is True and r.shared is True and (r.scored, r.failures) == (3, [])
         assert sorted(n.split("-")[0] for n in _records(res)) == ["bicubic", "bilinear", "nearest"]
         spans = sorted(tuple(map(float, line.split())) for line in calls.read_text().splitlines())
-        assert len(spans) == 3 and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # never two at once
+        assert len(spans) == 3 and all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # never two at once
     finally:
         for p in reversed(procs):
             p.terminate()

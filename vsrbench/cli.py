@@ -1018,8 +1018,7 @@ EXAMPLES = {
                  "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
                  "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
     "sweep": ["vsrbench sweep --models bicubic,lanczos --suites vid4,vid4-bd --scheduler local:2",
-              "vsrbench sweep --models fstrn,lcvsr --suites vid4 --checkpoints fstrn=fstrn.pth lcvsr=lcvsr.pth "
-              "--scheduler tcp://10.0.0.5:8786",
+              "vsrbench sweep --models fstrn --suites vid4 --checkpoints fstrn=fstrn.pth --scheduler tcp://10.0.0.5:8786",
               "vsrbench sweep --models bicubic,fstrn --suites demo --random-weights --crop 64x64 --limit-clips 1"],
     "profile": ["vsrbench profile --model fstrn lcvsr", "vsrbench profile --model zsm --device cuda --dtype fp32 fp16",
                 "vsrbench profile --model dksan --lr-size 45x80 --format json > dksan.json"],

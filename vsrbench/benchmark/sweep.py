@@ -109,7 +109,7 @@ def plan_tasks(models, suites, checkpoints=None) -> tuple[list[SweepTask], list[
                 t = SweepTask(m, s, w)
                 scales = infos[m].spec.scales
                 if sts[s].scale not in scales:
-                    left_out.append((t, f"{m} supports {', '.join('x%d' % x for x in scales)}; {s} is x{sts[s].scale}"))
+                    left_out.append((t, f"{m} supports {', '.join(f'x{x}' for x in scales)}; {s} is x{sts[s].scale}"))
                 else:
                     tasks.append(t)
     return tasks, left_out
@@ -270,7 +270,7 @@ def _collect(futures: dict, root: Path, retries: int, out: SweepResult, report) 
         t = futures[fut]
         try:
             res = fut.result()
-        except Exception as e:  # after the retries, or the worker died too often
+        except Exception as e:  # noqa: BLE001 - after the retries, or the worker died too often: one line
             line = _failure_line(t, e, retries + 1)
             out.failures.append((t, line))
             if report:

@@ -57,11 +57,10 @@ def _on_dask(fn, tasks: list, scheduler: str):
 
     from vsrbench.cluster import connect
 
-    with connect(scheduler):
-        with parallel_config(backend="dask"):
-            yield from Parallel(n_jobs=-1, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
-                delayed(fn)(t) for t in tasks
-            )
+    with connect(scheduler), parallel_config(backend="dask"):
+        yield from Parallel(n_jobs=-1, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
+            delayed(fn)(t) for t in tasks
+        )
 
 
 @contextlib.contextmanager
