@@ -383,6 +383,10 @@ def _add_prepare(sub) -> None:
                    help="download from this URL instead of the catalog's mirrors (repeat for several mirrors)")
     p.add_argument("--workers", type=_workers, default=1,
                    help="parallel worker processes (default 1); the output does not depend on it")
+    p.add_argument("--scheduler", metavar="local:N|tcp://HOST:PORT",
+                   help="spread the per-clip decode/degrade/encode over a Dask cluster (pip install "
+                        "'vsrbench[cluster]'; the source must be at the same path on the workers); the stores are "
+                        "still written by this process, byte for byte as without it")
     p.add_argument("--lmdb-keys", choices=["basicsr", "mmagic"], default="basicsr",
                    help="LMDB key style: basicsr '00001/0001/im4' (default) or mmagic '00001_0001_4'")
     p.add_argument("--commit-every", type=_int_at_least("--commit-every"), default=1000,
@@ -400,7 +404,7 @@ def _cmd_prepare(args) -> int:
     r = prepare(
         args.name, backend=args.backend, variants=args.variants, source=args.source, urls=args.url,
         workers=args.workers, lmdb_keys=args.lmdb_keys, commit_every=args.commit_every,
-        progress=not args.no_progress,
+        progress=not args.no_progress, scheduler=args.scheduler,
     )
     from vsrbench.tables import text_table
 
@@ -692,6 +696,106 @@ def _cmd_profile(args) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# sweep (Dask)
+
+#: evaluate's options a sweep takes as they are (their definitions are copied from `evaluate`'s parser)
+_SWEEP_EVALUATE_OPTIONS = ("random_weights", "seed", "device", "dtype", "tile", "batch", "padding", "limit_clips",
+                           "crop", "no_temporal", "metrics", "no_cache_lr", "results", "force")
+
+
+def _csv_names(flag: str):
+    def parse(value: str) -> list[str]:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        if not names:
+            raise argparse.ArgumentTypeError(f"{flag} needs comma-separated names, got {value!r}")
+        return names
+
+    parse.__name__ = flag.lstrip("-")
+    return parse
+
+
+def _add_sweep(sub) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="evaluate every model x suite (x checkpoint) as tasks on a Dask cluster, then print the leaderboard",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Run `vsrbench evaluate` for each (model, weights, suite) of the grid as one task on a Dask cluster\n"
+            "(pip install 'vsrbench[cluster]'): --scheduler local:N starts N worker processes here; tcp://HOST:PORT\n"
+            "uses a running `dask scheduler` and its `dask worker`s (Slurm / PBS: dask-jobqueue, see README).\n"
+            "Workers that declare a GPU resource (`dask worker ADDRESS --resources GPU=1`) run one task at a\n"
+            "time. Records land in the one results store: written by the workers when they see it at the same\n"
+            "path (checked with a probe file), else returned and written here. Scored tasks are skipped; a\n"
+            "task that raised, or whose worker died, is retried; a failed task is one error line (the others\n"
+            "still run). Data and checkpoints must be at the same paths on the workers. At the end the\n"
+            "leaderboard of the swept suites is printed (as `vsrbench leaderboard --suite ...`).\n"
+            "Evaluate's options below apply to every task."
+        ),
+    )
+    p.add_argument("--models", required=True, type=_csv_names("--models"), metavar="A,B",
+                   help="registered models (vsrbench models), comma-separated")
+    p.add_argument("--suites", required=True, type=_csv_names("--suites"), metavar="X,Y",
+                   help="suites (vsrbench suites), comma-separated")
+    p.add_argument("--checkpoints", nargs="+", default=[], metavar="MODEL=PATH",
+                   help="weights per model (repeat a model for several checkpoints: one task each); models with "
+                        "parameters and no checkpoint need --random-weights")
+    p.add_argument("--scheduler", default="local:1", metavar="local:N|tcp://HOST:PORT",
+                   help="local:N (N one-thread worker processes on this machine; default local:1) or a Dask "
+                        "scheduler address")
+    p.add_argument("--retries", type=_int_at_least("--retries", 0), default=2,
+                   help="extra attempts for a task that raised an unexpected error (default 2)")
+    tmp = argparse.ArgumentParser(add_help=False).add_subparsers()
+    _add_evaluate(tmp)
+    for action in tmp.choices["evaluate"]._actions:  # evaluate's own definitions: one source of truth
+        if action.dest in _SWEEP_EVALUATE_OPTIONS:
+            p._add_action(action)
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _parse_checkpoints(items) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for it in items or []:
+        model, sep, path = it.partition("=")
+        if not sep or not model.strip() or not path.strip():
+            raise VsrbenchError(f"--checkpoints {it!r}: use MODEL=PATH, e.g. zsm=xiang2020zooming.pth")
+        out.setdefault(model.strip(), []).append(path.strip())
+    return out
+
+
+def _cmd_sweep(args) -> int:
+    from vsrbench.benchmark.sweep import sweep
+
+    def report(task, outcome):
+        if isinstance(outcome, str):
+            print(f"vsrbench sweep: error: {outcome}", file=sys.stderr, flush=True)
+        else:
+            state = "already scored" if outcome.get("skipped") else "scored"
+            print(f"{task.label}: {state}, PSNR {_fmt(outcome['psnr'])} SSIM {_fmt(outcome['ssim'])}", flush=True)
+
+    r = sweep(
+        args.models, args.suites, _parse_checkpoints(args.checkpoints), args.scheduler, results=args.results,
+        retries=args.retries, report=report, device=args.device, dtype=args.dtype, tile=args.tile,
+        batch=args.batch, padding=args.padding, limit_clips=args.limit_clips,
+        crop=_parse_hw(args.crop, "--crop") if args.crop else None, force=args.force, seed=args.seed,
+        random_weights=args.random_weights, temporal=not args.no_temporal, cache_lr=not args.no_cache_lr,
+        metrics=args.metrics,
+    )
+    for task, why in r.unsupported:
+        print(f"{task.label}: left out ({why})", file=sys.stderr)
+    where = {True: "; records written by the workers", False: "; records returned and written here"}.get(r.shared, "")
+    print(f"sweep: {r.scored} scored, {r.skipped} already scored, {len(r.failures)} failed, {len(r.unsupported)} "
+          f"left out{where}; {r.seconds:.1f} s\n", flush=True)
+    board = ["leaderboard", "--suite", *args.suites] + (["--results", args.results] if args.results else [])
+    largs = build_parser().parse_args(board)
+    largs.func(largs)
+    if r.failures:
+        print(f"vsrbench sweep: error: {len(r.failures)} task(s) failed (listed above); fix them and rerun the "
+              f"sweep (scored tasks are skipped)", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # leaderboard, plot, regress
 
 
@@ -915,12 +1019,16 @@ EXAMPLES = {
     "score": ["vsrbench score --pred SR/ --gt GT/", "vsrbench score --pred SR/ --gt GT/ --crop-border 8 --format csv"],
     "datasets": ["vsrbench datasets", "vsrbench datasets vid4 --json"],
     "prepare": ["vsrbench prepare demo", "vsrbench prepare vid4 --source ~/Downloads/Vid4.zip",
-                "vsrbench prepare vid4 --variants bd:x4   # a new LR variant from the prepared GT"],
+                "vsrbench prepare vid4 --variants bd:x4   # a new LR variant from the prepared GT",
+                "vsrbench prepare vimeo90k --source /shared/vimeo_septuplet.zip --scheduler tcp://10.0.0.5:8786"],
     "suites": ["vsrbench suites"],
     "models": ["vsrbench models", "vsrbench models --format json"],
     "evaluate": ["vsrbench evaluate --model bicubic --suite vid4",
                  "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
                  "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
+    "sweep": ["vsrbench sweep --models bicubic,lanczos --suites vid4,vid4-bd --scheduler local:2",
+              "vsrbench sweep --models fstrn --suites vid4 --checkpoints fstrn=fstrn.pth --scheduler tcp://10.0.0.5:8786",
+              "vsrbench sweep --models bicubic,fstrn --suites demo --random-weights --crop 64x64 --limit-clips 1"],
     "profile": ["vsrbench profile --model fstrn lcvsr", "vsrbench profile --model zsm --device cuda --dtype fp32 fp16",
                 "vsrbench profile --model dksan --lr-size 45x80 --format json > dksan.json"],
     "leaderboard": ["vsrbench leaderboard", "vsrbench leaderboard --format html --out board.html"],
@@ -971,6 +1079,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_suites(sub)
     _add_models(sub)
     _add_evaluate(sub)
+    _add_sweep(sub)
     _add_profile(sub)
     _add_leaderboard(sub)
     _add_plot(sub)

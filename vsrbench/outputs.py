@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -118,7 +119,8 @@ def replacing(path: str | os.PathLike):
     ends normally the temporary file replaces ``path`` (``os.replace``), so a reader sees the old
     file or the complete new one, never a part; on any error the temporary file is removed."""
     p = Path(path)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}")
+    # unique per writer (process id alone repeats across hosts on a shared file system, and threads share it)
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
     try:
         yield tmp
         os.replace(tmp, p)

@@ -8,6 +8,9 @@ settings schema records carry.
 * reading: :func:`read_record`, :func:`load_results` (skip damaged files with one warning line),
   :func:`read_journal`; writing: :func:`write_record`, :func:`rewrite_journal`,
   :func:`open_journal`, :func:`append_journal` (all through ``outputs``' atomic write);
+* concurrent writers (many processes, many hosts on a shared file system): :func:`record_lock`
+  (an exclusive ``fcntl.flock`` on a per-record lock file) around every record and journal
+  rewrite, appends locked on the journal itself; never a torn or lost record;
 * validation: :func:`record_problem`, :func:`journal_entry_problem` (pure: ``None`` for a sound
   object, else one short reason); a damaged file never takes the whole board down;
 * summaries: :func:`json_number`, :func:`suite_summary` (the suite-level fields of ``score`` and
@@ -16,11 +19,14 @@ settings schema records carry.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import math
 import os
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 from vsrbench.benchmark.suites import Suite
@@ -31,7 +37,7 @@ __all__ = [
     "SCHEMA", "DEFAULT_SETTINGS", "NOT_IDENTITY", "results_dir", "record_path", "identity", "make_settings",
     "settings_label", "settings_key", "read_record", "load_results", "read_journal", "rewrite_journal",
     "open_journal", "append_journal", "write_record", "record_problem", "journal_entry_problem", "warn",
-    "json_number", "suite_summary",
+    "json_number", "suite_summary", "record_lock", "lock_path",
 ]
 
 SCHEMA = 1
@@ -195,8 +201,16 @@ def read_journal(path: Path) -> list[dict]:
 
 
 def rewrite_journal(path: Path, entries: list[dict]) -> None:
-    """Replace the journal with ``entries`` (its sound lines), atomically."""
-    atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in entries))
+    """Replace the journal with ``entries`` (its sound lines), atomically, under the record's lock."""
+    with record_lock(_record_of_journal(path)):
+        atomic_write_text(path, "".join(json.dumps(e) + "\n" for e in entries))
+
+
+def _record_of_journal(journal: Path) -> Path:
+    """``<model>-<id>.json`` of ``<model>-<id>.partial.jsonl``."""
+    journal = Path(journal)
+    name = journal.name
+    return journal.with_name(name[: -len(".partial.jsonl")] + ".json" if name.endswith(".partial.jsonl") else name)
 
 
 def open_journal(path: Path):
@@ -205,17 +219,89 @@ def open_journal(path: Path):
 
 
 def append_journal(jf, entry: dict) -> None:
-    """Append one clip's entry and make it durable before the next clip is scored."""
-    jf.write(json.dumps(entry) + "\n")
+    """Append one clip's entry and make it durable before the next clip is scored. The line is
+    written under an exclusive lock of the journal file, so two processes appending to the same
+    journal never interleave their lines."""
+    line = json.dumps(entry) + "\n"
     jf.flush()
-    os.fsync(jf.fileno())
+    with _flock(jf.fileno(), jf.name):
+        jf.write(line)
+        jf.flush()
+        os.fsync(jf.fileno())
 
 
-def write_record(final: Path, record: dict, journal: Path | None = None) -> None:
-    """Store a complete record atomically, then drop its journal."""
-    atomic_write_text(final, json.dumps(record, indent=1))
-    if journal is not None:
-        journal.unlink(missing_ok=True)
+def write_record(final: Path, record: dict, journal: Path | None = None, *, replace: bool = True) -> bool:
+    """Store a complete record atomically (under :func:`record_lock`), then drop its journal.
+
+    ``replace=False``: a sound record already at ``final`` (another process scored it first) is
+    kept and nothing is written. Returns whether ``record`` was written."""
+    with record_lock(final):
+        if not replace and final.exists() and read_record(final)[1] is None:
+            written = False
+        else:
+            atomic_write_text(final, json.dumps(record, indent=1))
+            written = True
+        if journal is not None:
+            journal.unlink(missing_ok=True)
+    return written
+
+
+# --------------------------------------------------------------------------------------------- locking
+# fcntl.flock (stdlib) rather than the ``filelock`` package: no extra dependency, the same mechanism
+# as ``prepare``'s dataset lock, and the kernel drops the lock when its process dies (no stale lock
+# to clean after a kill). Linux NFS clients map flock to byte-range locks, so it also holds across
+# hosts; a file system without locks (ENOLCK / EOPNOTSUPP) falls back to the atomic rename alone,
+# which still never leaves a torn record, with one warning.
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+_NO_LOCKS_WARNED: list[bool] = []
+
+
+def lock_path(final: Path) -> Path:
+    """The lock file of record ``final``: hidden, beside it (``.<model>-<id>.lock``, empty; it stays,
+    as removing a lock file another process may hold open would let a third one in)."""
+    final = Path(final)
+    return final.with_name(f".{final.stem}.lock")
+
+
+@contextmanager
+def _flock(fd: int, name: str):
+    import fcntl
+
+    locked = True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError as e:
+        if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+        locked = False
+        if not _NO_LOCKS_WARNED:
+            _NO_LOCKS_WARNED.append(True)
+            warn(f"{name}: the file system takes no file locks ({os.strerror(e.errno)}); concurrent writers of "
+                 "the same record rely on atomic renames alone")
+    try:
+        yield
+    finally:
+        if locked:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextmanager
+def record_lock(final: Path):
+    """Hold the exclusive lock of one record (and its journal) for the block: across processes and
+    hosts by ``flock`` on :func:`lock_path`, across threads of this process by a thread lock (an
+    NFS flock is per process)."""
+    lp = lock_path(final)
+    key = os.path.abspath(lp)
+    with _THREAD_LOCKS_GUARD:
+        tlock = _THREAD_LOCKS.setdefault(key, threading.Lock())
+    with tlock:
+        fd = os.open(lp, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            with _flock(fd, str(lp)):
+                yield
+        finally:
+            os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------- validation

@@ -36,9 +36,12 @@ def store_meta(entry: DatasetEntry, set: str, variant: str, backend: str, lmdb_k
     }
 
 
-def in_clip_order(fn, tasks: list, workers: int):
+def in_clip_order(fn, tasks: list, workers: int, scheduler: str | None = None):
     """``fn(task)`` for each task, in order: in this process, or streamed from joblib workers (at
-    most 2 per worker in flight, so memory stays bounded)."""
+    most 2 per worker in flight, so memory stays bounded); with ``scheduler`` (``local:N`` or a
+    Dask scheduler address), from the workers of that Dask cluster (joblib's Dask backend)."""
+    if scheduler:
+        return _on_dask(fn, tasks, scheduler)
     if workers <= 1 or len(tasks) <= 1:
         return (fn(t) for t in tasks)
     from joblib import Parallel, delayed
@@ -46,6 +49,18 @@ def in_clip_order(fn, tasks: list, workers: int):
     return Parallel(n_jobs=int(workers), return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
         delayed(fn)(t) for t in tasks
     )
+
+
+def _on_dask(fn, tasks: list, scheduler: str):
+    """:func:`in_clip_order` on a Dask cluster: the client stays connected while the results are read."""
+    from joblib import Parallel, delayed, parallel_config
+
+    from vsrbench.cluster import connect
+
+    with connect(scheduler), parallel_config(backend="dask"):
+        yield from Parallel(n_jobs=-1, return_as="generator", pre_dispatch="2*n_jobs", batch_size=1)(
+            delayed(fn)(t) for t in tasks
+        )
 
 
 @contextlib.contextmanager

@@ -63,6 +63,7 @@ class PrepareJob:
     map_size: int = 1 << 28
     progress: bool = True
     quiet: bool = False
+    scheduler: str | None = None  # a Dask cluster for the per-clip work (see packing.in_clip_order)
 
 
 def resolve_variants(entry: DatasetEntry, variants) -> list[str]:
@@ -116,6 +117,7 @@ def prepare(
     map_size: int = 1 << 28,
     progress: bool = True,
     quiet: bool = False,
+    scheduler: str | None = None,
 ) -> PrepareResult:
     """Prepare dataset ``name`` under ``home`` (default ``$VSRBENCH_HOME``).
 
@@ -124,7 +126,9 @@ def prepare(
     ``variants``: LR specs (list or comma-separated string); default the catalog's. ``source``: an
     archive or folder already on disk (no download). ``urls``: mirrors to download from instead of the
     catalog's. ``workers``: joblib processes (the output does not depend on it). ``commit_every``:
-    frames per LMDB transaction / journal checkpoint.
+    frames per LMDB transaction / journal checkpoint. ``scheduler``: ``local:N`` or a Dask scheduler
+    address: the per-clip work runs on that cluster (joblib's Dask backend; the source must be at the
+    same path on its workers), the stores are still written here, byte for byte the same.
     """
     t0 = time.time()
     entry = get_entry(name)
@@ -133,9 +137,14 @@ def prepare(
     if lmdb_keys not in ("basicsr", "mmagic"):
         raise VsrbenchError(f"--lmdb-keys {lmdb_keys!r}: use basicsr or mmagic")
     specs = resolve_variants(entry, variants)
+    if scheduler:
+        from vsrbench.cluster import parse_scheduler
+
+        parse_scheduler(scheduler)  # a bad value fails before any work
     home = Path(home) if home is not None else vsrbench_home()
     job = PrepareJob(entry, specs, backend, home, source=source, urls=urls, workers=max(1, int(workers or 1)),
-                     lmdb_keys=lmdb_keys, commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet)
+                     lmdb_keys=lmdb_keys, commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet,
+                     scheduler=scheduler)
     result = PrepareResult(entry.name, backend)
 
     # the stores this run makes
@@ -158,7 +167,7 @@ def prepare(
         for k in todo:
             add_variant(entry.name, k.variant, set="all" if k.set == "*" else k.set, backend=k.backend,
                         workers=job.workers, home=home, commit_every=commit_every, map_size=map_size,
-                        progress=progress, quiet=quiet)
+                        progress=progress, quiet=quiet, scheduler=scheduler)
         result.from_gt_stores = True
         result.seconds = time.time() - t0
         _log(f"{entry.name}: {len(todo)} LR store(s) made from the GT stores in {result.seconds:.1f} s", quiet)
@@ -233,10 +242,10 @@ def _prepare_locked(job: PrepareJob, result: PrepareResult, todo: dict[StoreKey,
     total_frames = sum(len(c.frames) if c.frames else c.n_frames or entry.expected_frames(c.clip)[0] for c in pending)
     _log(
         f"{entry.name}: {len(pending)} clips ({total_frames} frames) -> GT + {', '.join(specs) or 'no LR'} "
-        f"as {backend}, {job.workers} worker(s)", quiet,
+        f"as {backend}, {'Dask cluster ' + job.scheduler if job.scheduler else str(job.workers) + ' worker(s)'}", quiet,
     )
     try:
-        results = in_clip_order(process_clip, tasks, job.workers)
+        results = in_clip_order(process_clip, tasks, job.workers, job.scheduler)
         with tqdm(total=total_frames, unit="frame", desc=f"prepare {entry.name}", disable=not job.progress, file=sys.stderr) as bar:
             for clip, out in results:
                 c = by_clip[clip]

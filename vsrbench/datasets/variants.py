@@ -30,6 +30,7 @@ def add_variant(
     map_size: int = 1 << 28,
     progress: bool = True,
     quiet: bool = False,
+    scheduler: str | None = None,
 ) -> Path:
     """Make LR variant ``spec`` of an already prepared dataset from its GT store; returns the store path.
 
@@ -57,7 +58,7 @@ def add_variant(
         tasks = [DeriveTask(gt, entry.name, c, [spec], b in ("lmdb", "folders"), b == "hdf5") for c in pending]
         log(f"{entry.name}: making {spec} from the GT store {gt.path} ({len(pending)} of {len(clips)} clips to do)", quiet)
         try:
-            results = in_clip_order(derive_clip, tasks, workers)
+            results = in_clip_order(derive_clip, tasks, workers, scheduler)
             total = sum(gt.num_frames(c) for c in pending)
             with tqdm(total=total, unit="frame", desc=f"{entry.name} {spec}", disable=not progress, file=sys.stderr) as bar:
                 for clip, out in results:
