@@ -312,3 +312,24 @@ def test_records_never_import_the_models_they_name(mod, home, tmp_path, monkeypa
     assert main(["regress", "--results", str(res), "--baseline", str(base)]) == 0
     assert f"{name}:build" in base.read_text()
     assert not marker.exists() and name not in sys.modules
+
+
+def test_sweep_plans_and_runs_models_of_your_own(mod, home, tmp_path):
+    """sweep passes the interface flags to the models of your own only; a task (run here, in process,
+    as a worker runs it) gives the record `evaluate` gives; flags with registered models only: refused."""
+    from vsrbench.benchmark.sweep import SweepTask, plan_tasks, run_task
+
+    tasks, left_out = plan_tasks([f"{mod}:tiny", "bicubic"], ["vid4"],
+                                 model_spec={"colour": "y"})
+    assert [t.model for t in tasks] == [f"{mod}:tiny", "bicubic"] and not left_out
+    with pytest.raises(VsrbenchError, match="registered model 'bicubic' declares its own interface"):
+        plan_tasks(["bicubic"], ["vid4"], model_spec={"colour": "y"})
+    res = tmp_path / "res"
+    opts = dict(crop=(32, 48), limit_clips=1, temporal=False, device="cpu", model_spec={"colour": "y"},
+                random_weights=True)
+    out = run_task(SweepTask(f"{mod}:tiny", "vid4"), str(res), True, {}, opts)
+    ref = evaluate(f"{mod}:tiny", "vid4", results=tmp_path / "ref", progress=False, **opts)
+    assert out["shared"] and out["record"]["id"] == ref["id"] and _frames(out["record"]) == _frames(ref)
+    assert out["record"]["model_spec"]["colour"] == "y"
+    b = run_task(SweepTask("bicubic", "vid4"), str(res), True, {}, opts)  # the flags are not given to bicubic
+    assert "record" in b and b["record"]["model"] == "bicubic" and "model_spec" in b["record"]

@@ -733,7 +733,8 @@ def _add_sweep(sub) -> None:
         ),
     )
     p.add_argument("--models", required=True, type=_csv_names("--models"), metavar="A,B",
-                   help="registered models (vsrbench models), comma-separated")
+                   help="registered models (vsrbench models) or models of your own (package.module:factory), "
+                        "comma-separated")
     p.add_argument("--suites", required=True, type=_csv_names("--suites"), metavar="X,Y",
                    help="suites (vsrbench suites), comma-separated")
     p.add_argument("--checkpoints", nargs="+", default=[], metavar="MODEL=PATH",
@@ -749,6 +750,7 @@ def _add_sweep(sub) -> None:
     for action in tmp.choices["evaluate"]._actions:  # evaluate's own definitions: one source of truth
         if action.dest in _SWEEP_EVALUATE_OPTIONS:
             p._add_action(action)
+    add_model_interface_args(p)
     p.set_defaults(func=_cmd_sweep)
 
 
@@ -778,7 +780,7 @@ def _cmd_sweep(args) -> int:
         batch=args.batch, padding=args.padding, limit_clips=args.limit_clips,
         crop=_parse_hw(args.crop, "--crop") if args.crop else None, force=args.force, seed=args.seed,
         random_weights=args.random_weights, temporal=not args.no_temporal, cache_lr=not args.no_cache_lr,
-        metrics=args.metrics,
+        metrics=args.metrics, model_spec=spec_overrides_from_args(args),
     )
     for task, why in r.unsupported:
         print(f"{task.label}: left out ({why})", file=sys.stderr)

@@ -40,7 +40,7 @@ __all__ = ["SweepTask", "SweepResult", "plan_tasks", "sweep", "run_task"]
 
 #: evaluate() options a sweep passes through (the rest are the sweep's own or per task)
 PASS_THROUGH = ("device", "dtype", "tile", "batch", "padding", "limit_clips", "crop", "force", "seed",
-                "random_weights", "temporal", "model_kwargs", "cache_lr", "metrics")
+                "random_weights", "temporal", "model_kwargs", "cache_lr", "metrics", "model_spec")
 _ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -76,21 +76,27 @@ def _as_list(v) -> list[str]:
     return [str(x).strip() for x in v if str(x).strip()]
 
 
-def plan_tasks(models, suites, checkpoints=None) -> tuple[list[SweepTask], list[tuple[SweepTask, str]]]:
+def plan_tasks(models, suites, checkpoints=None,
+               model_spec: dict | None = None) -> tuple[list[SweepTask], list[tuple[SweepTask, str]]]:
     """The tasks of a grid and the pairs left out (a model that does not support a suite's scale).
 
     ``models`` / ``suites``: names (lists or comma-separated). ``checkpoints``: ``{model: path or
     [paths]}`` (each path one task per suite); a model not named there runs without a checkpoint.
+    ``model_spec``: interface overrides for the models of your own (``package.module:factory``)
+    among ``models``; an error when every model is registered.
     Unknown names and missing checkpoint files raise here, before any task runs."""
     from vsrbench.benchmark.suites import get_suite
     from vsrbench.models import get_model_info
+    from vsrbench.models.custom import is_custom_name, refuse_overrides
 
     models, suites = list(dict.fromkeys(_as_list(models))), list(dict.fromkeys(_as_list(suites)))
     if not models:
         raise VsrbenchError("no models to sweep: pass --models a,b (names from `vsrbench models`)")
     if not suites:
         raise VsrbenchError("no suites to sweep: pass --suites x,y (names from `vsrbench suites`)")
-    infos = {m: get_model_info(m) for m in models}
+    if model_spec and not any(is_custom_name(m) for m in models):
+        refuse_overrides(models[0], model_spec)
+    infos = {m: get_model_info(m, model_spec if is_custom_name(m) else None) for m in models}
     sts = {s: get_suite(s) for s in suites}
     ck = {}
     for m, paths in (checkpoints or {}).items():
@@ -132,7 +138,10 @@ def run_task(task: SweepTask, results: str, probe, seeds: dict[str, str], option
     import tempfile
 
     from vsrbench.benchmark.harness import evaluate
+    from vsrbench.models.custom import is_custom_name
 
+    if not is_custom_name(task.model):  # interface flags describe the models of your own only
+        options = {k: v for k, v in options.items() if k != "model_spec"}
     if isinstance(probe, tuple):
         try:
             shared = (Path(results) / probe[0]).read_text() == probe[1]
@@ -159,7 +168,9 @@ def _client_records(root: Path, task: SweepTask) -> dict[str, str]:
     from vsrbench.benchmark.results import read_record
 
     out = {}
-    for p in sorted((root / task.suite).glob(f"{task.model}-*.json")):
+    from vsrbench.benchmark.results import record_path
+
+    for p in sorted(record_path(root, task.suite, task.model, "*").parent.glob(record_path(root, task.suite, task.model, "*").name)):
         rec, why = read_record(p)
         if why is None and rec.get("model") == task.model:
             out[p.name] = p.read_text(encoding="utf-8")
@@ -228,7 +239,7 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     if options.get("crop"):
         options["crop"] = tuple(int(x) for x in options["crop"])
     t0 = time.time()
-    tasks, left_out = plan_tasks(models, suites, checkpoints)
+    tasks, left_out = plan_tasks(models, suites, checkpoints, options.get("model_spec"))
     root = results_dir(results).expanduser().resolve()
     ensure_dir(root, "pass --results DIR or " + HOME_FIX)
     out = SweepResult(unsupported=left_out)
