@@ -23,7 +23,7 @@ import numpy as np
 from vsrbench import __version__
 from vsrbench.benchmark.distributed import current_run, journal_path, journal_paths, resumed_entries, split_clips, torchrun_aware
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
-from vsrbench.benchmark.pipeline import Prefetch, Scorer, finish_pending, frame_scores
+from vsrbench.benchmark.pipeline import SCORE_WORKERS, Prefetch, Scorer, finish_pending, frame_scores
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
     SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_journal, read_record,
@@ -540,8 +540,8 @@ def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metric
         append_journal(jf, rec)
         done[rec["clip"]] = rec
 
-    pending = None
-    with Prefetch(data, todo) as pdata, Scorer() as scorer:
+    pending = []  # clips being scored, in clip order
+    with Prefetch(data, todo) as pdata, Scorer(SCORE_WORKERS) as scorer:
         try:
             for clip in todo:
                 bar.clip_start(clip)
@@ -552,16 +552,15 @@ def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metric
                 if not hasattr(res, "result"):  # scored in this thread (a plain entry)
                     res = scorer.submit(lambda r=res: r)
                 res.meta.update(timing)
-                prev, pending = pending, None
-                if prev is not None:  # scored while the model ran this clip
+                pending.append(res)
+                while len(pending) > scorer.workers:  # scored while the model ran the clips after it
+                    prev = pending.pop(0)
                     emit(prev, prev.result())
-                pending = res
-            prev, pending = pending, None
-            if prev is not None:
+            while pending:
+                prev = pending.pop(0)
                 emit(prev, prev.result())
         except BaseException:
-            prev, pending = pending, None
-            finish_pending(prev, emit)
+            finish_pending(pending, emit)
             raise
         finally:  # an error mid-clip still ends the progress line before its message is printed
             bar.close()

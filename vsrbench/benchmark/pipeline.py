@@ -7,9 +7,10 @@ Three stages per clip, in three threads:
   stays bounded: a clip or two ahead);
 * **model** (the calling thread): the model's calls, timed by the runner as before (the progress bar
   counts them, so it stays right);
-* **score** (:class:`Scorer`, one background thread, first in first out): PSNR/SSIM, temporal
-  metrics and saved outputs of clip *k* while the model runs clip *k + 1*. The caller takes the
-  results in clip order (:meth:`Pending.result`), so the journal is appended in clip order.
+* **score** (:class:`Scorer`, ``workers`` background threads, :data:`SCORE_WORKERS` by default):
+  PSNR/SSIM, temporal metrics and saved outputs of clip *k* (and *k - 1*) while the model runs clip
+  *k + 1*. The caller takes the results in clip order (:meth:`Pending.result`), so the journal is
+  appended in clip order; at most ``workers`` clips are being scored at a time.
 
 An exception in a background thread is raised again, the same object with its original message, in
 the calling thread at the clip it belongs to (a damaged store still ends the CLI with one line, rc 2).
@@ -34,7 +35,12 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "GPU_METRICS_DECISION", "METRIC_CHUNK"]
+__all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "GPU_METRICS_DECISION", "METRIC_CHUNK",
+           "SCORE_WORKERS"]
+
+#: clips scored at the same time: the temporal metrics (four Farneback flows per frame pair, on the
+#: CPU) cost more per frame than many models' calls, and two clips in flight keep two cores busy
+SCORE_WORKERS = 2
 
 #: frames per batched torch PSNR/SSIM call on CUDA (float64 SSIM maps of a 720x576 frame are ~3 MB each)
 METRIC_CHUNK = 8
@@ -161,12 +167,18 @@ class Pending:
 
 
 class Scorer:
-    """One background thread running jobs first in, first out (so results come in clip order)."""
+    """``workers`` background threads taking jobs first in, first out; the caller takes the
+    results in the order it submitted them (:meth:`Pending.result`)."""
 
-    def __init__(self):
+    def __init__(self, workers: int = 1):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.workers = int(workers)
         self._jobs: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="vsrbench-score", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._run, name=f"vsrbench-score-{i}", daemon=True)
+                         for i in range(self.workers)]
+        for t in self._threads:
+            t.start()
 
     def _run(self) -> None:
         while True:
@@ -181,7 +193,8 @@ class Scorer:
         return p
 
     def close(self) -> None:
-        self._jobs.put(None)
+        for _ in self._threads:
+            self._jobs.put(None)
 
     def __enter__(self):
         return self
@@ -190,16 +203,16 @@ class Scorer:
         self.close()
 
 
-def finish_pending(pending: Pending | None, emit: Callable) -> None:
-    """After an error elsewhere: finish the clip whose scoring was under way and ``emit`` it (its
-    model work is not lost); an error of its own is dropped, the first error is the one raised."""
-    if pending is None:
-        return
-    try:
-        value = pending.result()
-    except Exception:
-        return
-    emit(pending, value)
+def finish_pending(pending, emit: Callable) -> None:
+    """After an error elsewhere: finish the clips whose scoring was under way (a :class:`Pending`
+    or a sequence of them, in clip order) and ``emit`` each (their model work is not lost), up to
+    the first that fails; its error is dropped, the first error is the one raised."""
+    for p in [pending] if isinstance(pending, Pending) else list(pending or []):
+        try:
+            value = p.result()
+        except Exception:
+            return
+        emit(p, value)
 
 
 def frame_scores(outs: list[np.ndarray], gts: list[np.ndarray], crop_border: int, channel: str,
