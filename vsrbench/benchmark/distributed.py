@@ -204,7 +204,6 @@ class Run:
         self.rank, self.world_size, self.local_rank = env.rank, env.world_size, env.local_rank
         self.timeout = float(timeout if timeout is not None else dist_timeout())
         self.store = store
-        self._owns_group = False
         Run._calls += 1
         self.prefix = f"vsrbench/{env.run_id}/{env.restart}/{Run._calls}"
         self.failed = False
@@ -249,7 +248,9 @@ class Run:
                         f"rank {self.rank}: cannot join the torchrun job at {os.environ.get('MASTER_ADDR')}:"
                         f"{os.environ.get('MASTER_PORT')} ({first}); check --master-addr/--rdzv-endpoint and that the "
                         f"port is reachable") from None
-                self._owns_group = True
+                import atexit
+
+                atexit.register(_destroy_group)  # kept for later evaluations of this process (a sweep)
             from torch.distributed import distributed_c10d
 
             self.store = distributed_c10d._get_default_store()
@@ -318,8 +319,8 @@ class Run:
             pass
 
     def close(self) -> None:
-        """Leave the job: rank 0 waits (briefly) until the other ranks are done with the store it may
-        host, then the process group this run made is destroyed."""
+        """Leave this evaluation: rank 0 waits (briefly) until the other ranks are done with the store
+        it may host. The process group stays for the process's next evaluation (destroyed at exit)."""
         try:
             if self.store is not None:
                 if self.rank:
@@ -331,15 +332,16 @@ class Run:
                         time.sleep(0.01)
         except Exception:
             pass
-        if self._owns_group:
-            try:
-                import torch.distributed as dist
 
-                if dist.is_initialized():
-                    dist.destroy_process_group()
-            except Exception:
-                pass
-            self._owns_group = False
+
+def _destroy_group() -> None:
+    try:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    except Exception:
+        pass
 
 
 # --------------------------------------------------------------------------------------------- entry point
