@@ -29,6 +29,7 @@ time: the CPU "thread pool", per clip rather than per frame, which keeps the per
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from typing import Callable
@@ -38,9 +39,10 @@ import numpy as np
 __all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "GPU_METRICS_DECISION", "METRIC_CHUNK",
            "SCORE_WORKERS"]
 
-#: clips scored at the same time: the temporal metrics (four Farneback flows per frame pair, on the
-#: CPU) cost more per frame than many models' calls, and two clips in flight keep two cores busy
-SCORE_WORKERS = 2
+#: clips scored at the same time (and so, at most, held in memory behind the model): the temporal
+#: metrics (four Farneback flows per frame pair, on the CPU) cost more per frame than many models'
+#: calls; 2 on a small machine, up to 4 with 16+ cores
+SCORE_WORKERS = max(2, min(4, (os.cpu_count() or 2) // 4))
 
 #: frames per batched torch PSNR/SSIM call on CUDA (float64 SSIM maps of a 720x576 frame are ~3 MB each)
 METRIC_CHUNK = 8
