@@ -22,7 +22,7 @@ Frame metrics (:func:`frame_scores`), the measured decision: on CUDA, PSNR/SSIM 
 device with :mod:`vsrbench.metrics.torch_quality` in float64, whose code equals the NumPy reference
 to ~4e-15 dB / 7e-15 on the CPU (test: ``tests/test_distributed_eval.py``, real Vid4 frames; the
 required bound is 1e-6 dB / 1e-7; a CUDA-only test checks the bound on the GPU) and moves the per-frame PSNR/SSIM work off the CPU cores that feed the GPU and
-run the temporal metrics. On the CPU the NumPy reference runs in the scoring threads (two clips at a
+run the temporal metrics. On the CPU the NumPy reference runs in the scoring threads (2-4 clips at a
 time: the CPU "thread pool", per clip rather than per frame, which keeps the per-clip code as it is);
 ``benchmarks/bench_eval.py`` (``overhead_section``) prints the measured rates behind this decision.
 """
@@ -50,7 +50,7 @@ METRIC_CHUNK = 8
 GPU_METRICS_DECISION = (
     "PSNR/SSIM on CUDA: vsrbench.metrics.torch_quality in float64 on the device (equal to the NumPy "
     "reference to ~1e-14 on the CPU, bound 1e-6 dB / 1e-7), batched, leaving the CPU to the temporal metrics; "
-    "on the CPU: the NumPy reference in the scoring threads (two clips at a time), beside the model's calls"
+    "on the CPU: the NumPy reference in the scoring threads (SCORE_WORKERS clips at a time), beside the model's calls"
 )
 
 
