@@ -647,7 +647,10 @@ def _cmd_evaluate(args) -> int:
         metrics=args.metrics,
         model_spec=spec_overrides_from_args(args),
     )
-    print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r) + format_tecogan_table(r))
+    from vsrbench.benchmark.distributed import is_main_process
+
+    if is_main_process():  # torchrun: rank 0 prints the record, the other ranks nothing but errors
+        print(json.dumps(r, indent=1) if args.format == "json" else format_result_table(r) + format_tecogan_table(r))
     return 0
 
 

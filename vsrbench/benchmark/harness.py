@@ -11,6 +11,7 @@ the clip it stopped in; the final record is written atomically.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import math
 import os
 import platform
@@ -20,14 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench import __version__
+from vsrbench.benchmark.distributed import current_run, journal_path, journal_paths, resumed_entries, split_clips, torchrun_aware
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
+from vsrbench.benchmark.pipeline import SCORE_WORKERS, Prefetch, Scorer, finish_pending, frame_scores
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
     SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_journal, read_record,
     record_path, results_dir, rewrite_journal, suite_summary, warn, write_record,
 )
 from vsrbench.errors import VsrbenchError
-from vsrbench.metrics import psnr_ssim
 from vsrbench.devices import device_name, resolve_device
 from vsrbench.hashing import sha256_file
 from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
@@ -219,23 +221,38 @@ def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runn
 
 
 def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
-                metrics: tuple = ("default",), home=None) -> dict:
+                metrics: tuple = ("default",), home=None, scorer: Scorer | None = None):
+    """Read (``data`` may be a :class:`~vsrbench.benchmark.pipeline.Prefetch`), run the model, score.
+    With ``scorer`` the scoring (:func:`_score_outputs`) runs in its background thread and a
+    :class:`~vsrbench.benchmark.pipeline.Pending` is returned; without, the clip's entry."""
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
-    scale = data.deg.scale
     wanted = _scored_indices(suite, len(gt))
     if runner.spec.task == "stvsr":
         sr = super_resolve_stvsr(runner, lr, wanted)
     else:
         sr = super_resolve_vsr(runner, lr, wanted, padding)
+    score = functools.partial(_score_outputs, clip, suite, runner, data, gt, lr, sr, wanted, save_outputs, temporal,
+                              metrics, home)
+    return scorer.submit(score, clip=clip) if scorer is not None else score()
+
+
+def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr, sr, wanted, save_outputs,
+                   temporal: bool, metrics: tuple = ("default",), home=None) -> dict:
+    """A clip's journal entry from its SR frames: PSNR/SSIM per frame (:func:`pipeline.frame_scores`:
+    float64 torch on CUDA, the NumPy reference elsewhere), TecoGAN / temporal metrics, saved outputs."""
+    scale = data.deg.scale
     frames = []
+    pairs = []
     for i in wanted:
         g = gt[i]
         g = g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale]
         out = sr[i]
         if out.shape != g.shape:
             raise VsrbenchError(f"clip {clip} frame {i}: output {out.shape} vs GT {g.shape} (after modcrop x{scale})")
-        p, q = psnr_ssim(out, g, suite.crop_border, suite.channel)
+        pairs.append((out, g))
+    scores = frame_scores([o for o, _ in pairs], [g for _, g in pairs], suite.crop_border, suite.channel, runner.device)
+    for i, (out, _), (p, q) in zip(wanted, pairs, scores):
         frames.append({"gt_index": i, "psnr": p, "ssim": q})
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
@@ -271,6 +288,7 @@ def _tecogan_block(per_clip: list[dict]) -> dict:
     return {"tecogan": tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})}
 
 
+@torchrun_aware
 def evaluate(
     model: str,
     suite: str,
@@ -318,6 +336,10 @@ def evaluate(
         model_spec: for ``model='package.module:factory'`` (a model of your own, see
             ``vsrbench.models.custom``): ModelSpec fields overriding the factory's ``vsrbench_spec``;
             the record keeps the name as given, the resolved ``model_spec`` and the factory's file hash.
+
+    Under ``torchrun`` (``WORLD_SIZE > 1``) this process is one rank: it scores its share of the clips
+    and rank 0 writes the one record (:mod:`vsrbench.benchmark.distributed`). Reading the next clip
+    and scoring the previous one overlap the model's calls (:mod:`vsrbench.benchmark.pipeline`).
     """
     import torch
 
@@ -343,7 +365,10 @@ def evaluate(
     settings = make_settings(dtype=dtype, tile=tile, batch=batch, padding=padding, limit_clips=limit_clips, crop=crop,
                              model_kwargs=model_kwargs, temporal=temporal, save_outputs=save_outputs,
                              metrics=metric_sets)
-    dev = resolve_device(device)
+    run = current_run()  # this process's torchrun job, or None
+    dev = run.connect(device) if run else resolve_device(device)
+    if run and run.rank:
+        progress = False  # other ranks print nothing but errors
     torch.manual_seed(seed)
     net = create_model(info, scale=st.scale, **(model_kwargs or {}))
     n_params = sum(p.numel() for p in net.parameters())
@@ -355,22 +380,28 @@ def evaluate(
     ident = identity(model, weights, st, settings, code, spec=info.spec.as_dict() if ":" in model else None)
     root = results_dir(results)
     final = record_path(root, suite, model, ident)
-    journal = final.with_suffix(".partial.jsonl")
+    journal = journal_path(final, run.rank if run else None)
     if save_outputs:
         check_dir_creatable(save_outputs, "choose another --save-outputs folder")
+    stored = None
     if final.exists() and not force:
         rec, why = read_record(final)
         if why is None and (not save_outputs or _outputs_present(rec, save_outputs)):
             rec["skipped"] = True
-            return rec
-        if why is not None:
+            stored = rec
+        elif why is not None and not (run and run.rank):
             warn(f"the stored result {final} is damaged ({why}); scoring again")
-        force = True  # damaged, or scored but the outputs asked for are not on disk: score again
+        force = stored is None  # damaged, or scored but the outputs asked for are not on disk: score again
+    if run:  # rank 0's view of the store decides for every rank
+        stored, force = run.from_rank0("stored", [stored, force])
+    if stored is not None:
+        return stored
     store_fix = "pass --results DIR or " + HOME_FIX
     check_dir_creatable(final.parent, store_fix)
     if force:
         with writing(journal, store_fix):
-            journal.unlink(missing_ok=True)
+            for j in journal_paths(final) + [journal]:
+                j.unlink(missing_ok=True)
     if checkpoint:
         from vsrbench.models import load_checkpoint
 
@@ -387,37 +418,38 @@ def evaluate(
         load_lpips(home=home, device=dev, progress=progress)
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
+    if run and run.rank:  # rank 0 first: it makes (and caches) an LR variant the data root lacks
+        run.exchange("data")
     data = _Data(st, home=home, crop=tuple(crop) if crop else None, cache_lr=cache_lr and not limit_clips,
                  progress=progress)
+    if run and not run.rank:
+        run.exchange("data")
     clips, missing = _select_clips(st, data.gt, limit_clips)
 
-    done = {r["clip"]: r for r in read_journal(journal) if r.get("clip") in clips}
+    own, done = resumed_entries(final, journal, clips, run)  # every journal of the record, of any rank
     resumed = len(done)
     with writing(journal, store_fix):
         final.parent.mkdir(parents=True, exist_ok=True)
         if done or journal.exists():  # rewrite the journal without damaged lines
-            rewrite_journal(journal, [done[c] for c in clips if c in done])
+            rewrite_journal(journal, own if run else [done[c] for c in clips if c in done])
         jf = open_journal(journal)
     lr_size = None
     with jf:
         todo = [c for c in clips if c not in done]
+        if run:  # this rank's share, balanced by frame count
+            todo = split_clips({c: data.gt.num_frames(c) for c in todo}, run.world_size)[run.rank]
         scored_of = lambda n: _scored_indices(st, n)  # noqa: E731
         if progress and dev.type == "cpu":
             warn_if_slow(net, model, st, data.gt, todo, scored_of, batch, crop)
         bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of, batch),
                            f"{model} on {suite}", disable=not progress)
-        try:
-            for clip in todo:
-                bar.clip_start(clip)
-                rec = _score_clip(clip, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home)
-                bar.clip_done(clip)
-                rec["model_seconds"] = runner.model_seconds
-                rec["model_frames"] = runner.model_frames
-                runner.model_seconds, runner.model_frames = 0.0, 0
-                append_journal(jf, rec)
-                done[clip] = rec
-        finally:  # an error mid-clip still ends the progress line before its message is printed
-            bar.close()
+        _score_clips(todo, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home, bar, jf, done)
+    mine = [done[c] for c in todo]
+    if run:  # every rank's entries to every rank: each builds the same record, rank 0 writes it
+        parts = run.exchange("scored", {"entries": mine, "device": str(dev), "device_name": device_name(dev, threads=False)})
+        for part in parts:
+            for e in part["entries"]:
+                done.setdefault(e["clip"], e)
     per_clip = [done[c] for c in clips]
     lr_size = per_clip[0]["lr_size"] if per_clip else None
 
@@ -436,6 +468,11 @@ def evaluate(
     secs = sum(r["model_seconds"] for r in per_clip)
     nfr = sum(r["model_frames"] for r in per_clip)
     prov = _provenance(dev, dtype)
+    prov["world_size"] = run.world_size if run else 1
+    if run:  # the world size changes no number (not in the record's identity): how this record was made
+        prov["ranks"] = [{"rank": r, "device": p["device"], "device_name": p["device_name"], "clips": len(p["entries"]),
+                          "frames_timed": sum(e["model_frames"] for e in p["entries"]),
+                          "model_seconds": sum(e["model_seconds"] for e in p["entries"])} for r, p in enumerate(parts)]
     runtime = {
         "ms_per_frame": 1000 * secs / nfr if nfr else None,
         "fps": nfr / secs if secs else None,
@@ -447,6 +484,8 @@ def evaluate(
         "frames_timed": nfr,
         "note": "model calls only, synchronised, during this evaluation (see `vsrbench profile` for the field's 180x320)",
     }
+    if run:
+        runtime["note"] += f"; summed over the {run.world_size} ranks of a torchrun job (time per frame on one device)"
     definitions = {}
     if temporal_means:
         from vsrbench.metrics import temporal as tm
@@ -483,6 +522,50 @@ def evaluate(
             for r in per_clip
         },
     }
+    if run and run.rank:  # rank 0 writes the record; then each rank drops its journal
+        run.exchange("written")
+        journal.unlink(missing_ok=True)
+        return record
     with writing(final, store_fix):
         write_record(final, record, journal)
+        for j in journal_paths(final):  # journals of other ranks, or of the runs this one resumed
+            j.unlink(missing_ok=True)
+    if run:
+        run.exchange("written")
     return record
+
+
+def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metrics, home, bar, jf, done) -> None:
+    """The clip loop, pipelined (:mod:`vsrbench.benchmark.pipeline`): the next clip is read and the
+    previous one scored in background threads while the model runs; entries are journaled in clip
+    order. An error (or Ctrl-C) still journals the clip whose scoring was under way."""
+
+    def emit(pending, rec):
+        rec["model_seconds"], rec["model_frames"] = pending.meta["model_seconds"], pending.meta["model_frames"]
+        append_journal(jf, rec)
+        done[rec["clip"]] = rec
+
+    pending = []  # clips being scored, in clip order
+    with Prefetch(data, todo) as pdata, Scorer(SCORE_WORKERS) as scorer:
+        try:
+            for clip in todo:
+                bar.clip_start(clip)
+                res = _score_clip(clip, st, runner, pdata, padding, save_outputs, temporal, metrics, home, scorer)
+                bar.clip_done(clip)
+                timing = {"model_seconds": runner.model_seconds, "model_frames": runner.model_frames}
+                runner.model_seconds, runner.model_frames = 0.0, 0
+                if not hasattr(res, "result"):  # scored in this thread (a plain entry)
+                    res = scorer.submit(lambda r=res: r)
+                res.meta.update(timing)
+                pending.append(res)
+                while len(pending) > scorer.workers:  # scored while the model ran the clips after it
+                    prev = pending.pop(0)
+                    emit(prev, prev.result())
+            while pending:
+                prev = pending.pop(0)
+                emit(prev, prev.result())
+        except BaseException:
+            finish_pending(pending, emit)
+            raise
+        finally:  # an error mid-clip still ends the progress line before its message is printed
+            bar.close()
