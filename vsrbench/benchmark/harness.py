@@ -194,16 +194,28 @@ def _scored_indices(suite: Suite, n: int) -> list[int]:
     return [n // 2] if suite.frames == "centre" else list(range(n))
 
 
-def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
+def _temporal(sr: list[np.ndarray], gt: list[np.ndarray], gt_work=None) -> dict:
+    """tOF, warping error, tPSNR of a clip; ``gt_work``: the GT's flows and masks, precomputed
+    (``benchmark.gt_cache``), else computed here."""
     from vsrbench.metrics import temporal
 
     if len(sr) < 2:
         return {}
+    m = temporal.temporal_metrics(sr, gt, gt_work=gt_work)
     return {
-        "tof": float(temporal.tof(sr, gt)),
-        "warping_error": float(temporal.warping_error(sr, gt)),
-        "tpsnr": json_number(float(temporal.temporal_psnr(sr, gt))),
+        "tof": float(m["tof"]),
+        "warping_error": float(m["warping_error"]),
+        "tpsnr": json_number(float(m["tpsnr"])),
     }
+
+
+def _gt_work(clip, data: _Data, gts: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache) -> object:
+    """The clip's GT temporal work, cached beside the GT store (``benchmark.gt_cache``)."""
+    from vsrbench.benchmark.gt_cache import cached_gt_work
+
+    work, _ = cached_gt_work(gts, store=data.gt, clip=clip, indices=wanted, scale=scale, crop=data.crop, home=home,
+                             use_cache=gt_cache)
+    return work
 
 
 def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
@@ -219,7 +231,7 @@ def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runn
 
 
 def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
-                metrics: tuple = ("default",), home=None) -> dict:
+                metrics: tuple = ("default",), home=None, gt_cache: bool | None = None) -> dict:
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
     scale = data.deg.scale
@@ -250,7 +262,7 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
     if temporal and len(wanted) >= 2 and "default" in metrics:
         gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
-        rec.update(_temporal(srs, gts))
+        rec.update(_temporal(srs, gts, _gt_work(clip, data, gts, wanted, scale, home, gt_cache)))
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
             from vsrbench.metrics import temporal as tm
