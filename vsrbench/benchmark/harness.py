@@ -218,6 +218,30 @@ def _gt_work(clip, data: _Data, gts: list[np.ndarray], wanted: list[int], scale:
     return work
 
 
+class _TemporalJob:
+    """A clip's temporal metrics on a background thread, started once the model is done with the
+    clip (so the model's timing is not disturbed): the GT work (read from the cache or computed),
+    then the SR side, overlapping the per-frame scoring. ``result()`` gives :func:`_temporal`'s dict
+    (or raises its error)."""
+
+    def __init__(self, clip, data: _Data, gt: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache):
+        self.args = (clip, data, gt, wanted, scale, home, gt_cache)
+        self.metrics = None
+
+    def start(self, sr) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        clip, data, gt, wanted, scale, home, gt_cache = self.args
+        gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
+        srs = [sr[i] for i in wanted]
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsrbench-temporal")
+        self.metrics = pool.submit(lambda: _temporal(srs, gts, _gt_work(clip, data, gts, wanted, scale, home, gt_cache)))
+        pool.shutdown(wait=False)
+
+    def result(self) -> dict:
+        return self.metrics.result()
+
+
 def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
     """TecoGAN's protocol on the scored frames (all frames of the clip; see benchmark.tecogan_run)."""
     from vsrbench.benchmark.tecogan_run import tecogan_clip
@@ -236,10 +260,14 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
     lr = data.lr_frames(clip, gt)
     scale = data.deg.scale
     wanted = _scored_indices(suite, len(gt))
+    tjob = (_TemporalJob(clip, data, gt, wanted, scale, home, gt_cache)
+            if temporal and len(wanted) >= 2 and "default" in metrics else None)
     if runner.spec.task == "stvsr":
         sr = super_resolve_stvsr(runner, lr, wanted)
     else:
         sr = super_resolve_vsr(runner, lr, wanted, padding)
+    if tjob is not None:
+        tjob.start(sr)
     frames = []
     for i in wanted:
         g = gt[i]
@@ -262,7 +290,7 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
     if temporal and len(wanted) >= 2 and "default" in metrics:
         gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
-        rec.update(_temporal(srs, gts, _gt_work(clip, data, gts, wanted, scale, home, gt_cache)))
+        rec.update(tjob.result())
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
             from vsrbench.metrics import temporal as tm
