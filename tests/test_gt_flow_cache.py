@@ -149,21 +149,29 @@ def test_damaged_entry_recomputed_with_a_warning(clip, tmp_path, capsys):
     expect = _metrics(sr, gt, good)
     path = next((store.path.parent / "cache").rglob("*.npz"))
     data = bytearray(path.read_bytes())
-    for damage in ("flip", "truncate", "wrong-shape"):
+    for damage in ("flip", "truncate", "wrong-shape", "bomb"):
         if damage == "flip":
             bad = bytearray(data)
             bad[len(bad) // 2] ^= 0xFF  # inside the flows: the zip's CRC-32 catches it
             path.write_bytes(bytes(bad))
         elif damage == "truncate":
             path.write_bytes(bytes(data[: len(data) // 3]))
-        else:  # a readable file of the right name and key but wrong arrays
+        else:  # a readable file of the right name and key but wrong arrays / a compressed giant member
             key = str(np.load(io_bytes(data))["key"][()])
             with open(path, "wb") as f:
-                np.savez(f, key=np.array(key), forward=good.forward[:2], backward=good.backward[:2],
-                         valid_bits=np.packbits(good.valid[:2].reshape(-1)))
+                if damage == "wrong-shape":
+                    np.savez(f, key=np.array(key), forward=good.forward[:2], backward=good.backward[:2],
+                             valid_bits=np.packbits(good.valid[:2].reshape(-1)))
+                else:  # 6 MB of zeros in a few kB: refused before anything is decompressed
+                    np.savez_compressed(f, key=np.array(key), forward=np.zeros((60, 96, 128, 2), np.float32),
+                                        backward=good.backward, valid_bits=np.packbits(good.valid.reshape(-1)))
+                    assert path.stat().st_size < 2 << 20
         work, state = gc.cached_gt_work(gt, **kw)
         assert state == "stored", damage
-        assert "damaged" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "damaged" in err and str(path) in err, damage
+        if damage == "bomb":
+            assert "larger than this clip's work or compressed" in err
         got = _metrics(sr, gt, work)
         assert all(abs(got[k] - expect[k]) <= 1e-9 for k in expect)
         assert gc.cached_gt_work(gt, **kw)[1] == "hit"

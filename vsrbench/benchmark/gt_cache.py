@@ -109,8 +109,22 @@ def _entry_name(clip: str, key: str) -> str:
 
 def _load(path: Path, key: str, n: int, h: int, w: int):
     """The entry's work, or the reason it cannot be used."""
+    import zipfile
+
     from vsrbench.metrics.temporal import GtTemporalWork
 
+    expect = {"key.npy": 4096, "forward.npy": n * h * w * 8 + 4096, "backward.npy": n * h * w * 8 + 4096,
+              "valid_bits.npy": (n * h * w + 7) // 8 + 4096}
+    try:  # before reading anything: the members and their sizes (no zip bomb, nothing compressed)
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+        if sorted(i.filename for i in infos) != sorted(expect):
+            return f"it holds {sorted(i.filename for i in infos)}, not {sorted(expect)}"
+        big = [i.filename for i in infos if i.file_size > expect[i.filename] or i.compress_type != zipfile.ZIP_STORED]
+        if big:
+            return f"its member(s) {big} are larger than this clip's work or compressed"
+    except Exception as e:
+        return f"it is not a readable .npz ({type(e).__name__}: {e})"
     try:
         with np.load(path, allow_pickle=False) as z:
             stored_key = str(z["key"][()])
