@@ -79,7 +79,7 @@ def temporal(home: Path, repeat: int = 1) -> bool:
     t_warm, _, _ = _timed_evaluate("bicubic", True, home)
     entries = sorted(gt_dir.rglob("*.npz")) if gt_dir.is_dir() else []
     size = sum(p.stat().st_size for p in entries) / 2**20
-    print(f"   warm-up  bicubic, temporal (fills the GT cache)  {t_warm:7.1f} s   "
+    print(f"   warm-up  bicubic, temporal (fills the cache if empty){t_warm:7.1f} s   "
           f"cache: {len(entries)} entries, {size:.0f} MiB under {gt_dir}")
     stamps = {p: p.stat().st_mtime_ns for p in entries}
     without = with_t = (float("inf"), float("inf"))
