@@ -26,7 +26,7 @@ from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_reso
 from vsrbench.benchmark.pipeline import SCORE_WORKERS, Prefetch, Scorer, finish_pending, frame_scores
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
-    SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_journal, read_record,
+    SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_record,
     record_path, results_dir, rewrite_journal, suite_summary, warn, write_record,
 )
 from vsrbench.errors import VsrbenchError
@@ -196,16 +196,52 @@ def _scored_indices(suite: Suite, n: int) -> list[int]:
     return [n // 2] if suite.frames == "centre" else list(range(n))
 
 
-def _temporal(sr: list[np.ndarray], gt: list[np.ndarray]) -> dict:
+def _temporal(sr: list[np.ndarray], gt: list[np.ndarray], gt_work=None) -> dict:
+    """tOF, warping error, tPSNR of a clip; ``gt_work``: the GT's flows and masks, precomputed
+    (``benchmark.gt_cache``), else computed here."""
     from vsrbench.metrics import temporal
 
     if len(sr) < 2:
         return {}
+    m = temporal.temporal_metrics(sr, gt, gt_work=gt_work)
     return {
-        "tof": float(temporal.tof(sr, gt)),
-        "warping_error": float(temporal.warping_error(sr, gt)),
-        "tpsnr": json_number(float(temporal.temporal_psnr(sr, gt))),
+        "tof": float(m["tof"]),
+        "warping_error": float(m["warping_error"]),
+        "tpsnr": json_number(float(m["tpsnr"])),
     }
+
+
+def _gt_work(clip, data: _Data, gts: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache) -> object:
+    """The clip's GT temporal work, cached beside the GT store (``benchmark.gt_cache``)."""
+    from vsrbench.benchmark.gt_cache import cached_gt_work
+
+    work, _ = cached_gt_work(gts, store=data.gt, clip=clip, indices=wanted, scale=scale, crop=data.crop, home=home,
+                             use_cache=gt_cache)
+    return work
+
+
+class _TemporalJob:
+    """A clip's temporal metrics on a background thread, started once the model is done with the
+    clip (so the model's timing is not disturbed): the GT work (read from the cache or computed),
+    then the SR side, overlapping the per-frame scoring. ``result()`` gives :func:`_temporal`'s dict
+    (or raises its error)."""
+
+    def __init__(self, clip, data: _Data, gt: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache):
+        self.args = (clip, data, gt, wanted, scale, home, gt_cache)
+        self.metrics = None
+
+    def start(self, sr) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        clip, data, gt, wanted, scale, home, gt_cache = self.args
+        gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
+        srs = [sr[i] for i in wanted]
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsrbench-temporal")
+        self.metrics = pool.submit(lambda: _temporal(srs, gts, _gt_work(clip, data, gts, wanted, scale, home, gt_cache)))
+        pool.shutdown(wait=False)
+
+    def result(self) -> dict:
+        return self.metrics.result()
 
 
 def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
@@ -221,26 +257,34 @@ def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runn
 
 
 def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
-                metrics: tuple = ("default",), home=None, scorer: Scorer | None = None):
+                metrics: tuple = ("default",), home=None, scorer: Scorer | None = None, gt_cache: bool | None = None):
     """Read (``data`` may be a :class:`~vsrbench.benchmark.pipeline.Prefetch`), run the model, score.
     With ``scorer`` the scoring (:func:`_score_outputs`) runs in its background thread and a
-    :class:`~vsrbench.benchmark.pipeline.Pending` is returned; without, the clip's entry."""
+    :class:`~vsrbench.benchmark.pipeline.Pending` is returned; without, the clip's entry. The clip's
+    temporal metrics (:class:`_TemporalJob`, GT work from ``benchmark.gt_cache``) start on their own
+    thread as soon as the model is done with the clip."""
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
     wanted = _scored_indices(suite, len(gt))
+    scale = data.deg.scale
+    tjob = (_TemporalJob(clip, data, gt, wanted, scale, home, gt_cache)
+            if temporal and len(wanted) >= 2 and "default" in metrics else None)
     if runner.spec.task == "stvsr":
         sr = super_resolve_stvsr(runner, lr, wanted)
     else:
         sr = super_resolve_vsr(runner, lr, wanted, padding)
+    if tjob is not None:
+        tjob.start(sr)
     score = functools.partial(_score_outputs, clip, suite, runner, data, gt, lr, sr, wanted, save_outputs, temporal,
-                              metrics, home)
+                              metrics, home, tjob)
     return scorer.submit(score, clip=clip) if scorer is not None else score()
 
 
 def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr, sr, wanted, save_outputs,
-                   temporal: bool, metrics: tuple = ("default",), home=None) -> dict:
+                   temporal: bool, metrics: tuple = ("default",), home=None, tjob: _TemporalJob | None = None) -> dict:
     """A clip's journal entry from its SR frames: PSNR/SSIM per frame (:func:`pipeline.frame_scores`:
-    float64 torch on CUDA, the NumPy reference elsewhere), TecoGAN / temporal metrics, saved outputs."""
+    float64 torch on CUDA, the NumPy reference elsewhere), TecoGAN / temporal metrics (``tjob``'s),
+    saved outputs."""
     scale = data.deg.scale
     frames = []
     pairs = []
@@ -267,7 +311,7 @@ def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr,
     if temporal and len(wanted) >= 2 and "default" in metrics:
         gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
-        rec.update(_temporal(srs, gts))
+        rec.update(tjob.result() if tjob is not None else _temporal(srs, gts))
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
             from vsrbench.metrics import temporal as tm

@@ -11,11 +11,21 @@ All optical flow here is **Farneback** (classical, OpenCV) with :data:`FARNEBACK
 uint8 frames (``cv2.COLOR_RGB2GRAY``). Flow convention: ``flow = farneback_flow(a, b)`` gives, for
 each pixel ``(y, x)`` of ``a``, the displacement to where it is in ``b``:
 ``a[y, x] ~ b[y + flow[y, x, 1], x + flow[y, x, 0]]``.
+
+What depends on the GT only (its forward and backward flows and the occlusion masks derived from
+them) is :func:`gt_temporal_work`; :func:`tof`, :func:`warping_error` (and their per-pair forms) and
+:func:`temporal_metrics` accept it precomputed (``gt_work=``) and give bit-identical values, so a
+caller may compute it once per clip and reuse it for every model (``vsrbench.benchmark.gt_cache``).
+Flows are computed in a thread pool (OpenCV releases the GIL); results keep the pair order.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -26,6 +36,9 @@ __all__ = [
     "FARNEBACK_PARAMS",
     "TEMPORAL_DEFINITIONS",
     "farneback_flow",
+    "GtTemporalWork",
+    "gt_temporal_work",
+    "temporal_metrics",
     "tof",
     "tof_per_pair",
     "warping_error",
@@ -130,10 +143,91 @@ def farneback_flow(prev_rgb: np.ndarray, next_rgb: np.ndarray) -> np.ndarray:
     return flow.astype(np.float32, copy=False)
 
 
+# --------------------------------------------------------------------------------------------- GT work
+class GtTemporalWork(NamedTuple):
+    """What the temporal metrics need from the GT alone, for the ``T - 1`` consecutive pairs.
+
+    ``forward[i]``: flow GT_i -> GT_i+1 (``farneback_flow(gt[i], gt[i+1])``, tOF's GT flow);
+    ``backward[i]``: flow GT_i+1 -> GT_i (the warping error's flow); both ``H x W x 2`` float32.
+    ``valid[i]``: ``H x W`` bool, the pixels of frame ``i+1`` passing the forward-backward occlusion
+    check whose sample position is inside the frame.
+    """
+
+    forward: np.ndarray
+    backward: np.ndarray
+    valid: np.ndarray
+
+
+def _workers(workers: int | None, tasks: int) -> int:
+    if workers is None:
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):
+            workers = os.cpu_count() or 1
+    return max(1, min(int(workers), tasks))
+
+
+def _map(fn, items: list, workers: int | None) -> list:
+    """``[fn(x) for x in items]``, in a thread pool when it has more than one worker; the order of
+    the results is the order of ``items`` whatever the scheduling, so the values are deterministic."""
+    w = _workers(workers, len(items))
+    if w <= 1:
+        return [fn(x) for x in items]
+    with ThreadPoolExecutor(max_workers=w, thread_name_prefix="vsrbench-flow") as ex:
+        return list(ex.map(fn, items))
+
+
+def _flow_of(pair) -> np.ndarray:
+    return farneback_flow(*pair)
+
+
+def gt_temporal_work(gt, workers: int | None = None) -> GtTemporalWork:
+    """The GT-only part of :func:`tof` and :func:`warping_error` (pure: frames in, arrays out).
+
+    ``2 (T - 1)`` Farneback flows (:data:`FARNEBACK_PARAMS`) and ``T - 1`` occlusion masks
+    (:data:`OCCLUSION_ALPHA`, :data:`OCCLUSION_BETA`), computed on ``workers`` threads (default: the
+    CPUs this process may use). Passing the result as ``gt_work=`` gives bit-identical metrics.
+    """
+    b = _as_frames(gt, "gt")
+    if b.shape[0] < 2:
+        raise ValueError(f"need at least 2 frames, got {b.shape[0]}")
+    n = b.shape[0] - 1
+    pairs = [(b[t - 1], b[t]) for t in range(1, n + 1)] + [(b[t], b[t - 1]) for t in range(1, n + 1)]
+    flows = _map(_flow_of, pairs, workers)
+    fwd, bwd = np.stack(flows[:n]), np.stack(flows[n:])
+    valid = np.stack(_map(lambda i: _non_occluded(bwd[i], fwd[i]), list(range(n)), workers))
+    return GtTemporalWork(fwd, bwd, valid)
+
+
+def _check_work(work: GtTemporalWork, gt: np.ndarray) -> GtTemporalWork:
+    t, h, w = gt.shape[:3]
+    want = {"forward": ((t - 1, h, w, 2), np.float32), "backward": ((t - 1, h, w, 2), np.float32),
+            "valid": ((t - 1, h, w), np.bool_)}
+    for name, (shape, dtype) in want.items():
+        arr = getattr(work, name, None)
+        if not isinstance(arr, np.ndarray) or arr.shape != shape or arr.dtype != dtype:
+            got = f"{arr.dtype} {arr.shape}" if isinstance(arr, np.ndarray) else type(arr).__name__
+            raise ValueError(f"gt_work.{name} is {got}, expected {np.dtype(dtype)} {shape} for gt of shape "
+                             f"{gt.shape}; compute it with gt_temporal_work(gt)")
+    return work
+
+
 # --------------------------------------------------------------------------------------------- tOF
-def tof_per_pair(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None) -> list[float]:
+def _tof_value(f_gt: np.ndarray, f_sr: np.ndarray) -> float:
+    d = f_gt.astype(np.float64) - f_sr.astype(np.float64)
+    dx, dy = d[..., 0], d[..., 1]
+    return float(np.mean(np.sqrt(dx * dx + dy * dy)))  # = sum over the last axis, without its reduction
+
+
+def tof_per_pair(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None,
+                 gt_work: GtTemporalWork | None = None, workers: int | None = None) -> list[float]:
     """Per-pair tOF values (see :func:`tof`), one per consecutive pair of the kept frames."""
     a, b = _pair(sr, gt)
+    fwd = None
+    if gt_work is not None:
+        if crop_multiple:
+            raise ValueError("gt_work holds the flows of the uncropped frames; with crop_multiple pass no gt_work")
+        fwd = _check_work(gt_work, b).forward
     s = int(skip_ends)
     if s < 0:
         raise ValueError(f"skip_ends must be >= 0, got {skip_ends}")
@@ -141,18 +235,22 @@ def tof_per_pair(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None) -
         a, b = a[s : a.shape[0] - s], b[s : b.shape[0] - s]
         if a.shape[0] < 2:
             raise ValueError(f"skip_ends={s} leaves {a.shape[0]} frame(s); need at least 2")
+        if fwd is not None:
+            fwd = fwd[s : s + a.shape[0] - 1]
     if crop_multiple:
         a, b = _centre_crop(a, crop_multiple), _centre_crop(b, crop_multiple)
-    out = []
-    for t in range(1, a.shape[0]):
-        f_sr = farneback_flow(a[t - 1], a[t])
-        f_gt = farneback_flow(b[t - 1], b[t])
-        d = f_gt.astype(np.float64) - f_sr.astype(np.float64)
-        out.append(float(np.mean(np.sqrt(np.sum(d * d, axis=-1)))))
-    return out
+    n = a.shape[0] - 1
+    sr_pairs = [(a[t - 1], a[t]) for t in range(1, n + 1)]
+    if fwd is None:
+        flows = _map(_flow_of, sr_pairs + [(b[t - 1], b[t]) for t in range(1, n + 1)], workers)
+        f_sr, f_gt = flows[:n], flows[n:]
+    else:
+        f_sr, f_gt = _map(_flow_of, sr_pairs, workers), fwd
+    return [_tof_value(f_gt[i], f_sr[i]) for i in range(n)]
 
 
-def tof(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None) -> float:
+def tof(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None, gt_work: GtTemporalWork | None = None,
+        workers: int | None = None) -> float:
     """TecoGAN's tOF (lower is better).
 
     For each consecutive pair ``(t-1, t)``: Farneback flow (:func:`farneback_flow`) of the SR pair
@@ -162,19 +260,29 @@ def tof(sr, gt, skip_ends: int = 0, crop_multiple: int | None = None) -> float:
     Options (state which were used): ``skip_ends`` drops the first and last ``skip_ends`` frames
     before forming pairs (TecoGAN uses 2); ``crop_multiple`` centre-crops every frame to the largest
     multiple of it in H and W before the flow (TecoGAN uses 32). Default: no skip, no crop.
+    ``gt_work`` (:func:`gt_temporal_work` of ``gt``, not with ``crop_multiple``) skips the GT flows.
     """
-    return float(np.mean(tof_per_pair(sr, gt, skip_ends=skip_ends, crop_multiple=crop_multiple)))
+    return float(np.mean(tof_per_pair(sr, gt, skip_ends=skip_ends, crop_multiple=crop_multiple, gt_work=gt_work,
+                                      workers=workers)))
 
 
 # --------------------------------------------------------------------------------------------- warping error
-def _warp(img: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bilinear backward warp: ``out[y, x] = img[y + flow[y,x,1], x + flow[y,x,0]]``; also the mask of
-    sample positions inside the frame."""
-    h, w = flow.shape[:2]
+@lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    gx.flags.writeable = False
+    gy.flags.writeable = False
+    return gx, gy
+
+
+def _warp(img: np.ndarray, flow: np.ndarray, want_inside: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """Bilinear backward warp: ``out[y, x] = img[y + flow[y,x,1], x + flow[y,x,0]]``; also the mask of
+    sample positions inside the frame (None unless ``want_inside``)."""
+    h, w = flow.shape[:2]
+    gx, gy = _grid(h, w)
     mx, my = gx + flow[..., 0], gy + flow[..., 1]
     out = cv2.remap(img, mx, my, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    inside = (mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)
+    inside = ((mx >= 0) & (mx <= w - 1) & (my >= 0) & (my <= h - 1)) if want_inside else None
     return out, inside
 
 
@@ -188,25 +296,31 @@ def _non_occluded(f: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (lhs <= rhs) & inside
 
 
-def warping_error_per_pair(sr, gt) -> list[float]:
+def _we_value(prev_sr: np.ndarray, cur_sr: np.ndarray, f: np.ndarray, mask: np.ndarray) -> float:
+    """MSE on RGB in [0, 1] over the ``mask`` pixels between ``cur_sr`` and ``prev_sr`` warped by ``f``.
+
+    Summed exactly in integers (squared uint8 differences), then divided by ``255^2 * 3n``: the
+    float64 sum of ``(a/255 - b/255)^2`` up to its rounding (~1e-16 relative), several times faster."""
+    n = int(mask.sum())
+    if n == 0:
+        return 0.0  # everything occluded: nothing to compare
+    warped, _ = _warp(prev_sr, f, want_inside=False)
+    d = warped.astype(np.int32) - cur_sr.astype(np.int32)
+    d *= d
+    per_pixel = d[..., 0] + d[..., 1] + d[..., 2]  # <= 3 * 255^2 per pixel
+    total = int(np.sum(per_pixel, where=mask, dtype=np.int64))
+    return float(total / (255.0 * 255.0 * 3 * n))
+
+
+def warping_error_per_pair(sr, gt, gt_work: GtTemporalWork | None = None, workers: int | None = None) -> list[float]:
     """Per-``t`` warping errors (``t = 1 .. T-1``), see :func:`warping_error`."""
     a, b = _pair(sr, gt)
-    out = []
-    for t in range(1, a.shape[0]):
-        f = farneback_flow(b[t], b[t - 1])  # for each pixel of GT_t: where it is in GT_t-1
-        bflow = farneback_flow(b[t - 1], b[t])  # the other way
-        mask = _non_occluded(f, bflow)
-        warped, _ = _warp(a[t - 1], f)
-        n = int(mask.sum())
-        if n == 0:
-            out.append(0.0)  # everything occluded: nothing to compare
-            continue
-        d = warped.astype(np.float64) / 255.0 - a[t].astype(np.float64) / 255.0
-        out.append(float(np.sum((d * d)[mask]) / (3 * n)))
-    return out
+    work = gt_temporal_work(b, workers) if gt_work is None else _check_work(gt_work, b)
+    return _map(lambda i: _we_value(a[i], a[i + 1], work.backward[i], work.valid[i]), list(range(a.shape[0] - 1)),
+                workers)
 
 
-def warping_error(sr, gt) -> float:
+def warping_error(sr, gt, gt_work: GtTemporalWork | None = None, workers: int | None = None) -> float:
     """Warping error of Lai et al. (ECCV 2018), lower is better.
 
     For ``t >= 1``: ``f`` = GT backward flow from ``t`` to ``t-1`` (for each pixel of GT_t, where it
@@ -217,9 +331,10 @@ def warping_error(sr, gt) -> float:
     the three channels) on RGB in [0, 1]; then the mean over ``t``.
 
     The flow is **Farneback** (classical, :data:`FARNEBACK_PARAMS`), not FlowNet2 as in Lai et al.,
-    so the numbers are NOT comparable to papers using FlowNet2.
+    so the numbers are NOT comparable to papers using FlowNet2. ``gt_work``
+    (:func:`gt_temporal_work` of ``gt``) skips the GT flows and masks.
     """
-    return float(np.mean(warping_error_per_pair(sr, gt)))
+    return float(np.mean(warping_error_per_pair(sr, gt, gt_work=gt_work, workers=workers)))
 
 
 # --------------------------------------------------------------------------------------------- tPSNR
@@ -248,6 +363,53 @@ def temporal_psnr(sr, gt) -> float:
     vals = temporal_psnr_per_pair(sr, gt)
     finite = [v for v in vals if math.isfinite(v)]
     return float(np.mean(finite)) if finite else math.inf
+
+
+# --------------------------------------------------------------------------------------------- all three
+#: pairs per step of :func:`temporal_metrics` without ``gt_work`` (bounds memory on long clips)
+CHUNK_PAIRS = 16
+
+
+def temporal_metrics(sr, gt, gt_work: GtTemporalWork | None = None, workers: int | None = None) -> dict[str, float]:
+    """``{"tof", "warping_error", "tpsnr"}`` of a clip, equal to :func:`tof`, :func:`warping_error`
+    and :func:`temporal_psnr` (no skip, no crop) but with the GT flows computed once for both
+    (``2 (T-1)`` instead of ``3 (T-1)``) or not at all when ``gt_work`` is given. Each pair's SR flow,
+    tOF and warping error is one task on ``workers`` threads (default: the CPUs this process may
+    use) while tPSNR is computed. Without ``gt_work`` the clip is done :data:`CHUNK_PAIRS` pairs at a
+    time, so memory does not grow with the clip's length."""
+    a, b = _pair(sr, gt)
+    n = a.shape[0] - 1
+    if gt_work is not None:
+        _check_work(gt_work, b)
+    w = _workers(workers, n)
+    ex = ThreadPoolExecutor(max_workers=w, thread_name_prefix="vsrbench-flow") if w > 1 else None
+    try:
+        vals: list[tuple[float, float]] = []
+        tps = None
+        step = n if gt_work is not None else CHUNK_PAIRS
+        for lo in range(0, n, step):
+            hi = min(n, lo + step)  # pairs lo .. hi-1 join frames lo .. hi
+            work, off = (gt_work, 0) if gt_work is not None else (gt_temporal_work(b[lo : hi + 1], w), lo)
+
+            def one(i, work=work, off=off):
+                f_sr = farneback_flow(a[i], a[i + 1])
+                j = i - off
+                return _tof_value(work.forward[j], f_sr), _we_value(a[i], a[i + 1], work.backward[j], work.valid[j])
+
+            if ex is None:
+                vals += [one(i) for i in range(lo, hi)]
+            else:
+                futs = [ex.submit(one, i) for i in range(lo, hi)]
+                if tps is None:
+                    tps = temporal_psnr(a, b)  # on this thread meanwhile
+                vals += [f.result() for f in futs]
+    finally:
+        if ex is not None:
+            ex.shutdown(wait=True, cancel_futures=True)
+    if tps is None:
+        tps = temporal_psnr(a, b)
+    return {"tof": float(np.mean([v[0] for v in vals])), "warping_error": float(np.mean([v[1] for v in vals])),
+            "tpsnr": tps}
 
 
 # --------------------------------------------------------------------------------------------- profiles
