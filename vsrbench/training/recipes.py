@@ -36,6 +36,8 @@ class Recipe:
             ``step_at`` of the run), ``'plateau'`` (/10 when the mean training loss of
             ``plateau_window`` iterations has not improved for ``plateau_patience`` windows) or ``'none'``.
         init: ``'default'`` (PyTorch's) or ``'xavier'`` (Xavier-uniform conv/linear weights, zero bias).
+        zero_init: names of submodules whose weight and bias start at zero (after ``init``): the last
+            layer of a residual branch, so the network starts as its skip path (FSTRN: bilinear).
         checkpoint_every: iterations between ``latest.pth`` / ``model.pth`` writes.
         val_suite, val_crop: the suite (and GT centre crop) ``model.pth`` is scored on through the
             harness at every checkpoint (PSNR / SSIM into ``metrics.csv``); ``None``: no validation.
@@ -69,6 +71,7 @@ class Recipe:
     flips: bool = True
     rotations: bool = True
     init: str = "default"
+    zero_init: tuple[str, ...] = ()
     checkpoint_every: int = 1000
     log_every: int = 10
     val_suite: str | None = None
@@ -83,6 +86,7 @@ class Recipe:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
         d["chosen"] = list(self.chosen)
+        d["zero_init"] = list(self.zero_init)
         d["val_crop"] = list(self.val_crop) if self.val_crop else None
         return d
 
