@@ -105,3 +105,104 @@ def test_two_gloo_processes_give_the_one_process_weights_and_resume(home, tmp_pa
     c = _weights(tmp_path / "part/model.pth")
     assert _weights(tmp_path / "part/latest.pth")["iteration"] == 4
     assert _max_dw(a, c) < 1e-5
+
+
+class _FakeWriter:
+    """Stands in for torch.utils.tensorboard.SummaryWriter (tensorboard is not a dependency)."""
+
+    made = []
+
+    def __init__(self, log_dir, purge_step=None):
+        self.log_dir, self.purge_step, self.scalars, self.closed = log_dir, purge_step, [], False
+        _FakeWriter.made.append(self)
+
+    def add_scalar(self, tag, value, step):
+        self.scalars.append((tag, float(value), int(step)))
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
+def test_tensorboard_scalars_progress_bar_and_csv_agree(home, tmp_path, monkeypatch, capsys):
+    import csv
+    import importlib.util
+
+    from vsrbench.cli import main
+    from vsrbench.training import get_recipe
+
+    # without the tensorboard package: no writer, metrics.csv only (and no import error)
+    assert (loop_mod._summary_writer_class() is None) == (importlib.util.find_spec("tensorboard") is None)
+    assert main(["prepare", "demo", "--no-progress"]) == 0
+    capsys.readouterr()
+    _FakeWriter.made.clear()
+    monkeypatch.setattr(loop_mod, "_summary_writer_class", lambda: _FakeWriter)
+    rec = get_recipe("quick", "fstrn").replace(iters=4, batch=2, patch_h=4, patch_w=4, checkpoint_every=4,
+                                               log_every=2, val_suite="demo", val_crop=(32, 32))
+    train("fstrn", out=tmp_path / "tb", recipe=rec, device="cpu", progress=True)
+    err = capsys.readouterr().err
+    bar = err.replace("\r", "\n").strip().splitlines()[-1]  # the bar's last state
+    assert "train fstrn (quick)" in bar and "4/4" in bar and "loss=" in bar and "lr=" in bar
+    assert ("it/s" in bar or "s/it" in bar) and "<00:00" in bar  # rate and ETA (elapsed<remaining)
+    (w,) = _FakeWriter.made
+    assert w.log_dir == str(tmp_path / "tb" / "tensorboard") and w.closed
+    rows = list(csv.DictReader(open(tmp_path / "tb/metrics.csv")))
+    got = {(t, s): v for t, v, s in w.scalars}
+    assert sorted(got) == [("train/loss", 2), ("train/loss", 4), ("train/lr", 2), ("train/lr", 4),
+                           ("val/psnr", 4), ("val/ssim", 4)]
+    for r in rows:
+        it = int(r["iteration"])
+        assert got[("train/loss", it)] == pytest.approx(float(r["loss"]), rel=1e-5)
+        assert got[("train/lr", it)] == pytest.approx(float(r["lr"]), rel=1e-5)
+        if r["val_psnr"]:
+            assert got[("val/psnr", it)] == pytest.approx(float(r["val_psnr"]), abs=1e-4)
+    assert 10 < got[("val/psnr", 4)] < 60
+
+
+def test_trained_weights_carry_their_run_onto_the_board(home, tmp_path):
+    import hashlib
+    import shutil
+
+    from vsrbench.benchmark.harness import evaluate
+    from vsrbench.cli import main
+    from vsrbench.leaderboard import build_boards
+    from vsrbench.leaderboard.render import render_md
+    from vsrbench.models.provenance import read_run_provenance
+
+    assert main(["prepare", "demo", "--no-progress"]) == 0
+    run = tmp_path / "run"
+    train("fstrn", out=run, recipe="quick", iters=3, batch=1, patch=4, device="cpu", progress=False)
+    info = json.loads((run / "run.json").read_text())
+    assert info["model_sha256"] == hashlib.sha256((run / "model.pth").read_bytes()).hexdigest()
+    kw = dict(device="cpu", crop=(32, 32), results=tmp_path / "res", temporal=False, progress=False)
+    trained = evaluate("fstrn", "demo", checkpoint=str(run / "model.pth"), **kw)
+    t = trained["training"]
+    assert t["recipe"] == "quick" and t["iterations"] == 3 and t["model"] == "fstrn" and t["status"] == "done"
+    assert t["run_json_sha256"] == hashlib.sha256((run / "run.json").read_bytes()).hexdigest()
+    assert t["data"]["gt"]["path"].endswith("GT.lmdb")
+    # the same bytes elsewhere (no run.json beside them): an ordinary checkpoint
+    (tmp_path / "plain").mkdir()
+    shutil.copy(run / "model.pth", tmp_path / "plain/model.pth")
+    plain = evaluate("fstrn", "demo", checkpoint=str(tmp_path / "plain/model.pth"), force=True, **kw)
+    assert plain["training"] is None and plain["weights"] == trained["weights"]
+    smoke = evaluate("fstrn", "demo", random_weights=True, **kw)
+    # a run.json that recorded other weights (the run went on, or the file was swapped): no provenance
+    other = json.loads((run / "run.json").read_text())
+    other["model_sha256"] = "0" * 64
+    (run / "run.json").write_text(json.dumps(other))
+    assert read_run_provenance(run / "model.pth") is None
+    (run / "run.json").write_text("[" * 100000)  # not JSON we wrote (deeply nested): refused quietly
+    assert read_run_provenance(run / "model.pth") is None
+    assert read_run_provenance(run / "model.pth", model="lcvsr") is None
+
+    boards, _ = build_boards([trained, smoke], reported=False)
+    q = next(b for b in boards if b.name == "quality").df
+    sha8 = trained["weights"][7:15]
+    label = f"trained by vsrbench (quick, 3 iterations; sha256:{sha8})"
+    assert sorted(q["weights"]) == ["random(seed=0)", label]
+    assert label in render_md(boards)  # whole, not shortened
+    plain_boards, _ = build_boards([plain], reported=False)
+    plain_q = next(b for b in plain_boards if b.name == "quality").df
+    assert list(plain_q["weights"]) == [trained["weights"]]  # any other checkpoint: its hash, as before
