@@ -104,19 +104,6 @@ def xavier_init(model: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-def zero_init(model: nn.Module, names) -> None:
-    """Zero the weight and bias of the named submodules (a residual branch's last layer)."""
-    mods = dict(model.named_modules())
-    for name in names:
-        if name not in mods or not isinstance(getattr(mods[name], "weight", None), torch.Tensor):
-            raise VsrbenchError(f"recipe zero_init names {name!r}, not a layer with weights of "
-                                f"{type(model).__name__}; fix the recipe")
-        with torch.no_grad():
-            mods[name].weight.zero_()
-            if getattr(mods[name], "bias", None) is not None:
-                mods[name].bias.zero_()
-
-
 @dataclass
 class TrainResult:
     out: Path
@@ -313,7 +300,6 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
     net = create_model(model, scale=rec.scale)
     if rec.init == "xavier":
         xavier_init(net)
-    zero_init(net, rec.zero_init)
     if not any(p.requires_grad for p in net.parameters()):
         raise VsrbenchError(f"model {model!r} has no trainable weights; train one of: zsm, fstrn, lcvsr, dksan")
     net.to(dev)
