@@ -182,6 +182,9 @@ def test_trained_weights_carry_their_run_onto_the_board(home, tmp_path):
     assert t["recipe"] == "quick" and t["iterations"] == 3 and t["model"] == "fstrn" and t["status"] == "done"
     assert t["run_json_sha256"] == hashlib.sha256((run / "run.json").read_bytes()).hexdigest()
     assert t["data"]["gt"]["path"].endswith("GT.lmdb")
+    from vsrbench.cli import result_header
+
+    assert "trained by vsrbench (quick, 3 iterations)" in result_header(trained)  # evaluate's table header
     # the same bytes elsewhere (no run.json beside them): an ordinary checkpoint
     (tmp_path / "plain").mkdir()
     shutil.copy(run / "model.pth", tmp_path / "plain/model.pth")
