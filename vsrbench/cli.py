@@ -552,6 +552,9 @@ def result_header(r: dict) -> str:
         w = f"untrained: {w.replace('random(', 'random weights (', 1)}; pass --checkpoint for published weights"
     elif w.startswith("sha256:"):
         w = f"checkpoint sha256 {w[7:19]}..."
+        from vsrbench.models.provenance import trained_label
+
+        w += f", {trained_label(r.get('training'))}" if trained_label(r.get("training")) else ""
     ss = r["suite_settings"]
     line = (f"{r['model']} on {r['suite']}: {w}; {ss['degradation']}, channel {ss['channel']}, "
             f"border crop {ss['crop_border']} px")
@@ -984,7 +987,8 @@ def _add_train(sub) -> None:
     p.add_argument("--recipe", default="paper", help="paper (the seed paper's recipe) or quick (minutes on a CPU)")
     p.add_argument("--out", required=True, help="run folder RUN")
     p.add_argument("--iters", type=int, help="iterations (default: the recipe's)")
-    p.add_argument("--batch", type=int, help="batch size (default: the recipe's)")
+    p.add_argument("--batch", type=int, help="batch size (default: the recipe's); under torchrun the global batch, "
+                   "split evenly over the processes")
     p.add_argument("--patch", type=int, help="square LR patch size in pixels (default: the recipe's)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when available)")
     p.add_argument("--seed", type=int, default=0, help="seed (default 0); CPU runs are deterministic given it")
@@ -999,6 +1003,7 @@ def _add_train(sub) -> None:
         "vsrbench train --model fstrn --recipe quick --out runs/fstrn-quick --device cpu",
         "vsrbench train --model lcvsr --recipe paper --out runs/lcvsr --device cuda",
         "vsrbench train --model lcvsr --recipe paper --out runs/lcvsr --device cuda --resume",
+        "torchrun --nproc-per-node 4 -m vsrbench train --model zsm --recipe paper --out runs/zsm   # DDP, one GPU each",
     ))
     p.set_defaults(func=_cmd_train)
 
@@ -1010,8 +1015,9 @@ def _cmd_train(args) -> int:
               iters=args.iters, batch=args.batch, patch=args.patch, device=args.device, seed=args.seed,
               resume=args.resume, workers=args.workers, checkpoint_every=args.checkpoint_every,
               backend=args.backend, progress=not args.quiet, val_suite=args.val_suite)
-    print(f"{r.out}: {r.iterations} iterations, last loss {r.loss:.6g}, {r.seconds:.1f} s; weights in "
-          f"{r.out / 'model.pth'}")
+    if r.rank == 0:  # under torchrun: one line, from the rank that wrote the files
+        print(f"{r.out}: {r.iterations} iterations, last loss {r.loss:.6g}, {r.seconds:.1f} s; weights in "
+              f"{r.out / 'model.pth'}")
     return 0
 
 

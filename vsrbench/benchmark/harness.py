@@ -403,6 +403,9 @@ def evaluate(
             raise VsrbenchError(f"{checkpoint}: no such checkpoint file")
         ck_sha = sha256_file(checkpoint)
         weights = f"sha256:{ck_sha}"
+    from vsrbench.models.provenance import read_run_provenance  # a `vsrbench train` run's run.json, if it is this file's
+
+    training = read_run_provenance(checkpoint, ck_sha, model) if checkpoint else None
     from vsrbench.benchmark.tecogan_run import parse_metrics
 
     metric_sets = parse_metrics(metrics)
@@ -543,6 +546,7 @@ def evaluate(
         "model_spec": info.spec.as_dict(),
         "weights": weights,
         "checkpoint": {"path": str(checkpoint), "sha256": ck_sha} if checkpoint else None,
+        "training": training,
         "suite": st.name,
         "suite_settings": st.as_dict(),
         "settings": settings,

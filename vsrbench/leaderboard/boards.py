@@ -46,6 +46,7 @@ __all__ = [
     "records_frame",
     "runtime_board",
     "is_smoke",
+    "weights_label",
     "match_reported_suite",
     "temporal_board",
 ]
@@ -98,6 +99,19 @@ def is_smoke(weights: str | None, settings: dict | None) -> bool:
     return str(weights or "").startswith("random") or bool(s.get("crop")) or bool(s.get("limit_clips"))
 
 
+def weights_label(r: dict) -> str:
+    """The weights column: ``trained by vsrbench (RECIPE, N iterations; sha256:XXXXXXXX)`` for a checkpoint
+    whose ``vsrbench train`` run.json vouched for it at evaluation (the record's ``training``), else the
+    record's ``weights`` (``sha256:...`` for other checkpoints, ``random(seed=0)``, ``none``)."""
+    from vsrbench.models.provenance import trained_label
+
+    w = r.get("weights", "none")
+    label = trained_label(r.get("training"))
+    if label and str(w).startswith("sha256:"):
+        return f"{label[:-1]}; {w[:15]})"
+    return w
+
+
 def _num(v):
     if v is None:
         return math.nan
@@ -119,7 +133,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "model": r["model"],
             "kind": "smoke" if is_smoke(r.get("weights"), r.get("settings")) else "measured",
             "paper": "",
-            "weights": r.get("weights", "none"),
+            "weights": weights_label(r),
             "settings": settings_label(r.get("settings")),
             "suite": r["suite"],
             "psnr": math.inf if psnr is None else float(psnr),

@@ -49,6 +49,8 @@ REPORTED_TITLE = "Reported by the papers (copied from reported.csv; never ranked
 
 
 def _short(s: str) -> str:
+    if s.startswith("trained by vsrbench ("):  # kept whole: the recipe and iterations are the point
+        return s
     if s.startswith("sha256:") and len(s) > 19:
         s = s[:19] + "…"
     return s if len(s) <= _MD_CELL else s[: _MD_CELL - 1] + "…"

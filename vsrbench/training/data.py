@@ -198,9 +198,8 @@ class TrainDataset(Dataset):
         clip, t0, s = plan["clip"], plan["t0"], self.scale
         idx = list(range(t0, t0 + self.frames))
         y, x, ph, pw = plan["y"], plan["x"], self.patch_h, self.patch_w
-        gt = [self._gt.read(clip, i)[y * s:(y + ph) * s, x * s:(x + pw) * s] for i in idx]
+        gt_idx = [idx[len(idx) // 2]] if self.recipe.target == "centre" else idx  # decode only what supervises
+        gt = [self._gt.read(clip, i)[y * s:(y + ph) * s, x * s:(x + pw) * s] for i in gt_idx]
         in_idx = idx[::2] if self.recipe.input_frames == "odd" else idx
         lr = [self._lr_frame(clip, i)[y:y + ph, x:x + pw] for i in in_idx]
-        if self.recipe.target == "centre":
-            gt = [gt[len(gt) // 2]]
         return self._to_tensor(lr, plan), self._to_tensor(gt, plan)

@@ -8,7 +8,13 @@
 * ``model.pth``: the bare ``state_dict`` (what ``load_checkpoint`` / ``evaluate --checkpoint`` loads
   strictly into ``create_model(model)``).
 * ``run.json``: the recipe, the data (store paths and their markers' SHA-256), the iterations done,
-  the vsrbench version. ``metrics.csv``: iteration, loss, lr, seconds.
+  the vsrbench version, and ``model_sha256`` (of ``model.pth``: ``evaluate --checkpoint RUN/model.pth``
+  records the run's provenance only when it matches, see ``models.read_run_provenance``). ``metrics.csv``: iteration, loss, lr, seconds.
+
+Under ``torchrun --nproc-per-node N -m vsrbench train`` the model is wrapped in
+DistributedDataParallel and each rank reads its share of the global batch (:mod:`.ddp`); rank 0
+alone writes files, validates and logs. TensorBoard scalars (``RUN/tensorboard``: train/loss,
+train/lr, val/psnr, val/ssim) are written when the ``tensorboard`` package is installed.
 
 A non-finite loss stops the run with a :class:`VsrbenchError` naming the iteration; nothing is written
 after the last good checkpoint.
@@ -17,6 +23,7 @@ after the last good checkpoint.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -36,7 +43,8 @@ from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import create_model
 from vsrbench.outputs import atomic_write_bytes
-from vsrbench.training.data import SequentialSampler, TrainDataset, resolve_data
+from vsrbench.training import ddp
+from vsrbench.training.data import TrainDataset, resolve_data
 from vsrbench.training.recipes import Recipe, get_recipe
 
 __all__ = ["train", "TrainResult", "charbonnier_loss", "l2_loss", "LOSSES", "make_scheduler", "resolve_device"]
@@ -102,15 +110,18 @@ class TrainResult:
     iterations: int
     loss: float
     seconds: float
+    rank: int = 0  # this process's rank under torchrun (0: the one that wrote the files)
 
 
 # ----------------------------------------------------------------------------------------------- files
 
 
-def _atomic_torch_save(obj, path: Path) -> None:
+def _atomic_torch_save(obj, path: Path) -> str:
+    """Write ``obj`` with ``torch.save`` atomically; returns the SHA-256 of the bytes written."""
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue(), fsync=True)
+    return hashlib.sha256(buf.getvalue()).hexdigest()
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -246,9 +257,30 @@ def train(
             raise VsrbenchError(f"{k} must be >= 1, got {getattr(rec, k)}")
     if rec.loss not in LOSSES:
         raise VsrbenchError(f"unknown loss {rec.loss!r}; use one of {', '.join(LOSSES)}")
-    dev = resolve_device(device)
-    out = Path(out)
+    dist, dev = ddp.setup(resolve_device(device))  # under torchrun: join the group, cuda:LOCAL_RANK
+    try:
+        return _train(model, data, rec, dev, dist, t_start, out=Path(out), set=set, variant=variant, seed=seed,
+                      resume=resume, workers=workers, backend=backend, home=home, progress=progress, amp=amp,
+                      stop_after=stop_after)
+    finally:
+        ddp.teardown(dist)
+
+
+def _summary_writer_class():
+    """``torch.utils.tensorboard.SummaryWriter`` when the ``tensorboard`` package is installed, else None
+    (then the scalars go to ``metrics.csv`` only). vsrbench does not depend on tensorboard."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter
+
+
+def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist, t_start: float, *, out: Path,
+           set: str, variant: str, seed: int, resume: bool, workers: int, backend, home, progress: bool, amp: bool,
+           stop_after) -> TrainResult:
     latest, model_pth, run_json, metrics_csv = (out / n for n in ("latest.pth", "model.pth", "run.json", "metrics.csv"))
+    slots = ddp.shard_slots(rec.batch, dist.world, dist.rank)  # the global batch must split evenly
 
     tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
     data_desc = tdata.describe()
@@ -264,13 +296,15 @@ def train(
     if rec.val_suite:
         _check_validation(rec, home)
 
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # the same initial weights on every rank
     net = create_model(model, scale=rec.scale)
     if rec.init == "xavier":
         xavier_init(net)
     if not any(p.requires_grad for p in net.parameters()):
         raise VsrbenchError(f"model {model!r} has no trainable weights; train one of: zsm, fstrn, lcvsr, dksan")
     net.to(dev)
+    if dist.enabled:  # each rank draws its own dropout masks
+        torch.manual_seed(ddp.rank_seed(seed, dist.rank))
     opt = torch.optim.Adam(net.parameters(), lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
     sched = make_scheduler(rec, opt)
     start, plateau_acc = 0, [0.0, 0]
@@ -280,32 +314,59 @@ def train(
         opt.load_state_dict(ck["optimizer"])
         if sched is not None:
             sched.load_state_dict(ck["scheduler"])
-        torch.set_rng_state(ck["rng"]["torch"])
-        if dev.type == "cuda" and ck["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
         start = int(ck["iteration"])
+        ranks = ck["rng"].get("ranks")
+        if ranks is not None and len(ranks) == dist.world:  # the same number of processes: each its own state
+            torch.set_rng_state(ranks[dist.rank]["torch"])
+            if dev.type == "cuda" and ranks[dist.rank].get("cuda") is not None:
+                torch.cuda.set_rng_state(ranks[dist.rank]["cuda"], dev)
+        elif ranks is None and not dist.enabled:
+            torch.set_rng_state(ck["rng"]["torch"])
+            if dev.type == "cuda" and ck["rng"].get("cuda"):
+                torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        else:  # resumed with another number of processes: the data is the same, dropout masks are new
+            torch.manual_seed(ddp.rank_seed(seed * 1_000_003 + start, dist.rank))
         plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
     rows = _read_metrics(metrics_csv, start) if resume else []
-    out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
-        stale.unlink(missing_ok=True)
+    fwd = net
+    if dist.enabled:  # a collective: every rank has passed the checks above before rank 0 writes anything
+        from torch.nn.parallel import DistributedDataParallel
+
+        fwd = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+    writes = dist.main  # rank 0 writes checkpoints, logs and run.json
+    if writes:
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
+            stale.unlink(missing_ok=True)
 
     run_info = {
         "format": _FORMAT, "model": model, "recipe": rec.as_dict(), "seed": seed, "data": data_desc,
         "device": str(dev), "iterations": start, "target_iterations": rec.iters, "vsrbench_version": __version__,
-        "status": "running", "loss": None,
+        "status": "running", "loss": None, "processes": dist.world,
     }
-    _write_json(run_json, run_info)
+    if resume:
+        run_info["model_sha256"] = run.get("model_sha256")
+    if writes:
+        _write_json(run_json, run_info)
+    tb_cls = _summary_writer_class() if writes else None
+    tb = tb_cls(log_dir=str(out / "tensorboard"), purge_step=start if resume else None) if tb_cls else None
 
     def checkpoint(it: int, loss: float | None, status: str) -> None:
         rng = {"torch": torch.get_rng_state()}
         if dev.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state_all()
+        if dist.enabled:  # a collective: every rank's RNG state, so that --resume continues each stream
+            own = {"torch": torch.get_rng_state()}
+            if dev.type == "cuda":
+                own["cuda"] = torch.cuda.get_rng_state(dev)
+            rng["ranks"] = ddp.gather_objects(own, dist)
+        if not writes:
+            return
         state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
                  "sample": it * rec.batch, "plateau_acc": list(plateau_acc), "format": _FORMAT}
-        _atomic_torch_save({k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()},
-                           model_pth)
+        run_info["model_sha256"] = _atomic_torch_save(
+            {k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()}, model_pth)
         if rec.val_suite:
             vp, vs = _validate(model, rec, model_pth, dev, out, home)
             if not rows or int(rows[-1]["iteration"]) != it:
@@ -314,14 +375,22 @@ def train(
             rows[-1].update(val_psnr=f"{vp:.4f}", val_ssim=f"{vs:.4f}")
             run_info["validation"] = {"suite": rec.val_suite, "crop": rec.val_crop and list(rec.val_crop),
                                       "iteration": it, "psnr": vp, "ssim": vs}
+            if tb is not None:
+                tb.add_scalar("val/psnr", vp, it)
+                tb.add_scalar("val/ssim", vs, it)
         _write_metrics(metrics_csv, rows)
         _atomic_torch_save(state, latest)
         _write_json(run_json, {**run_info, "iterations": it, "status": status, "loss": loss})
+        if tb is not None:
+            tb.flush()
 
     end = rec.iters if stop_after is None else min(rec.iters, int(stop_after))
     if start >= end:
-        return TrainResult(out, start, float("nan"), 0.0)
-    loader = DataLoader(dataset, batch_size=rec.batch, sampler=SequentialSampler(start * rec.batch, (end - start) * rec.batch),
+        if tb is not None:
+            tb.close()
+        return TrainResult(out, start, float("nan"), 0.0, dist.rank)
+    loader = DataLoader(dataset, batch_size=len(slots),
+                        sampler=ddp.ShardSampler(start, end - start, rec.batch, dist.world, dist.rank),
                         num_workers=int(workers), drop_last=True, generator=torch.Generator().manual_seed(seed),
                         persistent_workers=False)
     loss_fn = LOSSES[rec.loss]
@@ -330,15 +399,15 @@ def train(
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     net.train()
     it, loss_v = start, float("nan")
-    bar = tqdm(total=end, initial=start, desc=f"train {model} ({rec.name})", unit="it", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(total=end, initial=start, desc=f"train {model} ({rec.name})", unit="it",
+               disable=not (progress and writes), file=sys.stderr, dynamic_ncols=True)
     try:
         for lr_b, gt_b in loader:
             lr_b, gt_b = lr_b.to(dev, non_blocking=True), gt_b.to(dev, non_blocking=True)
             with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
-                pred = net(lr_b)
+                pred = fwd(lr_b)
             loss = loss_fn(pred.float(), gt_b, rec.charbonnier_eps)
-            loss_v = float(loss.detach())
+            loss_v = float(ddp.mean_over_ranks(loss.detach(), dist))  # the global batch's loss, on every rank
             if not math.isfinite(loss_v):
                 if latest.is_file():
                     last = torch.load(latest, map_location="cpu", weights_only=True)["iteration"]
@@ -367,10 +436,15 @@ def train(
             if it % rec.log_every == 0 or it == end:
                 rows.append({"iteration": it, "loss": f"{loss_v:.6g}", "lr": f"{lr_now:.6g}",
                              "seconds": f"{time.time() - t_start:.1f}"})
+                if tb is not None:
+                    tb.add_scalar("train/loss", loss_v, it)
+                    tb.add_scalar("train/lr", lr_now, it)
             bar.set_postfix(loss=f"{loss_v:.4g}", lr=f"{lr_now:.3g}")
             bar.update(1)
             if it % rec.checkpoint_every == 0 or it == end:
                 checkpoint(it, loss_v, "done" if it == rec.iters else ("stopped" if it == end else "running"))
     finally:
         bar.close()
-    return TrainResult(out, it, loss_v, time.time() - t_start)
+        if tb is not None:
+            tb.close()
+    return TrainResult(out, it, loss_v, time.time() - t_start, dist.rank)
