@@ -20,7 +20,7 @@ import torch
 from vsrbench.benchmark.harness import evaluate
 from vsrbench.cli import build_parser, main
 from vsrbench.errors import VsrbenchError
-from vsrbench.models import ModelSpec, create_model, get_model_info, register_model
+from vsrbench.models import ModelSpec, create_model, get_model_info
 from vsrbench.models import registry
 from vsrbench.models.custom import spec_overrides_from_args
 
