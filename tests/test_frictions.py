@@ -84,7 +84,8 @@ def test_every_subcommand_has_a_description_and_examples():
         assert p.description and len(p.description) > 40, name
         assert "examples:" in text, name
         examples = [ln.strip() for ln in text.split("examples:", 1)[1].splitlines() if ln.strip()]
-        assert examples and all(e.startswith(f"vsrbench {name}") for e in examples), (name, examples)
+        assert examples and all(e.startswith(f"vsrbench {name}") or
+                                (e.startswith("torchrun ") and f" -m vsrbench {name} " in e) for e in examples), (name, examples)
     prof = sub.choices["profile"].format_help()
     assert "Time MODEL's forward pass" in prof and "HEIGHTxWIDTH" in prof
 

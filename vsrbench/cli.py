@@ -1036,7 +1036,10 @@ EXAMPLES = {
     "models": ["vsrbench models", "vsrbench models --format json"],
     "evaluate": ["vsrbench evaluate --model bicubic --suite vid4",
                  "vsrbench evaluate --model fstrn --suite vid4 --device cpu --crop 128x128 --limit-clips 1",
-                 "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth"],
+                 "vsrbench evaluate --model zsm --suite vid4 --checkpoint xiang2020zooming.pth",
+                 "vsrbench evaluate --model mymodels.net:build --suite vid4 --checkpoint mynet.pth   # your own model",
+                 "torchrun --nproc-per-node 4 -m vsrbench evaluate --model zsm --suite vid4 --checkpoint "
+                 "xiang2020zooming.pth   # one suite over 4 GPUs"],
     "sweep": ["vsrbench sweep --models bicubic,lanczos --suites vid4,vid4-bd --scheduler local:2",
               "vsrbench sweep --models fstrn --suites vid4 --checkpoints fstrn=fstrn.pth --scheduler tcp://10.0.0.5:8786",
               "vsrbench sweep --models bicubic,fstrn --suites demo --random-weights --crop 64x64 --limit-clips 1"],

@@ -40,7 +40,7 @@ __all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "G
            "SCORE_WORKERS"]
 
 #: clips scored at the same time (and so, at most, held in memory behind the model): the temporal
-#: metrics (four Farneback flows per frame pair, on the CPU) cost more per frame than many models'
+#: metrics (a Farneback flow per SR frame pair, and the GT's two when not cached) cost more per frame than many models'
 #: calls; 2 on a small machine, up to 4 with 16+ cores
 SCORE_WORKERS = max(2, min(4, (os.cpu_count() or 2) // 4))
 
