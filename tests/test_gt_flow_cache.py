@@ -229,3 +229,18 @@ def test_evaluate_reuses_the_gt_work(home, tmp_path):
         assert abs(cold["temporal"][k] - again["temporal"][k]) <= 1e-9
         assert cold["temporal"][k] != warm["temporal"][k]  # another model, other values
     assert warm["temporal"]["tof"] > cold["temporal"]["tof"] > 0  # nearest flickers more than bicubic
+
+
+def test_sr_flows_computed_while_the_model_runs_give_the_same_values(clip):
+    """The harness computes each SR pair's flow as soon as its two frames are out (``sr_flows=``):
+    the same values as computed in one go; a flow of the wrong size is refused."""
+    sr, gt = clip
+    whole = tm.temporal_metrics(sr, gt)
+    flows = [tm.farneback_flow(sr[i], sr[i + 1]) for i in range(len(sr) - 1)]
+    flows[1] = None  # a pair not computed early is computed here
+    early = tm.temporal_metrics(sr, gt, gt_work=tm.gt_temporal_work(gt), sr_flows=flows)
+    assert early == whole and whole["tof"] > 0 and whole["warping_error"] > 0
+    with pytest.raises(ValueError, match="sr_flows"):
+        tm.temporal_metrics(sr, gt, sr_flows=flows[:-1])
+    with pytest.raises(ValueError, match="sr_flows"):
+        tm.temporal_metrics(sr, gt, sr_flows=[f[:-1] if f is not None else None for f in flows])

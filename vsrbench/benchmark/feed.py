@@ -176,8 +176,10 @@ def super_resolve_vsr(
     lr: list[np.ndarray],
     indices: list[int] | None = None,
     padding: str = "reflection_circle",
+    on_frame=None,
 ) -> dict[int, np.ndarray]:
-    """VSR: ``{t: SR frame t}`` for the requested LR indices (default all)."""
+    """VSR: ``{t: SR frame t}`` for the requested LR indices (default all). ``on_frame(t, frame)``,
+    when given, is called as each SR frame is ready (the harness starts its scoring work early)."""
     spec = runner.spec
     n = len(lr)
     wanted = list(range(n)) if indices is None else list(indices)
@@ -185,7 +187,12 @@ def super_resolve_vsr(
         out = runner(lr)
         if out.shape[0] != n:
             raise VsrbenchError(f"recurrent model returned {out.shape[0]} frames for {n} inputs")
-        return {t: runner.to_rgb(out[t], lr[t]) for t in wanted}
+        result = {}
+        for t in wanted:
+            result[t] = runner.to_rgb(out[t], lr[t])
+            if on_frame is not None:
+                on_frame(t, result[t])
+        return result
     win = int(spec.frames_in)
     black = np.zeros_like(lr[0])
     result = {}
@@ -199,11 +206,14 @@ def super_resolve_vsr(
         for t, out in zip(group, outs):
             k = out.shape[0] // 2 if out.shape[0] > 1 else 0
             result[t] = runner.to_rgb(out[k], lr[t])
+            if on_frame is not None:
+                on_frame(t, result[t])
     return result
 
 
 def super_resolve_stvsr(
-    runner: ModelRunner, lr_all: list[np.ndarray], indices: list[int] | None = None, window: int | None = None
+    runner: ModelRunner, lr_all: list[np.ndarray], indices: list[int] | None = None, window: int | None = None,
+    on_frame=None,
 ) -> dict[int, np.ndarray]:
     """STVSR (Zooming Slow-Mo protocol) on the LR of *every* GT frame: ``{gt index: SR frame}``.
 
@@ -227,6 +237,8 @@ def super_resolve_stvsr(
         for i in keep:
             j = i - start
             result[i] = runner.to_rgb(out[j], lr_all[start + (j // 2) * 2])
+            if on_frame is not None:
+                on_frame(i, result[i])
     return result
 
 

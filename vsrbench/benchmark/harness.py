@@ -196,14 +196,15 @@ def _scored_indices(suite: Suite, n: int) -> list[int]:
     return [n // 2] if suite.frames == "centre" else list(range(n))
 
 
-def _temporal(sr: list[np.ndarray], gt: list[np.ndarray], gt_work=None) -> dict:
+def _temporal(sr: list[np.ndarray], gt: list[np.ndarray], gt_work=None, sr_flows=None) -> dict:
     """tOF, warping error, tPSNR of a clip; ``gt_work``: the GT's flows and masks, precomputed
-    (``benchmark.gt_cache``), else computed here."""
+    (``benchmark.gt_cache``), else computed here; ``sr_flows``: the SR's forward flows, computed
+    while the model ran (:class:`_TemporalJob`), else computed here."""
     from vsrbench.metrics import temporal
 
     if len(sr) < 2:
         return {}
-    m = temporal.temporal_metrics(sr, gt, gt_work=gt_work)
+    m = temporal.temporal_metrics(sr, gt, gt_work=gt_work, sr_flows=sr_flows)
     return {
         "tof": float(m["tof"]),
         "warping_error": float(m["warping_error"]),
@@ -221,23 +222,62 @@ def _gt_work(clip, data: _Data, gts: list[np.ndarray], wanted: list[int], scale:
 
 
 class _TemporalJob:
-    """A clip's temporal metrics on a background thread, started once the model is done with the
-    clip (so the model's timing is not disturbed): the GT work (read from the cache or computed),
-    then the SR side, overlapping the per-frame scoring. ``result()`` gives :func:`_temporal`'s dict
-    (or raises its error)."""
+    """A clip's temporal metrics, started while the model still runs the clip: as each SR frame comes
+    out (:meth:`frame_ready`, the runner's ``on_frame``) the SR flow of the pair it completes is
+    computed on a background thread, and the GT work (read from ``benchmark.gt_cache``, or computed)
+    with the first frame; :meth:`start` (the model done with the clip) then finishes tOF, warping
+    error and tPSNR on another thread, overlapping the per-frame scoring. The values are those of
+    :func:`_temporal` on the whole clip (the same flows of the same frames). ``result()`` gives its
+    dict (or raises its error)."""
 
     def __init__(self, clip, data: _Data, gt: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache):
         self.args = (clip, data, gt, wanted, scale, home, gt_cache)
+        self.gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale]
+                    for g in (gt[i] for i in wanted)]
         self.metrics = None
+        self._pos = {i: k for k, i in enumerate(wanted)}
+        self._frames: dict[int, np.ndarray] = {}
+        self._flows: dict[int, object] = {}  # pair k (frames k, k + 1 of the scored ones) -> future
+        self._gt_work = None
+        self._pool = None
+
+    def frame_ready(self, i: int, frame: np.ndarray) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        from vsrbench.metrics.temporal import farneback_flow
+
+        k = self._pos.get(i)
+        if k is None or frame.shape != self.gts[k].shape:  # a wrong shape is reported by the scoring
+            return
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+                                            thread_name_prefix="vsrbench-srflow")
+            clip, data, _, wanted, scale, home, gt_cache = self.args
+            self._gt_work = self._pool.submit(_gt_work, clip, data, self.gts, wanted, scale, home, gt_cache)
+        self._frames[k] = frame
+        for j in (k - 1, k):
+            if j >= 0 and j + 1 < len(self.gts) and j not in self._flows and j in self._frames and j + 1 in self._frames:
+                self._flows[j] = self._pool.submit(farneback_flow, self._frames[j], self._frames[j + 1])
 
     def start(self, sr) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         clip, data, gt, wanted, scale, home, gt_cache = self.args
-        gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
         srs = [sr[i] for i in wanted]
+        early, flows, self._frames = self._gt_work, dict(self._flows), {}
+
+        def run():
+            try:
+                work = early.result() if early is not None else _gt_work(clip, data, self.gts, wanted, scale, home,
+                                                                        gt_cache)
+                pairs = [flows[j].result() if j in flows else None for j in range(len(srs) - 1)]
+                return _temporal(srs, self.gts, work, pairs)
+            finally:
+                if self._pool is not None:
+                    self._pool.shutdown(wait=False, cancel_futures=True)
+
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsrbench-temporal")
-        self.metrics = pool.submit(lambda: _temporal(srs, gts, _gt_work(clip, data, gts, wanted, scale, home, gt_cache)))
+        self.metrics = pool.submit(run)
         pool.shutdown(wait=False)
 
     def result(self) -> dict:
@@ -261,18 +301,19 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
     """Read (``data`` may be a :class:`~vsrbench.benchmark.pipeline.Prefetch`), run the model, score.
     With ``scorer`` the scoring (:func:`_score_outputs`) runs in its background thread and a
     :class:`~vsrbench.benchmark.pipeline.Pending` is returned; without, the clip's entry. The clip's
-    temporal metrics (:class:`_TemporalJob`, GT work from ``benchmark.gt_cache``) start on their own
-    thread as soon as the model is done with the clip."""
+    temporal metrics (:class:`_TemporalJob`, GT work from ``benchmark.gt_cache``) start on background
+    threads as the model's SR frames come out."""
     gt = data.gt_frames(clip)
     lr = data.lr_frames(clip, gt)
     wanted = _scored_indices(suite, len(gt))
     scale = data.deg.scale
     tjob = (_TemporalJob(clip, data, gt, wanted, scale, home, gt_cache)
             if temporal and len(wanted) >= 2 and "default" in metrics else None)
+    on_frame = tjob.frame_ready if tjob is not None else None
     if runner.spec.task == "stvsr":
-        sr = super_resolve_stvsr(runner, lr, wanted)
+        sr = super_resolve_stvsr(runner, lr, wanted, on_frame=on_frame)
     else:
-        sr = super_resolve_vsr(runner, lr, wanted, padding)
+        sr = super_resolve_vsr(runner, lr, wanted, padding, on_frame=on_frame)
     if tjob is not None:
         tjob.start(sr)
     score = functools.partial(_score_outputs, clip, suite, runner, data, gt, lr, sr, wanted, save_outputs, temporal,

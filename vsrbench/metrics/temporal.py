@@ -370,17 +370,26 @@ def temporal_psnr(sr, gt) -> float:
 CHUNK_PAIRS = 16
 
 
-def temporal_metrics(sr, gt, gt_work: GtTemporalWork | None = None, workers: int | None = None) -> dict[str, float]:
+def temporal_metrics(sr, gt, gt_work: GtTemporalWork | None = None, workers: int | None = None,
+                     sr_flows=None) -> dict[str, float]:
     """``{"tof", "warping_error", "tpsnr"}`` of a clip, equal to :func:`tof`, :func:`warping_error`
     and :func:`temporal_psnr` (no skip, no crop) but with the GT flows computed once for both
     (``2 (T-1)`` instead of ``3 (T-1)``) or not at all when ``gt_work`` is given. Each pair's SR flow,
     tOF and warping error is one task on ``workers`` threads (default: the CPUs this process may
     use) while tPSNR is computed. Without ``gt_work`` the clip is done :data:`CHUNK_PAIRS` pairs at a
-    time, so memory does not grow with the clip's length."""
+    time, so memory does not grow with the clip's length.
+
+    ``sr_flows``: the SR's forward flows already computed (``sr_flows[i] = farneback_flow(sr[i],
+    sr[i+1])``, e.g. while the model was still producing the later frames; an entry may be ``None``),
+    the same values as computed here."""
     a, b = _pair(sr, gt)
     n = a.shape[0] - 1
     if gt_work is not None:
         _check_work(gt_work, b)
+    if sr_flows is not None:
+        sr_flows = list(sr_flows)
+        if len(sr_flows) != n or any(f is not None and f.shape != a.shape[1:3] + (2,) for f in sr_flows):
+            raise ValueError(f"sr_flows: expected {n} flows of {a.shape[1]}x{a.shape[2]}x2 (or None)")
     w = _workers(workers, n)
     ex = ThreadPoolExecutor(max_workers=w, thread_name_prefix="vsrbench-flow") if w > 1 else None
     try:
@@ -392,7 +401,7 @@ def temporal_metrics(sr, gt, gt_work: GtTemporalWork | None = None, workers: int
             work, off = (gt_work, 0) if gt_work is not None else (gt_temporal_work(b[lo : hi + 1], w), lo)
 
             def one(i, work=work, off=off):
-                f_sr = farneback_flow(a[i], a[i + 1])
+                f_sr = sr_flows[i] if sr_flows is not None and sr_flows[i] is not None else farneback_flow(a[i], a[i + 1])
                 j = i - off
                 return _tof_value(work.forward[j], f_sr), _we_value(a[i], a[i + 1], work.backward[j], work.valid[j])
 
