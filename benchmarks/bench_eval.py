@@ -8,10 +8,11 @@ is not); results go to temporary folders. Each section prints its figures, the c
 target in the same run.
 
 Sections:
-* ``temporal``: a warm-up evaluation (bicubic, temporal metrics) fills the GT temporal cache
-  (``benchmark.gt_cache``); then a further model (``nearest``) is evaluated without and with the
-  temporal metrics. Target: with / without <= 1.5x (it was 6.9x with the GT flows computed twice per
-  evaluation and again for every model).
+* ``temporal``: a warm-up evaluation (nearest, temporal metrics) fills the GT temporal cache
+  (``benchmark.gt_cache``); then further models (``bicubic``, the model of the issue's 6.9x, and
+  ``nearest``, almost free) are evaluated without and with the temporal metrics. Target (bicubic):
+  with / without <= 1.5x (it was 6.9x with the GT flows computed twice per evaluation and again for
+  every model).
 * ``overhead_section``: harness overhead = wall time / model time of ``evaluate`` with a stand-in
   model of known cost (an ``nn.Module`` that sleeps ``--sleep`` s per call, then upsamples the frame
   by nearest neighbour) on Vid4 (the same home, so the GT temporal cache the ``temporal`` section
@@ -227,42 +228,51 @@ def _sr_flow_seconds(home: Path, pairs: int = 6) -> float:
 
 
 def temporal(home: Path, repeat: int = 1) -> bool:
-    """A further model's evaluation with the temporal metrics against one without, GT cache warm."""
+    """Further models' evaluations with the temporal metrics against without, GT cache warm.
+
+    The warm-up (``nearest``) fills the cache; then ``bicubic`` (the model of the issue's 6.9x:
+    89.6 s against 13.0 s) and ``nearest`` (an almost free model: the SR flows' floor shows most) are
+    each evaluated without and with the temporal metrics. The target is judged on bicubic."""
     from vsrbench.benchmark.gt_cache import cache_enabled
 
     print("\n== temporal: Vid4 (171 frames), evaluate on CPU with vs without tOF / warping error / tPSNR")
     print(f"   GT temporal cache {'on' if cache_enabled() else 'OFF (VSRBENCH_TEMPORAL_CACHE)'}; "
           f"{os.cpu_count()} CPUs")
     gt_dir = home / "vid4" / "lmdb" / "all" / "cache" / "temporal"
-    t_warm, _, _ = _timed_evaluate("bicubic", True, home)
+    t_warm, _, _ = _timed_evaluate("nearest", True, home)
     entries = sorted(gt_dir.rglob("*.npz")) if gt_dir.is_dir() else []
     size = sum(p.stat().st_size for p in entries) / 2**20
-    print(f"   warm-up  bicubic, temporal (fills the cache if empty){t_warm:7.1f} s   "
+    print(f"   warm-up  nearest, temporal (fills the cache if empty){t_warm:7.1f} s   "
           f"cache: {len(entries)} entries, {size:.0f} MiB under {gt_dir}")
     stamps = {p: p.stat().st_mtime_ns for p in entries}
-    without = with_t = (float("inf"), float("inf"))
-    rec = None
-    for _ in range(max(1, repeat)):  # interleaved, the best of each kept (the machine may be shared)
-        w, c, _ = _timed_evaluate("nearest", False, home)
-        without = min(without, (w, c))
-        w, c, rec = _timed_evaluate("nearest", True, home)
-        with_t = min(with_t, (w, c))
+    ratios = {}
+    for model in ("bicubic", "nearest"):
+        without = with_t = (float("inf"), float("inf"))
+        rec = None
+        for _ in range(max(1, repeat)):  # interleaved, the best of each kept (the machine may be shared)
+            w, c, _ = _timed_evaluate(model, False, home)
+            without = min(without, (w, c))
+            w, c, rec = _timed_evaluate(model, True, home)
+            with_t = min(with_t, (w, c))
+        ratios[model] = (with_t[0] / without[0], with_t[1] / without[1], without[0])
+        tm = rec["temporal"]
+        print(f"   {model:8s} without temporal                    {without[0]:7.1f} s   (CPU {without[1]:.1f} s)")
+        print(f"   {model:8s} with temporal (GT work from cache)  {with_t[0]:7.1f} s   (CPU {with_t[1]:.1f} s)   "
+              f"tOF {tm['tof']:.4f}  warping error {tm['warping_error']:.6f}  tPSNR {tm['tpsnr']:.3f}   "
+              f"ratio {ratios[model][0]:.2f}x wall, {ratios[model][1]:.2f}x CPU")
     reused = bool(stamps) and all(p.stat().st_mtime_ns == s for p, s in stamps.items())
-    ratio, cpu_ratio = with_t[0] / without[0], with_t[1] / without[1]
-    tm = rec["temporal"]
-    print(f"   nearest, without temporal                     {without[0]:7.1f} s   (CPU {without[1]:.1f} s)")
-    print(f"   nearest, with temporal (GT work from cache)   {with_t[0]:7.1f} s   (CPU {with_t[1]:.1f} s)   "
-          f"tOF {tm['tof']:.4f}  warping error {tm['warping_error']:.6f}  tPSNR {tm['tpsnr']:.3f}")
     print(f"   GT cache entries reused unchanged: {'yes' if reused else 'NO'}")
     flow = _sr_flow_seconds(home)
-    per_frame = without[0] / 171
-    print(f"   SR Farneback flow {1000 * flow:.0f} ms per pair (one call) vs {1000 * per_frame:.0f} ms per frame "
-          f"for the whole evaluation without temporal: floor with N idle cores ~ 1 + {flow / per_frame:.2f}/N "
+    per_frame = ratios["nearest"][2] / 171
+    print(f"   SR Farneback flow {1000 * flow:.0f} ms per pair (one call; tOF is defined on the SR's own flow, so "
+          f"every model pays it) vs {1000 * per_frame:.0f} ms per frame for nearest's whole evaluation without "
+          f"temporal: its floor with N idle cores ~ 1 + {flow / per_frame:.2f}/N "
           f"({1 + flow / per_frame / (os.cpu_count() or 1):.2f}x here; load average now "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+    ratio = ratios["bicubic"][0]
     ok = ratio <= 1.5
-    print(f"   ratio with / without: {ratio:.2f}x wall, {cpu_ratio:.2f}x CPU   target <= 1.5x (wall): "
-          f"{'PASS' if ok else 'FAIL'}   (before: 6.9x)")
+    print(f"   bicubic ratio with / without: {ratio:.2f}x wall   target <= 1.5x (wall): "
+          f"{'PASS' if ok else 'FAIL'}   (before: 6.9x; nearest: {ratios['nearest'][0]:.2f}x)")
     return ok
 
 

@@ -144,23 +144,25 @@ class ModelRunner:
         self.model_seconds += time.perf_counter() - t0
         self.calls += 1
         self.model_frames += int(y.shape[0] * y.shape[1])
-        finite = torch.isfinite(y)
-        if not bool(finite.all()):
+        y = y.detach()
+        peak = y.abs().amax() if y.numel() else None  # one pass: NaN and inf propagate to the peak
+        if peak is not None and not bool(torch.isfinite(peak)):
+            finite = torch.isfinite(y)
             bad = sorted(set((~finite).flatten(2).any(dim=2).nonzero()[:, 1].tolist()))
             raise VsrbenchError(
                 f"the model produced NaN/inf in output frame(s) {bad} of a window of {len(windows[0])} input frames"
             )
-        arr = y.detach().to("cpu", torch.float64).numpy().transpose(0, 1, 3, 4, 2)
+        arr = y.to("cpu", torch.float64)
         lo, hi = self.spec.input_range
         if hi <= 1.0:
-            peak = float(np.abs(arr).max()) if arr.size else 0.0
+            peak = float(peak) if peak is not None else 0.0
             if peak > 4.0:
                 raise VsrbenchError(
                     f"model output reaches {peak:.1f}, but the model declares values in {self.spec.input_range}; "
                     "fix its ModelSpec.input_range or the output scaling"
                 )
-            arr = arr * 255.0
-        return arr
+            arr = arr * 255.0  # float64, as in NumPy: the same values
+        return arr.numpy().transpose(0, 1, 3, 4, 2)
 
     def to_rgb(self, out: np.ndarray, lr_frame: np.ndarray) -> np.ndarray:
         """One output frame (``sH x sW x C``, 0..255) -> uint8 RGB (Y merged with bicubic CbCr)."""

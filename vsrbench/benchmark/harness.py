@@ -250,7 +250,7 @@ class _TemporalJob:
         if k is None or frame.shape != self.gts[k].shape:  # a wrong shape is reported by the scoring
             return
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1)),
+            self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)),
                                             thread_name_prefix="vsrbench-srflow")
             clip, data, _, wanted, scale, home, gt_cache = self.args
             self._gt_work = self._pool.submit(_gt_work, clip, data, self.gts, wanted, scale, home, gt_cache)
