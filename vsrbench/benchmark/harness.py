@@ -23,7 +23,9 @@ import numpy as np
 from vsrbench import __version__
 from vsrbench.benchmark.distributed import current_run, journal_path, journal_paths, resumed_entries, split_clips, torchrun_aware
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
-from vsrbench.benchmark.pipeline import SCORE_WORKERS, Prefetch, Scorer, finish_pending, frame_scores
+from vsrbench.benchmark.pipeline import (
+    SCORE_WORKERS, Prefetch, Scorer, background_priority, finish_pending, frame_scores,
+)
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
     SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_record,
@@ -251,7 +253,7 @@ class _TemporalJob:
             return
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)),
-                                            thread_name_prefix="vsrbench-srflow")
+                                            thread_name_prefix="vsrbench-srflow", initializer=background_priority)
             clip, data, _, wanted, scale, home, gt_cache = self.args
             self._gt_work = self._pool.submit(_gt_work, clip, data, self.gts, wanted, scale, home, gt_cache)
         self._frames[k] = frame
@@ -276,7 +278,7 @@ class _TemporalJob:
                 if self._pool is not None:
                     self._pool.shutdown(wait=False, cancel_futures=True)
 
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsrbench-temporal")
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vsrbench-temporal", initializer=background_priority)
         self.metrics = pool.submit(run)
         pool.shutdown(wait=False)
 

@@ -37,7 +37,7 @@ from typing import Callable
 import numpy as np
 
 __all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "GPU_METRICS_DECISION", "METRIC_CHUNK",
-           "SCORE_WORKERS"]
+           "SCORE_WORKERS", "background_priority"]
 
 #: clips scored at the same time (and so, at most, held in memory behind the model): the temporal
 #: metrics (a Farneback flow per SR frame pair, and the GT's two when not cached) cost more per frame than many models'
@@ -52,6 +52,17 @@ GPU_METRICS_DECISION = (
     "reference to ~1e-14 on the CPU, bound 1e-6 dB / 1e-7), batched, leaving the CPU to the temporal metrics; "
     "on the CPU: the NumPy reference in the scoring threads (SCORE_WORKERS clips at a time), beside the model's calls"
 )
+
+
+def background_priority() -> None:
+    """Lower the calling thread's CPU priority (Linux: per-thread nice +10, inherited by the threads
+    it starts), so that reading and scoring yield the cores to the model's thread, the run's critical
+    path; elsewhere, or when refused, nothing changes. Values are unaffected."""
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + 10))
+    except (AttributeError, OSError):
+        pass
 
 
 class _Failed:
@@ -92,6 +103,7 @@ class Prefetch:
         return gt, self._data.lr_frames(clip, gt)
 
     def _run(self) -> None:
+        background_priority()
         for clip in self._clips:
             self._slots.acquire()
             if self._stop.is_set():
@@ -183,6 +195,7 @@ class Scorer:
             t.start()
 
     def _run(self) -> None:
+        background_priority()
         while True:
             job = self._jobs.get()
             if job is None:
