@@ -205,6 +205,17 @@ def test_unwritable_cache_computes_and_goes_on(clip, tmp_path, capsys, monkeypat
         np.testing.assert_array_equal(w2.forward, work.forward)
     err = capsys.readouterr().err
     assert err.count("cannot write the temporal GT cache") == 1 and "home2" in err and "VSRBENCH_HOME" in err
+    # a disk nearly full: the cache does not take the space the stores need (computed, not kept)
+    import vsrbench.datasets.diskspace as ds
+
+    monkeypatch.setattr(gc, "_warned", set())
+    monkeypatch.setattr(ds, "free_bytes", lambda p: gc.KEEP_FREE_BYTES + 1000)
+    w3, state = gc.cached_gt_work(gt, store=FakeStore(tmp_path / "s3"), clip="city", indices=range(6), scale=4,
+                                  home=tmp_path / "home3", use_cache=True)
+    assert state == "unwritable" and not list(tmp_path.glob("s3/**/*.npz")) + list(tmp_path.glob("home3/**/*.npz"))
+    np.testing.assert_array_equal(w3.forward, work.forward)
+    err = capsys.readouterr().err
+    assert "GB free, the cache keeps 2.15 GB free" in err and "VSRBENCH_TEMPORAL_CACHE=off" in err
     # cache off: nothing computed ahead, the metrics do it (same values)
     assert gc.cached_gt_work(gt, store=store, clip="city", indices=range(6), scale=4, use_cache=False) == (None, "off")
     a, b = _metrics(sr, gt, None), _metrics(sr, gt, work)

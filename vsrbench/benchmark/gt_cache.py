@@ -158,6 +158,10 @@ def _save(path: Path, key: str, work) -> None:
                 pass
 
 
+#: free space the cache leaves on a disk: an entry that would leave less is not written (computed, not kept)
+KEEP_FREE_BYTES = 2 * 1024**3
+
+
 def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: int, crop=None, home=None,
                    workers: int | None = None, use_cache: bool | None = None):
     """:func:`~vsrbench.metrics.temporal.gt_temporal_work` of ``gts`` (the clip's GT frames as scored:
@@ -184,12 +188,19 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
             _warn_once(f"the temporal GT cache entry {p} is damaged ({got}); computing it again")
     work = gt_temporal_work(gts, workers)
     errors = []
+    size = sum(a.nbytes for a in work)
     for d in dirs:
         try:
+            from vsrbench.datasets.diskspace import free_bytes, gb
+
+            if free_bytes(d) < size + KEEP_FREE_BYTES:  # a cache never fills the disk the stores live on
+                errors.append(f"{d}: {gb(free_bytes(d))} GB free, the cache keeps {gb(KEEP_FREE_BYTES)} GB free")
+                continue
             _save(d / name, key, work)
             return work, "stored"
         except OSError as e:
             errors.append(f"{d}: {os_reason(e, d)}")
     _warn_once(f"cannot write the temporal GT cache ({'; '.join(errors)}); computing the GT flows for each "
-               "evaluation instead. Set VSRBENCH_HOME to a writable folder to cache them")
+               "evaluation instead. Set VSRBENCH_HOME to a writable folder with space to cache them (about 5.6 MB "
+               "per 720x576 frame: 1 GB for Vid4, ~85 GB for Vimeo-90K-T), or VSRBENCH_TEMPORAL_CACHE=off")
     return work, "unwritable"

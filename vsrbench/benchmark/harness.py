@@ -572,7 +572,8 @@ def evaluate(
         "batch": batch,
         "lr_size": lr_size,
         "frames_timed": nfr,
-        "note": "model calls only, synchronised, during this evaluation (see `vsrbench profile` for the field's 180x320)",
+        "note": ("model calls only, synchronised, during this evaluation (reading and scoring ran beside them at a "
+                 "lower CPU priority; see `vsrbench profile` for the model alone at the field's 180x320)"),
     }
     if run:
         runtime["note"] += f"; summed over the {run.world_size} ranks of a torchrun job (time per frame on one device)"
