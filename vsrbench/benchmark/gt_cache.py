@@ -202,5 +202,5 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
             errors.append(f"{d}: {os_reason(e, d)}")
     _warn_once(f"cannot write the temporal GT cache ({'; '.join(errors)}); computing the GT flows for each "
                "evaluation instead. Set VSRBENCH_HOME to a writable folder with space to cache them (about 5.6 MB "
-               "per 720x576 frame: 1 GB for Vid4, ~85 GB for Vimeo-90K-T), or VSRBENCH_TEMPORAL_CACHE=off")
+               "per 720x576 frame: 1 GB for Vid4, ~90 GB for Vimeo-90K-T), or VSRBENCH_TEMPORAL_CACHE=off")
     return work, "unwritable"
