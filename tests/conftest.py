@@ -59,6 +59,25 @@ def home(prepared_home, monkeypatch):
     return prepared_home
 
 
+@pytest.fixture(scope="session")
+def vimeo_home(shared_dir, tmp_path_factory):
+    """A VSRBENCH_HOME with the Vimeo-90K samples prepared as a user would: GT + BIx4 LMDBs (train =
+    the 8 clips 00001/*). Shared by the training tests."""
+    from vsrbench.datasets import prepare
+
+    h = tmp_path_factory.mktemp("vimeo_train_home")
+    prepare("vimeo90k", backend="lmdb", variants="bi:x4", source=shared_dir / "data/vimeo90k", home=h,
+            progress=False, quiet=True)
+    return h
+
+
+@pytest.fixture
+def train_home(vimeo_home, monkeypatch, fast_cpu_for_tiny_tensors):
+    """VSRBENCH_HOME set to the Vimeo home, one intra-op thread, for one training test."""
+    monkeypatch.setenv("VSRBENCH_HOME", str(vimeo_home))
+    return vimeo_home
+
+
 @pytest.fixture
 def fast_cpu_for_tiny_tensors():
     """Tiny tensors: one intra-op thread and the native (non-oneDNN) convolutions are several times

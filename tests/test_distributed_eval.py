@@ -173,15 +173,10 @@ def test_scorer_error_surfaces_at_its_clip():
         assert c.result() == 3
 
 
-@pytest.fixture(scope="module")
-def demo_home(tmp_path_factory):
-    from vsrbench.cli import main
-
-    h = tmp_path_factory.mktemp("dist_demo_home")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VSRBENCH_HOME", str(h))
-        assert main(["prepare", "demo", "--no-progress"]) == 0
-    return h
+@pytest.fixture
+def demo_home(prepared_home):
+    """The session's prepared home (the demo is in it); results go to each test's tmp_path."""
+    return prepared_home
 
 
 KW = dict(device="cpu", crop=(64, 64), progress=False)

@@ -10,24 +10,13 @@ import sys
 import pytest
 import torch
 
-from vsrbench.datasets import prepare
 from vsrbench.training import ddp, train
 from vsrbench.training import loop as loop_mod
 
 
-@pytest.fixture(scope="module")
-def vimeo_home(shared_dir, tmp_path_factory):
-    """Vimeo-90K samples prepared as a user would: GT + BIx4 LMDBs (train = the 8 clips 00001/*)."""
-    h = tmp_path_factory.mktemp("train_runs_home")
-    prepare("vimeo90k", backend="lmdb", variants="bi:x4", source=shared_dir / "data/vimeo90k", home=h,
-            progress=False, quiet=True)
-    return h
-
-
 @pytest.fixture
-def home(vimeo_home, monkeypatch, fast_cpu_for_tiny_tensors):
-    monkeypatch.setenv("VSRBENCH_HOME", str(vimeo_home))
-    return vimeo_home
+def home(train_home):
+    return train_home
 
 
 def _weights(path):
