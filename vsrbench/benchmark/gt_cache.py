@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench.benchmark.tecogan_run import _gt_digest
+from vsrbench.datasets import diskspace
 from vsrbench.outputs import os_reason, replacing
 
 __all__ = ["CACHE_VERSION", "MAX_ENTRY_BYTES", "cache_enabled", "cache_dirs", "entry_key", "cached_gt_work"]
@@ -191,10 +192,9 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
     size = sum(a.nbytes for a in work)
     for d in dirs:
         try:
-            from vsrbench.datasets.diskspace import free_bytes, gb
-
-            if free_bytes(d) < size + KEEP_FREE_BYTES:  # a cache never fills the disk the stores live on
-                errors.append(f"{d}: {gb(free_bytes(d))} GB free, the cache keeps {gb(KEEP_FREE_BYTES)} GB free")
+            free = diskspace.free_bytes(d)
+            if free < size + KEEP_FREE_BYTES:  # a cache never fills the disk the stores live on
+                errors.append(f"{d}: {diskspace.gb(free)} GB free, the cache keeps {diskspace.gb(KEEP_FREE_BYTES)} GB free")
                 continue
             _save(d / name, key, work)
             return work, "stored"

@@ -31,6 +31,7 @@ from vsrbench.benchmark.results import (
     SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_record,
     record_path, results_dir, rewrite_journal, suite_summary, warn, write_record,
 )
+from vsrbench.degradations.spec import modcrop
 from vsrbench.errors import VsrbenchError
 from vsrbench.devices import device_name, resolve_device
 from vsrbench.hashing import sha256_file
@@ -234,8 +235,7 @@ class _TemporalJob:
 
     def __init__(self, clip, data: _Data, gt: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache):
         self.args = (clip, data, gt, wanted, scale, home, gt_cache)
-        self.gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale]
-                    for g in (gt[i] for i in wanted)]
+        self.gts = [modcrop(gt[i], scale) for i in wanted]
         self.metrics = None
         self._pos = {i: k for k, i in enumerate(wanted)}
         self._frames: dict[int, np.ndarray] = {}
@@ -293,7 +293,7 @@ def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runn
     if len(srs) != n:
         raise VsrbenchError(f"--metrics tecogan needs every frame of a clip scored; suite {suite.name!r} scores "
                             f"{len(srs)} of {n} (use a suite that scores whole clips, e.g. vid4)")
-    gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in gts]
+    gts = [modcrop(g, scale) for g in gts]
     dataset = data.dataset if not data.crop else f"{data.dataset}-crop{data.crop[0]}x{data.crop[1]}"
     return tecogan_clip(srs, gts, dataset=dataset, clip=clip, home=home, device=runner.device)
 
@@ -333,7 +333,7 @@ def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr,
     pairs = []
     for i in wanted:
         g = gt[i]
-        g = g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale]
+        g = modcrop(g, scale)
         out = sr[i]
         if out.shape != g.shape:
             raise VsrbenchError(f"clip {clip} frame {i}: output {out.shape} vs GT {g.shape} (after modcrop x{scale})")
@@ -352,7 +352,7 @@ def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr,
         rec["tecogan"] = _tecogan(clip, suite, data, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt), scale,
                                   runner, home)
     if temporal and len(wanted) >= 2 and "default" in metrics:
-        gts = [g[: g.shape[0] - g.shape[0] % scale, : g.shape[1] - g.shape[1] % scale] for g in (gt[i] for i in wanted)]
+        gts = tjob.gts if tjob is not None else [modcrop(gt[i], scale) for i in wanted]
         srs = [sr[i] for i in wanted]
         rec.update(tjob.result() if tjob is not None else _temporal(srs, gts))
         if save_outputs:

@@ -170,7 +170,8 @@ def _client_records(root: Path, task: SweepTask) -> dict[str, str]:
     out = {}
     from vsrbench.benchmark.results import record_path
 
-    for p in sorted(record_path(root, task.suite, task.model, "*").parent.glob(record_path(root, task.suite, task.model, "*").name)):
+    pattern = record_path(root, task.suite, task.model, "*")
+    for p in sorted(pattern.parent.glob(pattern.name)):
         rec, why = read_record(p)
         if why is None and rec.get("model") == task.model:
             out[p.name] = p.read_text(encoding="utf-8")

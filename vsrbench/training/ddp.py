@@ -12,13 +12,12 @@ the ranks' gradients, each the mean over ``B / W`` samples, so a step is the ste
 on the whole global batch: the weights do not depend on the number of processes (up to float
 rounding), and a run may be resumed with another number of processes.
 
-Self-contained on purpose (the evaluation side has its own helpers; they may be merged).
+torchrun's environment is read by :func:`vsrbench.benchmark.distributed.torchrun_env`, as for evaluation.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import os
 from dataclasses import dataclass
 
 import torch
@@ -52,26 +51,13 @@ class Dist:
         return self.rank == 0
 
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise VsrbenchError(f"environment variable {name}={raw!r} is not an integer; start the run with "
-                            "torchrun (which sets it) or unset it") from None
-
-
 def env_world() -> tuple[int, int, int]:
-    """``(rank, world, local_rank)`` from torchrun's environment; ``(0, 1, 0)`` outside torchrun."""
-    world = _env_int("WORLD_SIZE", 1)
-    rank = _env_int("RANK", 0)
-    local = _env_int("LOCAL_RANK", rank)
-    if world < 1 or not 0 <= rank < world or local < 0:
-        raise VsrbenchError(f"RANK={rank}, WORLD_SIZE={world}, LOCAL_RANK={local} do not make sense; start "
-                            "the run with torchrun --nproc-per-node N, which sets them")
-    return rank, world, local
+    """``(rank, world, local_rank)`` from torchrun's environment (parsed and checked by
+    :func:`vsrbench.benchmark.distributed.torchrun_env`); ``(0, 1, 0)`` outside torchrun."""
+    from vsrbench.benchmark.distributed import torchrun_env
+
+    env = torchrun_env()
+    return (0, 1, 0) if env is None else (env.rank, env.world_size, env.local_rank)
 
 
 def setup(device: torch.device) -> tuple[Dist, torch.device]:
