@@ -48,18 +48,27 @@ def test_parameter_counts_follow_table3():
 
 
 def test_default_widths_and_light_dksa():
+    """Section 4.2: 128 filters in all deformable-kernel and deformable-conv layers; eq. 11: no mask."""
     m = _build()
     lv = m.levels
     align = lv[0].align
-    assert align.conv_fuse.out_channels == 64 and len(align.dk_convs) == 6
-    assert all(dk.groups == 64 for dk in align.dk_convs[:-1])  # depthwise
+    assert align.conv_fuse.out_channels == 128 and len(align.dk_convs) == 1
+    assert align.weight.shape == (128, 128, 3, 3)  # the modulated deformable conv: 128 filters
     assert align.dk_convs[-1].out_channels == 3 * 8 * 9  # offsets (2 x 8 x 9) and masks (8 x 9) of the DConv
-    assert [len(v.dksa.dk_convs) for v in lv] == [4, 5, 5, 5]  # the light DKSA in level 1
-    assert all(v.dksa.conv.out_channels == 80 and v.dksa.dk_convs[-1].out_channels == 1 for v in lv)
-    assert all(dk.weight_grid == 4 for v in lv for dk in v.dksa.dk_convs)
+    assert [len(v.dksa.dk_convs) for v in lv] == [1, 4, 4, 4]  # the light DKSA in level 1
+    assert all(v.dksa.conv.out_channels == 128 and v.dksa.dk_convs[-1].out_channels == 1 for v in lv)
+    dks = [mod for mod in m.modules() if type(mod).__name__ == "DeformableKernelConv2d"]
+    assert len(dks) == 14
+    # every DK layer reads 128 channels; every hidden one writes 128 (heads: 216 offsets/masks, 1 map)
+    assert all(dk.in_channels == 128 and dk.out_channels in (128, 216, 1) and dk.groups == 1 for dk in dks)
+    assert sum(dk.out_channels == 128 for dk in dks) == 9
+    # eq. 11 has no modulation mask: the generators predict dk and dp only (4 x 9 channels)
+    assert all(not dk.modulated and dk.conv_offset.out_channels == 36 for dk in dks)
+    assert all(dk.weight_grid == 3 for dk in dks)
     # widths configurable
-    m2 = _build(align_width=32, dksa_width=48)
+    m2 = _build(align_width=32, dksa_width=48, n_align_dk=3)
     assert m2.levels[0].align.conv_fuse.out_channels == 32 and m2.levels[2].dksa.conv.out_channels == 48
+    assert all(dk.groups == 32 for dk in m2.levels[0].align.dk_convs[:-1])  # the extra ones: depthwise
     assert _count(m2) < _count(m)
     with pytest.raises(ValueError, match="n_dk must be >= 1"):
         DKSA(8, 4, 0)

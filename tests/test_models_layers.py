@@ -136,7 +136,8 @@ def dk_layer_reference(layer, x):
     """A :class:`DeformableKernelConv2d` by the loop reference; its generator is a plain conv."""
     kk = 9
     gen = F.conv2d(x, layer.conv_offset.weight, layer.conv_offset.bias, padding=1).detach()
-    dk, dp, m = gen[:, : 2 * kk], gen[:, 2 * kk : 4 * kk], torch.sigmoid(gen[:, 4 * kk :])
+    dk, dp = gen[:, : 2 * kk], gen[:, 2 * kk : 4 * kk]
+    m = torch.sigmoid(gen[:, 4 * kk :]) if layer.modulated else None  # eq. 11: no mask by default
     return dk_conv_reference(x.detach().double(), layer.weight.detach().double(), layer.bias.detach().double(),
                              dk, dp, m, layer.groups)
 
@@ -176,11 +177,13 @@ def test_deformable_kernel_conv_matches_loop_reference(cin, cout, groups, grid):
     assert (deformable_kernel_conv2d(x, weight, bias, dk, None, mask, groups=groups) - ref).abs().max() > 1e-2
     assert (deformable_kernel_conv2d(x, weight, bias, 0 * dk, dp, mask, groups=groups) - ref).abs().max() > 1e-2
 
-    layer = _randomise(DeformableKernelConv2d(cin, cout, 3, grid, groups=groups).double())
-    with torch.no_grad():
-        ldk, ldp, lm = layer.offsets(x)
-    assert ldk.abs().max() > 1.5 and ldp.abs().max() > 1.5
-    torch.testing.assert_close(layer(x), dk_layer_reference(layer, x), atol=1e-5, rtol=0)
+    for modulated in (False, True):
+        layer = _randomise(DeformableKernelConv2d(cin, cout, 3, grid, groups=groups, modulated=modulated).double())
+        with torch.no_grad():
+            ldk, ldp, lm = layer.offsets(x)
+        assert ldk.abs().max() > 1.5 and ldp.abs().max() > 1.5
+        assert (lm is None) == (not modulated) and layer.conv_offset.out_channels == (45 if modulated else 36)
+        torch.testing.assert_close(layer(x), dk_layer_reference(layer, x), atol=1e-5, rtol=0)
 
 
 def test_deformable_kernel_conv_integer_shifts():
@@ -213,27 +216,36 @@ def test_deformable_kernel_conv_zero_kernel_offset_on_3x3_grid_is_torchvision_dc
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
 
 
-def test_deformable_kernel_conv_fresh_layer_is_half_strength_resampled_conv():
-    """A new layer: generator at zero -> regular taps (0, 1.5, 3 on the 4x4 grid), mask 0.5 (DCNv2)."""
+def test_deformable_kernel_conv_fresh_layer_is_the_resampled_conv():
+    """A new layer: generator at zero -> regular taps (0, 1.5, 3 on the 4x4 grid), no mask (eq. 11);
+    a ``modulated`` one starts at mask 0.5 (DCNv2)."""
     torch.manual_seed(0)
     layer = DeformableKernelConv2d(4, groups=4)
+    mod = DeformableKernelConv2d(4, groups=4, modulated=True)
+    with torch.no_grad():
+        mod.weight.copy_(layer.weight)
+        mod.bias.copy_(layer.bias)
     x = torch.randn(1, 4, 6, 6)
     w = layer.weight[:, 0]  # 4 x 4 x 4 grid; taps at 0, 1.5, 3
     mid = 0.5 * (w[:, 1] + w[:, 2])  # row 1.5
     rows = torch.stack((w[:, 0], mid, w[:, 3]), 1)  # C x 3 x 4
     k = torch.stack((rows[..., 0], 0.5 * (rows[..., 1] + rows[..., 2]), rows[..., 3]), -1)  # C x 3 x 3
-    ref = F.conv2d(x, 0.5 * k.unsqueeze(1), layer.bias, padding=1, groups=4)
+    ref = F.conv2d(x, k.unsqueeze(1), layer.bias, padding=1, groups=4)
     torch.testing.assert_close(layer(x), ref, atol=1e-5, rtol=1e-5)
+    half = F.conv2d(x, 0.5 * k.unsqueeze(1), layer.bias, padding=1, groups=4)
+    torch.testing.assert_close(mod(x), half, atol=1e-5, rtol=1e-5)
 
 
 def test_deformable_kernel_conv_gradients_reach_weights_and_offsets():
     torch.manual_seed(0)
-    layer = DeformableKernelConv2d(2, 3)
-    layer(torch.randn(1, 2, 5, 5)).square().sum().backward()
-    g = layer.conv_offset.weight.grad
-    assert layer.weight.grad.abs().sum() > 0
-    # from zero offsets (integer kernel positions included), gradients reach the dk, dp and mask generators
-    assert g[:18].abs().sum() > 0 and g[18:36].abs().sum() > 0 and g[36:].abs().sum() > 0
+    for modulated in (False, True):
+        layer = DeformableKernelConv2d(2, 3, modulated=modulated)
+        layer(torch.randn(1, 2, 5, 5)).square().sum().backward()
+        g = layer.conv_offset.weight.grad
+        assert layer.weight.grad.abs().sum() > 0
+        # from zero offsets (integer kernel positions included), gradients reach the dk, dp (and mask) generators
+        assert g[:18].abs().sum() > 0 and g[18:36].abs().sum() > 0
+        assert g.shape[0] == (45 if modulated else 36) and (not modulated or g[36:].abs().sum() > 0)
 
 
 def test_deformable_kernel_conv_rejects_bad_shapes():

@@ -1,51 +1,70 @@
 """DKSAN: deformable kernel spatial attention network for extreme (x16) video super-resolution.
 
-Written from the paper's text and numbers (``architectures.md``); there is no official code or
-checkpoint. ``B x 7 x 3 x H x W`` RGB in [0, 1] -> the centre frame ``B x 1 x 3 x 16H x 16W``.
+Written from the paper (``shared/reference/papers/dksan.txt``) and ``architectures.md``; there is no
+official code or checkpoint. ``B x 7 x 3 x H x W`` RGB in [0, 1] -> the centre frame
+``B x 1 x 3 x 16H x 16W``. Progressive x16 = four x2 levels (eqs. 5-8),
+``Y_k = U_k(Recon_k(E_k(Y_{k-1}))) + bicubic_x2(Y_{k-1})``, ``Y_0`` = the centre LR frame.
 
-Progressive x16 = four x2 levels, ``Y_k = U_k(Recon_k(E_k(Y_{k-1}))) + bicubic_x2(Y_{k-1})``,
-``Y_0`` = the centre LR frame:
+Model card (``paper`` = what the paper says, and where; **reading** / **invented** = a choice here):
 
-* ``E_1``: ``conv_first`` (3 -> nf) + LeakyReLU(0.1), 5 residual blocks (no BN), DKC Align of the six
-  neighbours to the centre (reference) frame, and a 1x1 fusion (7 nf -> nf) of the aligned neighbours
-  with the reference feature, which passes through **unaligned** (eq. 10 holds for ``n != r``).
-* DKC Align (:class:`DKCAlign`, eqs. 10-11): ``dP_n, dM_n = D(f([F_n, F_r]))``, ``f`` = conv 3x3
-  (2 nf -> ``align_width``) + LeakyReLU(0.1); ``D`` = six deformable-kernel convs (five depthwise at
-  ``align_width`` + LeakyReLU(0.1), the sixth a full one to ``3 x 8 x 9`` channels that *are* the
-  offsets and mask logits of the alignment; no separate regular conv predicts them); the neighbour is
-  aligned by a modulated deformable 3x3 conv (nf -> nf, 8 deformable groups; BasicSR's
-  ``o1, o2, sigmoid(m)`` split, through ``torchvision.ops.deform_conv2d``).
-* ``E_k``, k >= 2: one conv 3x3 (3 -> nf) + LeakyReLU(0.1) on ``Y_{k-1}`` (**choice**: the paper's
-  5-ResBlock extractor is the one fed the 7 LR frames; a 5-ResBlock extractor at every level would
-  overshoot the reported 29.5 M by 4.4 M).
-* ``Recon_k``: RCABs (30, 20, 15, 10 per level; RCAN's block, channel-attention reduction 16) then
-  DKSA, with a long skip ``f + DKSA(RCABs(f))`` (**choice**, RCAN's residual-group practice).
-  DKSA (:class:`DKSA`, the paper's text) = one conv 3x3 (nf -> ``dksa_width``) + ReLU, then
-  deformable-kernel convs (+ ReLU) whose last one gives a one-channel map -> sigmoid -> multiplies
-  the features. Five DK convs in levels 2-4 (the authors' later code); the light level-1 DKSA has four
-  (**choice**: the paper only says "light").
-* ``U_k``: conv nf -> 4 nf, PixelShuffle(2), LeakyReLU(0.1), conv nf -> 3.
+=====================  ==========================================  =============================================
+layer group            paper says                                   vsrbench does (why)
+=====================  ==========================================  =============================================
+feature extraction     eq. 2; 4.2 "5 resblocks are in feature       ``conv_first`` 3 -> 128 + LeakyReLU(0.1), 5
+(level 1)              extractor"; 128 filters, 3x3 (4.2)           residual blocks (no BN, EDVR's [35]).
+                                                                    LeakyReLU 0.1: **invented** (EDVR practice)
+DKC Align ``f``        eq. 10 "one Conv2d layer to fuse F_n, F_r"   conv 3x3 2*128 -> 128 + LeakyReLU(0.1)
+                       (128 filters, 4.2)                           (activation **invented**)
+DKC Align ``D``        eq. 10 "dP_n, dM_n = D(f([F_n, F_r]))",       **one** deformable-kernel layer 128 -> 3 x 8 x
+                       eq. 11 (D applied to f's output), text       9 whose output *is* (o1, o2, m): offsets
+                       "several deformable kernel layers";          ``cat(o1, o2)``, masks ``sigmoid(m)`` (**reading**:
+                       "128 filters ... all deformable kernel       eq. 11 writes D on f's output; a second 128-
+                       layers" (4.2)                                wide DK layer breaks Table 3, see below)
+DKC Align DConv        eq. 9, modulated deformable conv;            modulated deformable 3x3 conv 128 -> 128, 8
+                       128 filters (4.2)                            deformable groups (**reading**: EDVR's 8, the
+                                                                    paper compares with EDVR), BasicSR's split
+alignment targets      eqs. 3, 10: n != r                           neighbours only; the reference passes unaligned
+fusion W_E             eq. 4, 1x1 conv (4.2 "fusion layers 1x1")    1x1 7*128 -> 128, then LeakyReLU(0.1) (the
+                                                                    LeakyReLU is **invented**: not in eq. 4)
+E_2..E_4               eqs. 6-8 name them, no structure             conv 3x3 3 -> 128 + LeakyReLU(0.1) (**invented**:
+                                                                    5 resblocks per level would add 4.4 M)
+RCABs                  3.3 "same structure as RCAN"; 30/20/15/10     RCAN's RCAB, reduction 16
+                       per level, r = 16 (4.2)
+long skip              eq. 12 ``F_recon = DKSA(RCABs(F)) + F``      as eq. 12
+DKSA                   3.3 "one Conv layer ... then a couple of     conv 3x3 128 -> 128 + ReLU, three DK layers 128
+                       stacked DKC layers" -> attention map;        -> 128 (+ ReLU), a DK layer 128 -> 1 -> sigmoid,
+                       Fig. 3(c) a light version in level 1;        multiplies every channel. Number of DK layers,
+                       128 filters (4.2)                            ReLU and the one-channel map: **reading**.
+                                                                    Light (level 1): conv + the one-channel DK
+                                                                    layer (**reading**, sized by Table 3)
+DK layer (eq. 11)      ``sum_k W_{k+dk} . x(p + p_k + dp_k)``: no   kernel resampled at ``k + dk`` (bilinear on a
+                       modulation mask                              3x3 weight grid, **reading**: kernel space =
+                                                                    kernel), input at ``p + p_k + dp_k``, no mask
+                                                                    (eq. 11). ``dk``, ``dp`` from a 3x3 conv on the
+                                                                    layer's input (4 x 9 channels; **reading**: the
+                                                                    DCN / Deformable Kernels generator), zero-init
+upscale U_k            Fig. 4: convs + PixelShuffle + LeakyReLU,    conv 128 -> 512, PixelShuffle(2), LeakyReLU(0.1),
+                       last conv 3 maps (4.2)                       conv 128 -> 3 (slope **invented**)
+=====================  ==========================================  =============================================
 
-Deformable-kernel conv (eq. 11; :class:`~vsrbench.models.layers.DeformableKernelConv2d`): the kernel
-is resampled at ``k + dk`` (bilinear on a learnable 4x4 weight grid per input/output channel pair, as
-the authors' later code; taps at grid positions 0, 1.5, 3; clamped to the grid) **and** the input at
-``p + p_k + dp_k``, modulated by a mask (DCNv2). ``dk``, ``dp`` and the mask come from a 3x3 conv on
-the layer's input (5 x 9 channels, shared by all channels; zero-initialised: a fresh layer is the
-regular resampled kernel at mask 0.5, DCNv2's initialisation).
+Widths and Table 3 (IntVID x16 ablation: backbone 26.1 M -> + channel attention 26.3 M -> + DKC Align
+27.0 M -> + DKSA 29.5 M): every DK and deformable-conv layer reads 128 channels and every hidden one
+writes 128 (section 4.2); only output heads differ (216 = offsets + masks, 1 = the map). Arithmetic
+(3x3 conv ``a -> b`` = ``9ab + b``; a DK layer ``a -> b`` = ``9ab + b`` (grid) + ``9a*36 + 36`` (generator)):
 
-Widths (**choice**, from Table 3 of the paper, the IntVID x16 ablation: backbone 26.1 M -> + channel
-attention 26.3 M -> + DKC Align 27.0 M -> + DKSA 29.5 M): the paper gives neither internal width, and
-the 128-channel reading of the authors' later code overshoots (Align +0.83 M, DKSA +3.34 M). With
-nf = 128:
-
-* ``align_width`` = nf / 2 = 64 (the width of the authors' code fragments) gives Align +0.678 M
-  (Table 3: +0.7; 56 gives 0.61 M, 72 gives 0.74 M);
-* ``dksa_width`` = 5 nf / 8 = 80 with five (level 1: four) DK convs gives DKSA +2.528 M (Table 3:
-  +2.5; 72 gives 2.14 M, 88 gives 2.95 M): the only multiple of 8 inside Table 3's rounding.
+* Align = f ``295,040`` + DK 128 -> 216 ``249,048 + 41,508`` + DConv ``147,584`` = **733,180** (27.01 M:
+  Table 3's 27.0). A second DK layer would add 189,092 (full) or 42,788 (depthwise): 0.92 / 0.78 M, out
+  of Table 3's rounding; a 4x4 weight grid makes the offset head alone 442,584 (Align 0.93 M).
+* DKSA at levels 2-4 = conv ``147,584`` + 3 x ``189,092`` + one-channel ``1,153 + 41,508`` = 757,521;
+  light level 1 = ``147,584 + 42,661`` = 190,245; DKSA = 3 x 757,521 + 190,245 = **2,462,808**. (Two
+  full DK layers per level give 2.27 M, four 3.03 M; a light level with one full layer 2.65 M.)
+* Eq. 11's modulation mask (DCNv2's ``+K`` generator channels, about 0.15 M over the model) is dropped:
+  the paper gives it no mask.
 
 Parameters at the defaults (``channel_attention``, ``align``, ``dksa`` switch the modules off, as the
-ablation does): backbone 26,117,772; + channel attention 26,281,572 (+163,800); + DKC Align
-26,959,306 (+677,734); + DKSA 29,487,045 (+2,527,739) -- each rounds to Table 3's value.
+ablation does): backbone 26,117,772; + channel attention 26,281,572; + DKC Align 27,014,752; + DKSA
+29,477,560 -- each rounds to Table 3's value. The authors' later code fragments (64 channels, six
+depthwise DK layers on a 4x4 grid, stride-2 DKSA) are reachable through the constructor arguments.
 """
 
 from __future__ import annotations
@@ -64,8 +83,8 @@ from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["DeformableKernelConv2d", "DKCAlign", "DKSA", "RCAB", "DKSAN"]
 
-ALIGN_WIDTH_RATIO = (1, 2)  # align_width = nf * 1 / 2: 64 at nf = 128
-DKSA_WIDTH_RATIO = (5, 8)  # dksa_width = nf * 5 / 8: 80 at nf = 128
+ALIGN_WIDTH_RATIO = (1, 1)  # align_width = nf: 128 filters (section 4.2)
+DKSA_WIDTH_RATIO = (1, 1)  # dksa_width = nf: 128 filters (section 4.2)
 
 
 def _width(nf: int, width: int | None, ratio: tuple[int, int]) -> int:
@@ -82,12 +101,12 @@ class DKCAlign(nn.Module):
       input at ``p + p_k + dp_k``): ``n_dk - 1`` depthwise ones at ``width`` (+ LeakyReLU(0.1)), the
       last a full one ``width -> 3 * groups * 9`` whose output *is* the offsets and masks (split
       ``o1, o2, m``; ``offset = cat(o1, o2)``, ``mask = sigmoid(m)``: the BasicSR DCNv2Pack layout).
-      It starts at zero (offsets 0, masks 0.5: BasicSR practice);
+      It starts at zero (offsets 0, masks 0.5: BasicSR practice). The DK layers have no mask (eq. 11);
     * ``DConv``: a modulated deformable 3x3 conv ``nf -> nf`` with ``groups`` deformable groups.
     """
 
-    def __init__(self, nf: int = 128, width: int | None = None, groups: int = 8, n_dk: int = 6,
-                 weight_grid: int = 4):
+    def __init__(self, nf: int = 128, width: int | None = None, groups: int = 8, n_dk: int = 1,
+                 weight_grid: int = 3):
         super().__init__()
         if n_dk < 1:
             raise ValueError(f"DKCAlign: n_dk must be >= 1 (the last deformable-kernel layer outputs the offsets), "
@@ -125,7 +144,7 @@ class DKSA(nn.Module):
     multiplies every feature channel.
     """
 
-    def __init__(self, nf: int = 128, width: int | None = None, n_dk: int = 5, weight_grid: int = 4):
+    def __init__(self, nf: int = 128, width: int | None = None, n_dk: int = 4, weight_grid: int = 3):
         super().__init__()
         if n_dk < 1:
             raise ValueError(f"DKSA: n_dk must be >= 1 (the last deformable-kernel layer gives the map), got {n_dk}")
@@ -169,7 +188,7 @@ class RCAB(nn.Module):
 class _Level(nn.Module):
     def __init__(self, nf: int, n_rcab: int, reduction: int, dksa_layers: int, first: bool, nframes: int,
                  groups: int, n_resblocks: int, n_align_dk: int, align_width: int | None = None,
-                 dksa_width: int | None = None, weight_grid: int = 4, channel_attention: bool = True,
+                 dksa_width: int | None = None, weight_grid: int = 3, channel_attention: bool = True,
                  align: bool = True, dksa: bool = True):
         super().__init__()
         self.first = first
@@ -220,22 +239,24 @@ class DKSAN(nn.Module):
         n_rcabs: RCABs per level (30, 20, 15, 10).
         reduction: channel-attention reduction (16).
         n_resblocks: residual blocks of the level-1 feature extractor (5).
-        n_align_dk: deformable-kernel convs in DKC Align's ``D`` (6; the last outputs the offsets/masks).
-        dksa_layers: deformable-kernel convs in DKSA, levels >= 2 (5; the last outputs the map).
-        dksa_light_layers: deformable-kernel convs in the light level-1 DKSA (4; a choice).
+        n_align_dk: deformable-kernel convs in DKC Align's ``D`` (1, the one that outputs the
+            offsets/masks; more add depthwise ones before it, as the authors' later code's 6).
+        dksa_layers: deformable-kernel convs in DKSA, levels >= 2 (4; the last outputs the map).
+        dksa_light_layers: deformable-kernel convs in the light level-1 DKSA (1: the map; a reading).
         groups: deformable groups of the alignment DConv (8).
-        align_width: width of ``f`` and ``D`` in DKC Align (``None``: ``nf / 2``, 64 at the defaults).
-        dksa_width: width of DKSA's conv and deformable-kernel convs (``None``: ``5 nf / 8``, 80).
-        weight_grid: side of every deformable-kernel conv's learnable weight grid (4).
+        align_width: width of ``f`` and ``D`` in DKC Align (``None``: ``nf``, 128 filters: section 4.2).
+        dksa_width: width of DKSA's conv and deformable-kernel convs (``None``: ``nf``, 128).
+        weight_grid: side of every deformable-kernel conv's learnable weight grid (3, a reading; the
+            authors' later code uses 4).
         channel_attention, align, dksa: switch the RCABs' channel attention, DKC Align (off: the 7
             extracted features go straight into the fusion) and DKSA (off: ``f + RCABs(f)``) on or
             off: Table 3's ablation ladder.
     """
 
     def __init__(self, scale: int = 16, nf: int = 128, nframes: int = 7, n_rcabs=(30, 20, 15, 10),
-                 reduction: int = 16, n_resblocks: int = 5, n_align_dk: int = 6, dksa_layers: int = 5,
-                 dksa_light_layers: int = 4, groups: int = 8, align_width: int | None = None,
-                 dksa_width: int | None = None, weight_grid: int = 4, channel_attention: bool = True,
+                 reduction: int = 16, n_resblocks: int = 5, n_align_dk: int = 1, dksa_layers: int = 4,
+                 dksa_light_layers: int = 1, groups: int = 8, align_width: int | None = None,
+                 dksa_width: int | None = None, weight_grid: int = 3, channel_attention: bool = True,
                  align: bool = True, dksa: bool = True):
         super().__init__()
         n_rcabs = tuple(n_rcabs)
@@ -273,20 +294,21 @@ DKSAN_CARD = ModelCard(
     checkpoint_url=None,
     checkpoint_name=None,
     notes=(
-        "No official code or weights. Written from the paper's text, eqs. 10-11 and Table 3: DKC Align's "
-        "deformable-kernel layers D output the offsets and masks themselves (neighbours only; the reference "
-        "passes unaligned into the fusion); each DK conv resamples its kernel (k + dk, 4x4 weight grid) and "
-        "its input (p + p_k + dp_k, modulated); DKSA = conv + stacked DK convs to a one-channel sigmoid map "
-        "(light: 4 DK convs in level 1, 5 elsewhere). Internal widths chosen to match Table 3's per-module "
-        "counts: Align width 64 (+0.68 M), DKSA width 80 (+2.53 M); 29.49 M in total (paper 29.5 M)."
+        "No official code or weights. Written from the paper's text, eqs. 9-12, section 4.2 and Table 3; "
+        "the card table (paper says / vsrbench does / why) is the module docstring of vsrbench.models.dksan. "
+        "128 filters in every deformable-kernel and deformable-conv layer (4.2); DK layers follow eq. 11 "
+        "(kernel at k + dk on a 3x3 grid, input at p + p_k + dp_k, no mask); DKC Align = conv + one DK layer "
+        "giving the DConv's offsets and masks (eq. 10) + modulated DConv (8 groups); DKSA = conv + 3 DK "
+        "layers + a one-channel DK map (light level 1: conv + the map). Align +0.733 M, DKSA +2.463 M, "
+        "29.48 M in total (Table 3: 27.0 -> 29.5 M)."
     ),
 )
 
 
 @register_model("dksan", DKSAN_SPEC, DKSAN_CARD)
 def dksan(scale: int = 16, nf: int = 128, nframes: int = 7, n_rcabs=(30, 20, 15, 10), reduction: int = 16,
-          n_resblocks: int = 5, n_align_dk: int = 6, dksa_layers: int = 5, dksa_light_layers: int = 4,
-          groups: int = 8, align_width: int | None = None, dksa_width: int | None = None, weight_grid: int = 4,
+          n_resblocks: int = 5, n_align_dk: int = 1, dksa_layers: int = 4, dksa_light_layers: int = 1,
+          groups: int = 8, align_width: int | None = None, dksa_width: int | None = None, weight_grid: int = 3,
           channel_attention: bool = True, align: bool = True, dksa: bool = True) -> DKSAN:
     return DKSAN(scale=scale, nf=nf, nframes=nframes, n_rcabs=n_rcabs, reduction=reduction,
                  n_resblocks=n_resblocks, n_align_dk=n_align_dk, dksa_layers=dksa_layers,

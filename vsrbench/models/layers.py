@@ -279,37 +279,44 @@ def deformable_kernel_conv2d(
 
 
 class DeformableKernelConv2d(nn.Module):
-    """Deformable-kernel conv (eq. 11) whose ``dk``, ``dp`` and mask come from the layer's own input.
+    """Deformable-kernel conv (eq. 11) whose ``dk`` and ``dp`` come from the layer's own input.
 
-    A ``k x k`` conv (``C_in -> 5K`` channels: ``dk`` (2K), ``dp`` (2K), mask logits (K); shared by
-    all channels, the DCN / Deformable Kernels generator) predicts them; it starts at zero, so a
-    fresh layer samples the regular grid with mask ``sigmoid(0) = 0.5`` (DCNv2's initialisation).
+    A ``k x k`` conv (``C_in -> 4K`` channels: ``dk`` (2K) then ``dp`` (2K); shared by all channels,
+    the DCN / Deformable Kernels generator) predicts them; it starts at zero, so a fresh layer is the
+    regular conv of the resampled kernel. Eq. 11 has no modulation mask, so by default there is none;
+    ``modulated=True`` adds one (``+ K`` mask logits, ``sigmoid``, DCNv2's; 0.5 when fresh).
     The weight grid is ``weight_grid x weight_grid`` (4: the authors' later code; 3: kernel space =
-    kernel, Gao et al.'s default). ``groups = in_channels = out_channels`` makes it depthwise.
+    kernel). ``groups = in_channels = out_channels`` makes it depthwise.
     """
 
     def __init__(self, in_channels: int, out_channels: int | None = None, kernel_size: int = 3,
-                 weight_grid: int = 4, groups: int = 1):
+                 weight_grid: int = 4, groups: int = 1, modulated: bool = False):
         super().__init__()
         out_channels = in_channels if out_channels is None else out_channels
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"DeformableKernelConv2d: {in_channels} -> {out_channels} channels in {groups} groups")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.weight_grid, self.groups = kernel_size, weight_grid, groups
+        self.modulated = bool(modulated)
         kk = kernel_size * kernel_size
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, weight_grid, weight_grid))
         self.bias = nn.Parameter(torch.empty(out_channels))
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         bound = 1.0 / math.sqrt(in_channels // groups * kk)
         nn.init.uniform_(self.bias, -bound, bound)
-        self.conv_offset = nn.Conv2d(in_channels, 5 * kk, kernel_size, 1, kernel_size // 2)
+        self.conv_offset = nn.Conv2d(in_channels, (5 if self.modulated else 4) * kk, kernel_size, 1, kernel_size // 2)
         nn.init.zeros_(self.conv_offset.weight)
         nn.init.zeros_(self.conv_offset.bias)
 
-    def offsets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(dk, dp, mask)`` for input ``x``: ``B x 2K``, ``B x 2K``, ``B x K`` (sigmoid) ``x H x W``."""
+    def offsets(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(dk, dp, mask)`` for input ``x``: ``B x 2K``, ``B x 2K``, ``B x K`` (sigmoid; ``None`` when
+        not ``modulated``) ``x H x W``."""
         kk = self.kernel_size * self.kernel_size
-        dk, dp, m = torch.split(self.conv_offset(x), (2 * kk, 2 * kk, kk), dim=1)
+        out = self.conv_offset(x)
+        if not self.modulated:
+            dk, dp = torch.split(out, (2 * kk, 2 * kk), dim=1)
+            return dk, dp, None
+        dk, dp, m = torch.split(out, (2 * kk, 2 * kk, kk), dim=1)
         return dk, dp, torch.sigmoid(m)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

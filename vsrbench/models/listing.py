@@ -39,7 +39,7 @@ BUILTIN: dict[str, Listing] = {
     "fstrn": Listing("vsrbench.models.fstrn",
                      ModelSpec(task="vsr", frames_in=5, frames_out=1, colour="y", scales=(4,)), 426_561),
     "dksan": Listing("vsrbench.models.dksan",
-                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="rgb", scales=(16,)), 29_487_045),
+                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="rgb", scales=(16,)), 29_477_560),
     "zsm": Listing("vsrbench.models.zsm",
                    ModelSpec(task="stvsr", frames_in=4, frames_out=7, colour="rgb", scales=(4,), spatial_multiple=4),
                    11_102_771, "xiang2020zooming.pth", "https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020"),
