@@ -1,32 +1,51 @@
 """LCVSR: dynamic local filter network (DLFN) + global refinement network (GRN), seed 000.
 
-Written from the architecture facts (``architectures.md``); no code or weights are public.
-``B x 7 x 1 x H x W`` (Y channel in [0, 1]) -> ``B x 1 x 1 x rH x rW`` (centre frame, Y).
+Written from the paper (``shared/reference/papers/lcvsr.txt``) and ``architectures.md``; no code or
+weights are public. ``B x 7 x 1 x H x W`` (Y channel in [0, 1]) -> ``B x 1 x 1 x rH x rW`` (centre, Y).
 
-* **LFGN** (local filter generation): the 7 frames are channels (C = 7). A stem conv (C -> 64) and
-  four densely connected sub-blocks (each fed the concatenation of the stem and all earlier
-  sub-blocks; each = one depth-enlarging ResBlock with a 1x1 conv on its shortcut + three
-  shape-keeping ResBlocks; grouped 3x3 convolutions) grow the depth; a 1x1 conv maps the dense
-  concatenation to ``C' = C * s^2 * L`` (s = 3, L = r^2: 1008 channels at x4, 567 at x3), read per
-  LR pixel as ``L`` filters of shape ``C x 3 x 3``.
-* **LC layer** (eq. 2): ``out[l, p] = sum_{c, k} filt[l, c, k, p] * x[c, p + d_k]`` over the 3x3
-  neighbourhood (zero padding) and the 7 frames, no softmax on the filters (the paper does not
-  normalise them, unlike DUF). Vectorised as ``F.unfold(x, 3, padding=1)`` contracted with the
-  filters (``einsum``), in row chunks (``lc_chunk_rows``). PixelShuffle(r) of the ``L`` maps gives
-  the provisional HR frame.
-* **GRN**: five sub-blocks (conv or transposed conv + LeakyReLU, then three ResBlocks): 1 full-res,
-  2-3 encoder (stride-2 convs, depth up), 4-5 decoder (4x4 stride-2 transposed convs); shortcuts
-  add sub-block 2's output to sub-block 4's and sub-block 1's to sub-block 5's (U-Net-style, additive)
-  ; a final 5x5 conv + LeakyReLU gives the HR frame. The HR frame is replicate-padded to a multiple
-  of 4 inside the GRN and cropped back.
-* ResBlock: ``shortcut(x) + lrelu(conv2(lrelu(conv1(x))))`` (two 3x3 convs, two LeakyReLUs).
+Model card (``paper`` = what the paper says, and where; **reading** / **invented** = a choice here):
 
-**Choices where the paper is silent** (all constructor arguments): LeakyReLU slope 0.1; stem width
-64; LFGN sub-block widths (64, 128, 256, 512) with 8 groups (a conv whose channels 8 does not divide
-uses the greatest common divisor); the final 1x1 projection to ``C'`` (so ``C'`` need not be
-divisible by the group count: 567 at x3 is odd); GRN widths (32, 64, 128); Xavier-uniform init
-(paper), zero biases. With these defaults the model has 5.88 M parameters at x4 (paper: 5.81 M,
-+1.1 %) and 5.42 M at x3 (-6.7 %: the 1x1 projection shrinks with ``C'``; the paper reports one count).
+==================  ===============================================  =========================================
+layer group         paper says                                       vsrbench does (why)
+==================  ===============================================  =========================================
+input               3.1: C = 7 LR frames (Y), eq. 3                  the 7 frames as 7 channels
+LFGN stem           not described                                    conv 3x3 7 -> 32 + LeakyReLU (**invented**:
+                                                                     the sub-blocks need a first depth)
+LFGN sub-blocks     3.1 "four sub-blocks ... one ResBlock for depth  sub-block k: ResBlock w_{k-1} -> w_k with a
+                    enlargement and three ResBlocks with no shape    1x1 conv on its shortcut, then three ResBlocks
+                    change"; "grouped convolutions"                  at w_k; 3x3 convs in 8 groups. Widths 32 ->
+                                                                     64, 128, 256, 512 and 8 groups **invented**
+                                                                     (sized to Table 4's 5.81 M)
+dense shortcuts     3.1 "densely connected by shortcuts ... If the   additive: sub-block k's input = the previous
+                    tensors at the two sides of a shortcut have      output + every earlier output (stem
+                    different shapes, a 1 x 1 convolution"           included), each through a 1x1 conv where
+                                                                     its depth differs (**reading**: a 1x1 that
+                                                                     makes shapes compatible implies a sum, not a
+                                                                     concatenation); the same into the head
+resize to filters   3.1: depth C -> C' = C s^2 L, resized to         a 1x1 conv 512 -> C' (**invented**: the
+                    C x sH x sW x L                                  paper's last sub-block reaches C' itself;
+                                                                     512 -> 1008 wide 3x3 convs would cost ~9 M)
+ResBlock            3.1 "two 3x3 conv layers, two LeakyReLU layers   ``shortcut(x) + lrelu(conv2(lrelu(conv1)))``;
+                    and an inner shortcut"                           slope 0.1 **invented**
+LC layer            eq. 2, s = 3                                     unfold + einsum, zero padding, no softmax
+pixel shuffle       3.1 "pixel-shuffle network"                      PixelShuffle(r), L = r^2 maps
+GRN                 3.2: five sub-blocks, conv / transposed conv +   1: conv 1 -> 64; 2-3: stride-2 convs (128,
+                    LeakyReLU then three ResBlocks "structurally     256); 4-5: 4x4 stride-2 transposed convs;
+                    the same as those in the DLFN"; encoder 2-3,     ResBlocks grouped like the DLFN's (8 groups);
+                    decoder 4-5; shortcuts; final 5x5 conv +         shortcuts 2 -> 4 and 1 -> 5 added
+                    LeakyReLU                                        (**reading**, U-Net style); widths 64 /
+                                                                     128 / 256 **invented**; 5x5 conv + LeakyReLU
+init                4.x: Xavier                                      Xavier-uniform, zero biases
+==================  ===============================================  =========================================
+
+Parameter arithmetic at x4 (C' = 7 * 9 * 16 = 1008; a grouped 3x3 conv ``a -> b`` = ``9ab/8 + b``):
+
+* LFGN 3,960,048 = stem 2,048 + sub-blocks 37,184 + 147,584 + 588,032 + 2,347,520 (each: the enlarging
+  ResBlock with its 1x1 shortcut + three shape-keeping ones; the last: 147,968 + 295,424 + 131,584 =
+  574,976, + 3 x 590,848) + dense 1x1s 2,112 + 12,544 + 58,112 + 247,808 + head 517,104 (512 x 1008 + 1008);
+* GRN 1,749,505 = convs 640 + 73,856 + 295,168 + 524,416 + 131,136 + 1,601, ResBlocks 28,032 + 111,360 +
+  443,904 + 111,360 + 28,032;
+* total **5,709,553** (paper, Table 4: 5.81 M; -1.7 %). At x3 (C' = 567) the head shrinks: 5,483,320.
 
 **Memory**: in eval mode the LFGN + LC layer run in horizontal strips of ``tile_rows`` LR rows with a
 halo covering the LFGN's receptive field (``tile_halo``, default = that radius), so the 1008-channel
@@ -95,39 +114,55 @@ class _ResBlock(nn.Module):
 
 
 class LFGN(nn.Module):
-    """Local filter generation network: ``B x C x H x W`` -> ``B x C' x H x W`` filters."""
+    """Local filter generation network: ``B x C x H x W`` -> ``B x C' x H x W`` filters.
+
+    ``stem`` conv (C -> ``stem``) + LeakyReLU, then four sub-blocks; sub-block ``k`` = one ResBlock that
+    enlarges the depth ``w_{k-1} -> w_k`` (1x1 conv on its shortcut) + ``n_keep`` shape-keeping
+    ResBlocks. Dense shortcuts, additive: the input of sub-block ``k`` (and of the ``head``) is the sum
+    of the stem's and every earlier sub-block's output, each through a 1x1 conv where its depth differs
+    (``dense[k][j]``; ``None`` = the identity: same shape). ``head``: 1x1 conv to ``C'``.
+    """
 
     def __init__(self, in_channels: int, out_channels: int, stem: int = 64, widths=(64, 128, 256, 512),
                  groups: int = 8, n_keep: int = 3, slope: float = 0.1):
         super().__init__()
         self.slope = slope
         self.stem = nn.Conv2d(in_channels, stem, 3, 1, 1)
-        blocks = []
-        cin = stem
-        for wdt in widths:
-            blocks.append(nn.Sequential(_ResBlock(cin, wdt, groups, slope),
+        outs = (stem,) + tuple(widths)  # output depth of the stem and of each sub-block
+        blocks, dense = [], []
+        for k, wdt in enumerate(widths):
+            blocks.append(nn.Sequential(_ResBlock(outs[k], wdt, groups, slope),
                                         *[_ResBlock(wdt, wdt, groups, slope) for _ in range(n_keep)]))
-            cin += wdt
+        for k in range(1, len(outs)):  # destination: sub-block k's input (k = len(widths): the head's)
+            # sources: the stem and the sub-blocks before the one feeding it directly (outs[j], j < k)
+            dense.append(nn.ModuleList(nn.Conv2d(outs[j], outs[k], 1) if outs[j] != outs[k] else nn.Identity()
+                                       for j in range(k)))
         self.blocks = nn.ModuleList(blocks)
-        self.head = nn.Conv2d(cin, out_channels, 1)
+        self.dense = nn.ModuleList(dense)
+        self.head = nn.Conv2d(outs[-1], out_channels, 1)
         #: rows of context one output row depends on (3x3 convs only)
         self.receptive_radius = 1 + len(widths) * 2 * (1 + n_keep)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = [F.leaky_relu(self.stem(x), self.slope)]
-        for blk in self.blocks:
-            feats.append(blk(torch.cat(feats, 1) if len(feats) > 1 else feats[0]))
-        return self.head(torch.cat(feats, 1))
+        for k, blk in enumerate(self.blocks):
+            inp = feats[-1]
+            if k > 0:
+                inp = inp + sum(s(f) for s, f in zip(self.dense[k - 1], feats[: k]))
+            feats.append(blk(inp))
+        out = feats[-1] + sum(s(f) for s, f in zip(self.dense[-1], feats[:-1]))
+        return self.head(out)
 
 
 class GRN(nn.Module):
     """Global refinement network (5 sub-blocks, encoder-decoder, final 5x5 conv + LeakyReLU)."""
 
-    def __init__(self, channels: int = 1, widths=(32, 64, 128), n_res: int = 3, slope: float = 0.1):
+    def __init__(self, channels: int = 1, widths=(32, 64, 128), n_res: int = 3, slope: float = 0.1, groups: int = 8):
         super().__init__()
         w0, w1, w2 = widths
         self.slope = slope
-        rb = lambda c: nn.Sequential(*[_ResBlock(c, c, 1, slope) for _ in range(n_res)])  # noqa: E731
+        # ResBlocks "structurally the same as those in the DLFN": grouped like them
+        rb = lambda c: nn.Sequential(*[_ResBlock(c, c, groups, slope) for _ in range(n_res)])  # noqa: E731
         self.head1, self.body1 = nn.Conv2d(channels, w0, 3, 1, 1), rb(w0)
         self.head2, self.body2 = nn.Conv2d(w0, w1, 3, 2, 1), rb(w1)
         self.head3, self.body3 = nn.Conv2d(w1, w2, 3, 2, 1), rb(w2)
@@ -161,8 +196,8 @@ class LCVSR(nn.Module):
         lc_chunk_rows: row chunk of the LC layer contraction.
     """
 
-    def __init__(self, scale: int = 4, nframes: int = 7, filter_size: int = 3, lfgn_stem: int = 64,
-                 lfgn_widths=(64, 128, 256, 512), lfgn_groups: int = 8, grn_widths=(32, 64, 128),
+    def __init__(self, scale: int = 4, nframes: int = 7, filter_size: int = 3, lfgn_stem: int = 32,
+                 lfgn_widths=(64, 128, 256, 512), lfgn_groups: int = 8, grn_widths=(64, 128, 256),
                  slope: float = 0.1, tile_rows: int = 48, tile_halo: int | None = None, lc_chunk_rows: int = 16):
         super().__init__()
         if filter_size != 3:
@@ -172,7 +207,7 @@ class LCVSR(nn.Module):
         self.n_maps = scale * scale
         self.lfgn = LFGN(nframes, nframes * 9 * self.n_maps, lfgn_stem, tuple(lfgn_widths), lfgn_groups, 3, slope)
         self.shuffle = nn.PixelShuffle(scale)
-        self.grn = GRN(1, tuple(grn_widths), 3, slope)
+        self.grn = GRN(1, tuple(grn_widths), 3, slope, lfgn_groups)
         self.tile_rows = tile_rows
         self.tile_halo = self.lfgn.receptive_radius + 1 if tile_halo is None else tile_halo
         self.lc_chunk_rows = lc_chunk_rows
@@ -210,13 +245,17 @@ LCVSR_SPEC = ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="y", scales
 LCVSR_CARD = ModelCard(
     paper="LCVSR: video super-resolution with a dynamic local filter network and a global refinement network (seed 000)",
     reported_params_m=5.81,
-    notes="No official code or weights. Implementation from the paper; 5.88 M parameters at x4 (5.42 M at x3) with defaults.",
+    notes=("No official code or weights. Implementation from the paper (section 3, Table 4); the card table "
+           "(paper says / vsrbench does / why) is the module docstring of vsrbench.models.lcvsr. LFGN: four "
+           "sub-blocks, each a depth-enlarging ResBlock with a 1x1 shortcut + three shape-keeping ResBlocks, "
+           "additive dense shortcuts with 1x1 convs where depths differ; GRN ResBlocks grouped like the DLFN's. "
+           "5.71 M parameters at x4 (paper 5.81 M), 5.48 M at x3."),
 )
 
 
 @register_model("lcvsr", LCVSR_SPEC, LCVSR_CARD)
-def lcvsr(scale: int = 4, nframes: int = 7, filter_size: int = 3, lfgn_stem: int = 64,
-          lfgn_widths=(64, 128, 256, 512), lfgn_groups: int = 8, grn_widths=(32, 64, 128), slope: float = 0.1,
+def lcvsr(scale: int = 4, nframes: int = 7, filter_size: int = 3, lfgn_stem: int = 32,
+          lfgn_widths=(64, 128, 256, 512), lfgn_groups: int = 8, grn_widths=(64, 128, 256), slope: float = 0.1,
           tile_rows: int = 48, tile_halo: int | None = None, lc_chunk_rows: int = 16) -> LCVSR:
     if scale not in (3, 4):
         raise ValueError(f"LCVSR supports scales 3 and 4, got {scale}")

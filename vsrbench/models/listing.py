@@ -35,7 +35,7 @@ BUILTIN: dict[str, Listing] = {
     "nearest": Listing("vsrbench.models.interpolation", _INTERP, 0),
     "lanczos": Listing("vsrbench.models.interpolation", _INTERP, 0),
     "lcvsr": Listing("vsrbench.models.lcvsr",
-                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="y", scales=(3, 4)), 5_423_416),
+                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="y", scales=(3, 4)), 5_483_320),
     "fstrn": Listing("vsrbench.models.fstrn",
                      ModelSpec(task="vsr", frames_in=5, frames_out=1, colour="y", scales=(4,)), 426_561),
     "dksan": Listing("vsrbench.models.dksan",
