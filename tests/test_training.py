@@ -60,6 +60,13 @@ def test_paper_recipe_two_iterations(home, tmp_path, capsys, model, patch):
     moved = max((p - q).abs().max().item() for p, q in zip(net.state_dict().values(), fresh.state_dict().values())
                 if p.is_floating_point())
     assert moved > 0  # two Adam steps changed the weights
+    if model == "zsm":  # the journal's training: rho and the cyclic losses, training-only
+        assert info["recipe"]["cyclic"] is True and info["recipe"]["charbonnier_eps"] == 1e-3
+        assert sum(p.numel() for p in net.parameters()) == 11_102_771 and "aux" not in net.state_dict()
+        rho = ck["aux"]
+        assert set(rho) >= {"conv_last.weight", "body.0.conv1.weight"} and len(rho) == 4 * 5 + 2
+        n_net = len(list(net.parameters()))
+        assert len(ck["optimizer"]["state"]) == n_net + len(rho)  # Adam stepped rho too
 
 
 def _tiny_fstrn(iters):
@@ -314,3 +321,32 @@ def test_validation_through_the_harness_leaves_the_weights_alone(home, tmp_path)
         train("fstrn", out=tmp_path / "v2", recipe=rec, device="cpu", progress=False, val_suite="vid4")
     with pytest.raises(VsrbenchError, match="validation suite demo-x16 is x16, the run trains x4"):
         train("fstrn", out=tmp_path / "v3", recipe=rec, device="cpu", progress=False, val_suite="demo-x16")
+
+
+def test_zsm_cyclic_losses_follow_eqs_8_to_10():
+    """rho turns the interpolated features into LR frames 2t (eq. 8); the interpolated features,
+    interpolated again, into LR frames 2t+1 of the inner inputs (eq. 9); the HR output is the
+    network's own (rho is not part of it)."""
+    from vsrbench.training.loop import _batch_loss, charbonnier_loss
+    from vsrbench.training.zsm_cyclic import ZSMCyclic
+
+    torch.manual_seed(0)
+    net = create_model("zsm", nf=8, groups=2, front_RBs=1, back_RBs=1)
+    cyc = ZSMCyclic(net, blocks=1)
+    lr_all = torch.rand(1, 7, 3, 6, 10)
+    y, first, tgt1, second, tgt2 = cyc(lr_all)
+    torch.testing.assert_close(y, net(lr_all[:, ::2]))
+    assert first.shape == (1, 3, 3, 6, 10) and second.shape == (1, 2, 3, 6, 10)
+    torch.testing.assert_close(tgt1, lr_all[:, [1, 3, 5]])
+    torch.testing.assert_close(tgt2, lr_all[:, [2, 4]])
+    _, l1, inter = net.forward_features(lr_all[:, ::2])
+    by_hand = cyc.rho(inter[0])[..., :6, :10]  # the padded 8 x 12 features, cropped back
+    torch.testing.assert_close(first[0], by_hand)
+    rec = get_recipe("paper", "zsm").replace(cyclic_weights=(1.0, 0.5, 0.25))
+    gt = torch.rand(1, 7, 3, 24, 40)
+    loss = _batch_loss((y, first, tgt1, second, tgt2), gt, rec, charbonnier_loss)
+    expected = (charbonnier_loss(y, gt) + 0.5 * charbonnier_loss(first, tgt1)
+                + 0.25 * charbonnier_loss(second, tgt2))
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert cyc.rho.conv_last.weight.grad.abs().sum() > 0 and net.fusion.weight.grad.abs().sum() > 0

@@ -223,25 +223,36 @@ class ZoomingSlowMo(nn.Module):
         self.HRconv = nn.Conv2d(nf, nf, 3, 1, 1)
         self.conv_last = nn.Conv2d(nf, 3, 3, 1, 1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pyramid(self, l1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The L2, L3 levels of ``(B*N) x nf x H x W`` L1 features (strided convs + LeakyReLU)."""
+        l2 = _lrelu(self.fea_L2_conv2(_lrelu(self.fea_L2_conv1(l1))))
+        return l2, _lrelu(self.fea_L3_conv2(_lrelu(self.fea_L3_conv1(l2))))
+
+    def interpolate(self, levels: list[torch.Tensor]) -> torch.Tensor:
+        """Frame feature interpolation between each neighbour pair: ``levels`` = [L1, L2, L3], each
+        ``B x N x nf x h x w``; returns the ``B x (N-1) x nf x H x W`` missing features (one batch)."""
+        b, n = levels[0].shape[:2]
+        p1 = [t[:, :-1].reshape(b * (n - 1), *t.shape[2:]) for t in levels]
+        p2 = [t[:, 1:].reshape(b * (n - 1), *t.shape[2:]) for t in levels]
+        return self.fusion(self.pcd_align(p1, p2)).reshape(b, n - 1, *levels[0].shape[2:])
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """``(output, L1 features B x N x nf x H x W, interpolated features B x (N-1) x nf x H x W or
+        None)``; ``H``, ``W`` are the padded sizes (training reads the features; inference the output)."""
         if x.dim() != 5 or x.shape[2] != 3:
             raise ValueError(f"ZoomingSlowMo expects B x N x 3 x H x W, got {tuple(x.shape)}")
         b, n, _, h0, w0 = x.shape
         x, _, _ = pad_to_multiple(x, 4)
         h, w = x.shape[-2:]
         l1 = self.feature_extraction(_lrelu(self.conv_first(x.reshape(b * n, 3, h, w))))
-        l2 = _lrelu(self.fea_L2_conv2(_lrelu(self.fea_L2_conv1(l1))))
-        l3 = _lrelu(self.fea_L3_conv2(_lrelu(self.fea_L3_conv1(l2))))
+        l2, l3 = self.pyramid(l1)
         l1 = l1.reshape(b, n, self.nf, h, w)
         l2 = l2.reshape(b, n, self.nf, h // 2, w // 2)
         l3 = l3.reshape(b, n, self.nf, h // 4, w // 4)
 
-        feats = [l1[:, 0]]
+        feats, inter = [l1[:, 0]], None
         if n > 1:
-            # all N-1 pairs in one batch
-            p1 = [t[:, :-1].reshape(b * (n - 1), *t.shape[2:]) for t in (l1, l2, l3)]
-            p2 = [t[:, 1:].reshape(b * (n - 1), *t.shape[2:]) for t in (l1, l2, l3)]
-            inter = self.fusion(self.pcd_align(p1, p2)).reshape(b, n - 1, self.nf, h, w)
+            inter = self.interpolate([l1, l2, l3])  # all N-1 pairs in one batch
             for i in range(n - 1):
                 feats += [inter[:, i], l1[:, i + 1]]
         seq = torch.stack(feats, 1)  # B x (2N-1) x nf x H x W
@@ -252,7 +263,10 @@ class ZoomingSlowMo(nn.Module):
         y = _lrelu(self.pixel_shuffle(self.upconv2(y)))
         y = self.conv_last(_lrelu(self.HRconv(y)))
         y = y.reshape(b, t, 3, 4 * h, 4 * w)
-        return y[..., : 4 * h0, : 4 * w0]
+        return y[..., : 4 * h0, : 4 * w0], l1, inter
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[0]
 
 
 ZSM_SPEC = ModelSpec(

@@ -200,6 +200,8 @@ class TrainDataset(Dataset):
         y, x, ph, pw = plan["y"], plan["x"], self.patch_h, self.patch_w
         gt_idx = [idx[len(idx) // 2]] if self.recipe.target == "centre" else idx  # decode only what supervises
         gt = [self._gt.read(clip, i)[y * s:(y + ph) * s, x * s:(x + pw) * s] for i in gt_idx]
-        in_idx = idx[::2] if self.recipe.input_frames == "odd" else idx
+        # ZSM's cyclic losses need every LR frame (the loop feeds the odd ones to the network)
+        odd_only = self.recipe.input_frames == "odd" and not getattr(self.recipe, "cyclic", False)
+        in_idx = idx[::2] if odd_only else idx
         lr = [self._lr_frame(clip, i)[y:y + ph, x:x + pw] for i in in_idx]
         return self._to_tensor(lr, plan), self._to_tensor(gt, plan)

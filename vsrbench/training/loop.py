@@ -276,6 +276,32 @@ def _summary_writer_class():
     return SummaryWriter
 
 
+def _cyclic_parts(net: nn.Module, rec: Recipe, dev: torch.device):
+    """ZSM's training-only LR synthesis module with the network (``None`` unless ``rec.cyclic``)."""
+    if not rec.cyclic:
+        return None
+    from vsrbench.models.zsm import ZoomingSlowMo
+    from vsrbench.training.zsm_cyclic import ZSMCyclic
+
+    if not isinstance(net, ZoomingSlowMo) or rec.input_frames != "odd":
+        raise VsrbenchError(f"recipe {rec.name}: the cyclic losses are Zooming Slow-Mo's (odd input frames); "
+                            f"set cyclic=False for model {rec.model!r}")
+    return ZSMCyclic(net, rec.cyclic_blocks).to(dev)
+
+
+def _batch_loss(out, gt_b: torch.Tensor, rec: Recipe, loss_fn) -> torch.Tensor:
+    """The recipe's loss; with ``cyclic``: eq. 10, ``l1 lrec + l2 li1 + l3 li2`` (eqs. 7-9)."""
+    eps = rec.charbonnier_eps
+    if not rec.cyclic:
+        return loss_fn(out.float(), gt_b, eps)
+    pred, first, tgt1, second, tgt2 = out
+    w1, w2, w3 = rec.cyclic_weights
+    loss = w1 * loss_fn(pred.float(), gt_b, eps) + w2 * loss_fn(first.float(), tgt1, eps)
+    if second is not None:
+        loss = loss + w3 * loss_fn(second.float(), tgt2, eps)
+    return loss
+
+
 def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist, t_start: float, *, out: Path,
            set: str, variant: str, seed: int, resume: bool, workers: int, backend, home, progress: bool, amp: bool,
            stop_after) -> TrainResult:
@@ -303,14 +329,21 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
     if not any(p.requires_grad for p in net.parameters()):
         raise VsrbenchError(f"model {model!r} has no trainable weights; train one of: zsm, fstrn, lcvsr, dksan")
     net.to(dev)
+    cyc = _cyclic_parts(net, rec, dev)
     if dist.enabled:  # each rank draws its own dropout masks
         torch.manual_seed(ddp.rank_seed(seed, dist.rank))
-    opt = torch.optim.Adam(net.parameters(), lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
+    params = list(net.parameters()) + ([] if cyc is None else list(cyc.rho.parameters()))
+    opt = torch.optim.Adam(params, lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
     sched = make_scheduler(rec, opt)
     start, plateau_acc = 0, [0.0, 0]
     if resume:
         ck = torch.load(latest, map_location="cpu", weights_only=True)
         net.load_state_dict(ck["model"])
+        if cyc is not None:
+            if not isinstance(ck.get("aux"), dict):
+                raise VsrbenchError(f"--resume: {latest} holds no LR synthesis module (aux) for the cyclic losses; "
+                                    "start a new run with --out")
+            cyc.rho.load_state_dict(ck["aux"])
         opt.load_state_dict(ck["optimizer"])
         if sched is not None:
             sched.load_state_dict(ck["scheduler"])
@@ -328,11 +361,11 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
             torch.manual_seed(ddp.rank_seed(seed * 1_000_003 + start, dist.rank))
         plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
     rows = _read_metrics(metrics_csv, start) if resume else []
-    fwd = net
+    fwd = net if cyc is None else cyc
     if dist.enabled:  # a collective: every rank has passed the checks above before rank 0 writes anything
         from torch.nn.parallel import DistributedDataParallel
 
-        fwd = DistributedDataParallel(net, device_ids=[dev.index] if dev.type == "cuda" else None)
+        fwd = DistributedDataParallel(fwd, device_ids=[dev.index] if dev.type == "cuda" else None)
     writes = dist.main  # rank 0 writes checkpoints, logs and run.json
     if writes:
         out.mkdir(parents=True, exist_ok=True)
@@ -365,6 +398,8 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
                  "sample": it * rec.batch, "plateau_acc": list(plateau_acc), "format": _FORMAT}
+        if cyc is not None:  # training-only: model.pth keeps the inference network's layout
+            state["aux"] = cyc.rho.state_dict()
         run_info["model_sha256"] = _atomic_torch_save(
             {k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()}, model_pth)
         if rec.val_suite:
@@ -405,8 +440,8 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         for lr_b, gt_b in loader:
             lr_b, gt_b = lr_b.to(dev, non_blocking=True), gt_b.to(dev, non_blocking=True)
             with torch.autocast(device_type=dev.type, dtype=amp_dtype, enabled=use_amp):
-                pred = fwd(lr_b)
-            loss = loss_fn(pred.float(), gt_b, rec.charbonnier_eps)
+                res = fwd(lr_b)
+            loss = _batch_loss(res, gt_b, rec, loss_fn)
             loss_v = float(ddp.mean_over_ranks(loss.detach(), dist))  # the global batch's loss, on every rank
             if not math.isfinite(loss_v):
                 if latest.is_file():

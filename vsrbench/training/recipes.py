@@ -39,6 +39,9 @@ class Recipe:
         checkpoint_every: iterations between ``latest.pth`` / ``model.pth`` writes.
         val_suite, val_crop: the suite (and GT centre crop) ``model.pth`` is scored on through the
             harness at every checkpoint (PSNR / SSIM into ``metrics.csv``); ``None``: no validation.
+        cyclic: ZSM's journal training (eqs. 8-10): the LR synthesis module ``rho`` (``cyclic_blocks``
+            residual blocks + a conv, training only) and the 1st / 2nd-order cyclic interpolation
+            losses, weighted ``cyclic_weights`` = (lambda1 reconstruction, lambda2, lambda3).
         chosen: what the paper does not say and what was chosen, with the reason.
     """
 
@@ -73,6 +76,9 @@ class Recipe:
     log_every: int = 10
     val_suite: str | None = None
     val_crop: tuple[int, int] | None = (128, 128)
+    cyclic: bool = False
+    cyclic_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    cyclic_blocks: int = 5
     source: str = ""
     chosen: tuple[str, ...] = field(default_factory=tuple)
 
@@ -82,6 +88,7 @@ class Recipe:
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["betas"] = list(self.betas)
+        d["cyclic_weights"] = list(self.cyclic_weights)
         d["chosen"] = list(self.chosen)
         d["val_crop"] = list(self.val_crop) if self.val_crop else None
         return d
@@ -91,12 +98,19 @@ PAPER_RECIPES: dict[str, Recipe] = {
     "zsm": Recipe(
         name="paper", model="zsm", scale=4, frames=7, input_frames="odd", target="all", colour="rgb",
         iters=600_000, batch=24, patch_h=32, patch_w=32, lr=4e-4, loss="charbonnier", scheduler="cosine",
-        eta_min=1e-7, flips=True, rotations=True, checkpoint_every=5000, val_suite="vid4",
-        source="Xiang et al., Zooming Slow-Mo, CVPR 2020: 32x32 LR patches, 4 odd frames in, 7 GT frames "
-        "(128x128) supervise, rotations 90/180/270 + horizontal flips, Charbonnier, Adam (0.9, 0.999), "
-        "cosine annealing 4e-4 -> 1e-7, batch 24",
+        eta_min=1e-7, flips=True, rotations=True, checkpoint_every=5000, val_suite="vid4", cyclic=True,
+        charbonnier_eps=1e-3,
+        source="Xiang et al., Zooming Slow-Mo (journal version), section 3.5 and Implementation Details: 32x32 "
+        "LR patches, 4 odd frames in, 7 GT frames (128x128) supervise, rotations 90/180/270 + horizontal "
+        "flips, Charbonnier with eps 1e-3 (eq. 7), Adam, cosine annealing 4e-4 -> 1e-7, batch 24; training "
+        "adds the LR synthesis module rho (k3 residual blocks + a conv) and the 1st / 2nd-order cyclic "
+        "interpolation losses on the 7 LR frames, L = l1 lrec + l2 li1 + l3 li2 (eqs. 8-10)",
         chosen=(
-            "Charbonnier eps 1e-3: the paper gives none; 1e-3 is the value the other seeds (FSTRN, DKSAN) state",
+            "lambda1 = lambda2 = lambda3 = 1: eq. 10 weights the three losses but the paper gives no values",
+            "k3 = 5 residual blocks in rho: the paper leaves k3 open; 5 = its feature extractor's k1",
+            "2nd-order interpolation (eq. 9) re-uses the network's pyramid convs, PCD alignment and fusion on "
+            "the interpolated features (the paper: 'conduct feature interpolation' on them)",
+            "Adam betas (0.9, 0.999): the paper names Adam only",
             "600k iterations: not given in architectures.md; override with --iters",
             "LR from the stored variant (bi:x4): ZSM trains on bicubic-downsampled Vimeo-90K",
         ),
