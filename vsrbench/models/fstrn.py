@@ -12,6 +12,27 @@ in the paper; ``channels=3`` for RGB) -> the centre frame ``B x 1 x C x sH x sW`
 * CRL: the LR frames upscaled by plain bilinear interpolation (``align_corners=False``) are added;
   the centre frame of the volume is returned.
 
+Model card (``paper`` = what the paper says, and where; **reading** / **invented** = a choice here):
+
+==============  ==============================================  ============================================
+layer group     paper says                                      vsrbench does (why)
+==============  ==============================================  ============================================
+input           5 LR frames, Y channel (sections 3, 4)          ``B x 5 x 1 x H x W`` Y; RGB with channels=3
+LFENet          eq. 3.1, one C3D                                Conv3d 3x3x3 C -> 64 (64 maps: **reading**,
+                                                                the paper's cost table 1 uses 64)
+FRBs            eq. 3.6 ``F_d = F_{d-1} + W_t(W_s(PReLU(.)))``,  5 FRBs, W_s 1x3x3, W_t 3x1x1, PReLU per
+                D = 5 (section 4)                               channel (per-channel slopes **invented**)
+LRL             eq. 3.7, PReLU + dropout on ``F_D + F0``;        as eq. 3.7, dropout 0.3
+                dropout 0.3 (section 4)
+LSRNet          eq. 3.4: C3D fusion, deconvolution, C3D         Conv3d 3x3x3, ConvTranspose3d kernel =
+                                                                stride = (1, s, s) (**reading**: the public
+                                                                PyTorch code), Conv3d 3x3x3 -> C
+CRL             eq. 3.8, bilinear (section 5)                   bilinear x s (align_corners False) added
+output          the centre frame                                the centre frame of the volume
+loss            eq. 3.9, Charbonnier ``sqrt(x^2 + eps^2)``      eps 1e-3 (**reading**: the paper names no
+                                                                value; architectures.md and the public code)
+==============  ==============================================  ============================================
+
 Choices where the paper is silent: zero padding in time and space ("same" convolutions), PReLU with
 one parameter per channel (64), PyTorch default initialisation. Parameters with the defaults:
 0.43 M (the facts: about 0.4-0.8 M; the paper reports no count). The loss used in training is

@@ -20,6 +20,33 @@ Data flow for ``N`` input frames (``B x N x 3 x H x W``, RGB in [0, 1], ``H``, `
 4. Reconstruction per frame: 40 residual blocks, two (conv 64->256, PixelShuffle(2), lrelu),
    ``HRconv`` + lrelu, ``conv_last`` (64->3). No global skip and no clamp.
 
+Model card, against the journal version (``shared/reference/papers/zooming-slow-mo-journal.txt``;
+``paper`` = what it says, and where; **reading** / **invented** = a choice here). The layer layout is
+fixed by the official checkpoint's keys (``zsm_state_dict_keys.txt``, strict loading):
+
+===================  ============================================  ===========================================
+layer group          paper says                                    vsrbench does (why)
+===================  ============================================  ===========================================
+feature extraction   k1 = 5 residual blocks (Implementation        ``conv_first`` + 5 residual blocks + 3-level
+                     Details)                                      pyramid (checkpoint keys)
+feature temporal     section 3.2: bidirectional deformable         PCD alignment without the cascade, both
+interpolation        sampling of F1, F3 blended by a conv          directions, ``fusion`` 1x1 128 -> 64
+deformable ConvLSTM  eqs. 5-6, bidirectional, shared weights       ``forward_net`` on the sequence and its
+                                                                   reverse, ``conv_1x1`` merges; gates i, f,
+                                                                   o, g (checkpoint layout)
+reconstruction       section 3.4: k2 = 40 residual blocks,         40 blocks, 2 x (conv, PixelShuffle(2),
+                     PixelShuffle                                  lrelu), HRconv, conv_last; no skip
+loss                 eq. 7 Charbonnier, eps = 1e-3                 the paper recipe: eps 1e-3
+LR synthesis rho     eq. 8: k3 residual blocks + a conv            training only
+                                                                   (:mod:`vsrbench.training.zsm_cyclic`);
+                                                                   k3 = 5 **invented** (not given)
+cyclic losses        eqs. 8-9 (1st / 2nd order), eq. 10 weights    the paper recipe; 2nd order re-uses the
+                     lambda1..3                                    interpolation (**reading**); lambdas = 1
+                                                                   **invented** (not given)
+activations          --                                            LeakyReLU 0.1 (facts from the checkpoint's
+                                                                   code description)
+===================  ============================================  ===========================================
+
 Implementation notes: the two LSTM directions share ``forward_net`` and run as one batch of 2B
 sequences; the N-1 frame interpolations run as one batch (same results as separate passes).
 
