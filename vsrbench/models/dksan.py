@@ -57,7 +57,7 @@ writes 128 (section 4.2); only output heads differ (216 = offsets + masks, 1 = t
   of Table 3's rounding; a 4x4 weight grid makes the offset head alone 442,584 (Align 0.93 M).
 * DKSA at levels 2-4 = conv ``147,584`` + 3 x ``189,092`` + one-channel ``1,153 + 41,508`` = 757,521;
   light level 1 = ``147,584 + 42,661`` = 190,245; DKSA = 3 x 757,521 + 190,245 = **2,462,808**. (Two
-  full DK layers per level give 2.27 M, four 3.03 M; a light level with one full layer 2.65 M.)
+  full DK layers per level give 1.90 M, four 3.03 M; a light level with one full layer 2.65 M.)
 * Eq. 11's modulation mask (DCNv2's ``+K`` generator channels, about 0.15 M over the model) is dropped:
   the paper gives it no mask.
 
