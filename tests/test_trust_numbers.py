@@ -105,3 +105,103 @@ def test_prepare_url_downloads_are_capped_at_the_catalogs_size(tmp_path, monkeyp
         assert handler.sent < 40 << 20
     finally:
         srv.shutdown()
+
+
+# ------------------------------------------------- 4 and 12. the temporal GT cache: bound, swept
+
+
+@pytest.fixture(scope="module")
+def city(shared_dir):
+    """5 frames of Vid4 city, a 64 x 96 crop; SR = bicubic x4 down and up."""
+    from vsrbench.datasets.frames import list_frames, read_frame
+    from vsrbench.degradations import imresize
+
+    gt = [np.ascontiguousarray(read_frame(p)[200:264, 300:396]) for p in list_frames(shared_dir / "data/vid4/GT/city")[:5]]
+    return [imresize(imresize(g, 1 / 4), 4) for g in gt], gt
+
+
+class _Store:
+    def __init__(self, root: Path):
+        self.path = root / "vid4" / "lmdb" / "all" / "GT.lmdb"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.meta = {"dataset": "vid4", "set": "all", "variant": "GT", "clips": [["city", [0, 4], [64, 96, 3]]]}
+        self.dataset, self.set = "vid4", "all"
+
+
+def test_a_tampered_cache_entry_is_recomputed_with_one_warning(city, tmp_path, capsys, monkeypatch):
+    import io
+
+    from vsrbench.benchmark import gt_cache as gc
+    from vsrbench.metrics import temporal as tm
+
+    monkeypatch.setattr(gc, "_warned", set())
+    sr, gt = city
+    kw = dict(store=_Store(tmp_path), clip="city", indices=range(5), scale=4, home=tmp_path / "home", use_cache=True)
+    expect = tm.temporal_metrics(sr, gt, gt_work=None)  # uncached
+    good, state = gc.cached_gt_work(gt, **kw)
+    assert state == "stored"
+    secret = tmp_path / "home" / "cache" / gc.SECRET_NAME
+    assert secret.stat().st_mode & 0o777 == 0o600 and len(secret.read_bytes()) == 64
+    path = next((tmp_path / "vid4" / "lmdb" / "all" / "cache").rglob("city-*.npz"))
+    z = dict(np.load(io.BytesIO(path.read_bytes())))
+    for tamper in ("flows+1", "mask zeroed"):
+        t = dict(z)  # same key, same stored MAC, other arrays: a valid npz
+        if tamper == "flows+1":
+            t["forward"], t["backward"] = z["forward"] + 1, z["backward"] + 1
+        else:
+            t["valid_bits"] = np.zeros_like(z["valid_bits"])
+        with open(path, "wb") as f:
+            np.savez(f, **t)
+        valid = np.unpackbits(t["valid_bits"], count=4 * 64 * 96).astype(bool).reshape(4, 64, 96)
+        fooled = tm.temporal_metrics(sr, gt, gt_work=tm.GtTemporalWork(t["forward"], t["backward"], valid))
+        assert any(fooled[k] != pytest.approx(expect[k], rel=1e-6, abs=1e-12) for k in expect), tamper  # it matters
+        monkeypatch.setattr(gc, "_warned", set())  # a fresh process
+        work, state = gc.cached_gt_work(gt, **kw)
+        assert state == "stored", tamper
+        got = tm.temporal_metrics(sr, gt, gt_work=work)
+        assert all(got[k] == pytest.approx(expect[k], abs=1e-9) for k in expect), tamper
+        err = capsys.readouterr().err
+        assert err.count("warning") == 1 and str(path) in err and "do not match its key's HMAC" in err, tamper
+        assert gc.cached_gt_work(gt, **kw)[1] == "hit"
+    # an entry made under another home's secret is not trusted either
+    monkeypatch.setattr(gc, "_warned", set())
+    work, state = gc.cached_gt_work(gt, **{**kw, "home": tmp_path / "other-home"})
+    assert state == "stored" and "another VSRBENCH_HOME" in capsys.readouterr().err
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_temp_files_of_killed_writers_are_removed_on_the_next_open(city, tmp_path, monkeypatch):
+    import os
+    import time
+
+    from vsrbench import outputs
+    from vsrbench.benchmark import gt_cache as gc
+
+    with outputs.replacing(tmp_path / "x.npz") as tmp:  # the name carries the writer's pid and host
+        assert tmp.name.startswith(f".x.npz.tmp{os.getpid()}@{outputs._host_tag()}-")
+        tmp.write_bytes(b"x")
+    sr, gt = city
+    kw = dict(store=_Store(tmp_path), clip="city", indices=range(5), scale=4, home=tmp_path / "home", use_cache=True)
+    gc.cached_gt_work(gt, **kw)
+    folder = next((tmp_path / "vid4" / "lmdb" / "all" / "cache").rglob("city-*.npz")).parent
+    host = outputs._host_tag()
+    dead = folder / f".walk-{'0' * 24}.npz.tmp{_dead_pid()}@{host}-0123abcd"
+    live = folder / f".calendar-{'0' * 24}.npz.tmp{os.getppid()}@{host}-0123abcd"  # our parent runs
+    elsewhere = folder / f".foliage-{'0' * 24}.npz.tmp{_dead_pid()}@otherhost-0123abcd"  # cannot tell: kept a day
+    old = folder / f".city-{'0' * 24}.npz.tmp12345-89abcdef"  # an older name without a host, 2 days old
+    for p in (dead, live, elsewhere, old):
+        p.write_bytes(b"\0" * 4096)
+    os.utime(old, (time.time() - 2 * 86400,) * 2)
+    monkeypatch.setattr(gc, "_swept", set())
+    assert gc.cached_gt_work(gt, **kw)[1] == "hit"
+    assert not dead.exists() and not old.exists() and live.exists() and elsewhere.exists()
+    os.utime(elsewhere, (time.time() - 25 * 3600,) * 2)
+    assert outputs.remove_stale_temps(folder) == [elsewhere] and live.exists()
