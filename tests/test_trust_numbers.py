@@ -205,3 +205,84 @@ def test_temp_files_of_killed_writers_are_removed_on_the_next_open(city, tmp_pat
     assert not dead.exists() and not old.exists() and live.exists() and elsewhere.exists()
     os.utime(elsewhere, (time.time() - 25 * 3600,) * 2)
     assert outputs.remove_stale_temps(folder) == [elsewhere] and live.exists()
+
+
+# ------------------------------------------------- 5. store frames of another dtype or shape are refused
+
+
+@pytest.fixture(scope="module")
+def frames3(shared_dir):
+    from vsrbench.datasets.frames import list_frames, read_frame
+
+    return [np.ascontiguousarray(read_frame(p)[100:148, 200:264]) for p in list_frames(shared_dir / "data/vid4/GT/walk")[:3]]
+
+
+def _write_store(backend: str, root: Path, frames) -> Path:
+    from vsrbench.datasets.frames import encode_png
+    from vsrbench.datasets.stores import make_writer
+
+    final = root / {"hdf5": "GT.h5", "lmdb": "GT.lmdb", "folders": "GT"}[backend]
+    w = make_writer(backend, final, {"dataset": "vid4", "set": "all", "variant": "GT", "scale": 1,
+                                     "key_style": "basicsr", "vimeo_names": False})
+    w.add_clip("walk", [0, 1, 2], frames[0].shape, list(frames) if backend == "hdf5" else [encode_png(f) for f in frames])
+    return w.finalize(["walk"])
+
+
+def test_hdf5_datasets_of_another_dtype_or_length_are_damaged(frames3, tmp_path):
+    import h5py
+
+    from vsrbench.datasets.stores import StoreDamagedError, open_store
+
+    h5 = _write_store("hdf5", tmp_path, frames3)
+    s = open_store(h5)
+    assert all(np.array_equal(s.read("walk", i), frames3[i]) for i in range(3))
+    s.close()
+    gt = np.stack(frames3)
+    bad = {"float32/255": gt.astype(np.float32) / 255, "uint16x257": gt.astype(np.uint16) * 257,
+           "int8": gt.view(np.int8), "2 of 3 frames": gt[:2], "4 frames": np.concatenate([gt, gt[:1]]),
+           "another size": gt[:, :40], "strings": np.array([b"frame0", b"frame1", b"frame2"])}
+    for what, arr in bad.items():
+        with h5py.File(h5, "a") as f:
+            del f["walk"]
+            f.create_dataset("walk", data=arr)
+        s = open_store(h5)
+        for pos in (0, 2):
+            with pytest.raises(StoreDamagedError) as e:
+                s.read("walk", pos)
+            msg = str(e.value)
+            assert msg.startswith(f"store {h5} is damaged: clip 'walk' is ") and "uint8 (3, 48, 64, 3)" in msg, what
+            assert "\n" not in msg and "rerun `vsrbench prepare vid4" in msg, what
+        s.close()
+
+
+def test_lmdb_and_folder_frames_of_another_dtype_or_shape_are_damaged(frames3, tmp_path):
+    import cv2
+    import lmdb
+
+    from vsrbench.datasets.frames import encode_png
+    from vsrbench.datasets.stores import StoreDamagedError, frame_key, open_store
+
+    db = _write_store("lmdb", tmp_path, frames3)
+    key = frame_key("walk", 1).encode()
+    wide = encode_png(np.concatenate([frames3[1], frames3[1]], axis=1))
+    deep = cv2.imencode(".png", frames3[1][:, :, ::-1].astype(np.uint16) * 257)[1].tobytes()
+    for what, value in (("another size", wide), ("16-bit", deep)):
+        with lmdb.open(str(db)) as env, env.begin(write=True) as txn:
+            txn.put(key, value)
+        s = open_store(db)
+        assert np.array_equal(s.read("walk", 0), frames3[0])
+        with pytest.raises(StoreDamagedError, match=r"is damaged: clip 'walk' frame 1 is uint(8 \(48, 128, 3\)|16 \(48, 64, 3\)), "
+                                                    r"its marker says uint8 \(48, 64, 3\)"):
+            s.read("walk", 1)
+        s.close()
+    folder = _write_store("folders", tmp_path, frames3)
+    (folder / "walk" / "00000002.png").write_bytes(encode_png(frames3[2][:32]))
+    with pytest.raises(StoreDamagedError, match=r"clip 'walk' frame 2 is uint8 \(32, 64, 3\), its marker says"):
+        open_store(folder).read("walk", 2)
+    # a plain folder of outputs: every frame the size of the clip's first
+    plain = tmp_path / "plain" / "walk"
+    plain.mkdir(parents=True)
+    for i, f in enumerate(frames3):
+        (plain / f"{i:03d}.png").write_bytes(encode_png(f if i != 1 else f[:, :60]))
+    with pytest.raises(VsrbenchError, match=r"clip 'walk' frame 1 is uint8 \(48, 60, 3\), the clip's first frame is uint8"):
+        open_store(tmp_path / "plain", require_marker=False).read("walk", 1)
