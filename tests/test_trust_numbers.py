@@ -286,3 +286,45 @@ def test_lmdb_and_folder_frames_of_another_dtype_or_shape_are_damaged(frames3, t
         (plain / f"{i:03d}.png").write_bytes(encode_png(f if i != 1 else f[:, :60]))
     with pytest.raises(VsrbenchError, match=r"clip 'walk' frame 1 is uint8 \(48, 60, 3\), the clip's first frame is uint8"):
         open_store(tmp_path / "plain", require_marker=False).read("walk", 1)
+
+
+# ------------------------------------------------- 6. checkpoints of another dtype are refused
+
+
+def test_integer_checkpoints_are_refused_naming_the_first_tensor(frames3, tmp_path, capsys):
+    import torch
+    from torch import nn
+
+    from vsrbench.cli import main
+    from vsrbench.datasets.frames import write_frame
+    from vsrbench.models import create_model, load_checkpoint
+
+    net = create_model("fstrn", scale=4)
+    sd = net.state_dict()
+    first = next(iter(sd))
+    ints = tmp_path / "int64.pth"
+    torch.save({k: (v * 1000).to(torch.int64) for k, v in sd.items()}, ints)
+    with pytest.raises(VsrbenchError, match=f"checkpoint {str(ints)!r}: tensor {first!r} is int64, the model's is floating point"):
+        load_checkpoint(net, ints)
+    # through the CLI: one line, rc 2, nothing written
+    (tmp_path / "lr" / "walk").mkdir(parents=True)
+    for i in range(2):
+        write_frame(tmp_path / "lr" / "walk" / f"{i:03d}.png", frames3[i][:16, :16])
+    rc = main(["upscale", "--model", "fstrn", "--input", str(tmp_path / "lr"), "--output", str(tmp_path / "sr"),
+               "--checkpoint", str(ints), "--device", "cpu"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and f"tensor {first!r} is int64" in err[0] and not (tmp_path / "sr").exists()
+    # one bad tensor among float ones is found too; half precision is fine (load_state_dict converts)
+    last = list(sd)[-1]
+    torch.save({**{k: v.half() for k, v in sd.items()}, last: sd[last].to(torch.bool)}, tmp_path / "one.pth")
+    with pytest.raises(VsrbenchError, match=f"tensor {last!r} is bool"):
+        load_checkpoint(net, tmp_path / "one.pth")
+    torch.save({k: v.half() for k, v in sd.items()}, tmp_path / "half.pth")
+    load_checkpoint(net, tmp_path / "half.pth")
+    # an integer buffer of the model's own dtype loads (BatchNorm's num_batches_tracked); another dtype does not
+    bn = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4))
+    torch.save(bn.state_dict(), tmp_path / "bn.pth")
+    load_checkpoint(bn, tmp_path / "bn.pth")
+    torch.save({**bn.state_dict(), "1.num_batches_tracked": torch.tensor(3.0)}, tmp_path / "bnf.pth")
+    with pytest.raises(VsrbenchError, match="tensor '1.num_batches_tracked' is float32, the model's is int64"):
+        load_checkpoint(bn, tmp_path / "bnf.pth")
