@@ -328,3 +328,98 @@ def test_integer_checkpoints_are_refused_naming_the_first_tensor(frames3, tmp_pa
     torch.save({**bn.state_dict(), "1.num_batches_tracked": torch.tensor(3.0)}, tmp_path / "bnf.pth")
     with pytest.raises(VsrbenchError, match="tensor '1.num_batches_tracked' is float32, the model's is int64"):
         load_checkpoint(bn, tmp_path / "bnf.pth")
+
+
+# ------------------------------------------------- 7. colour matrices: decoded exactly or refused by name
+
+_KRKB = {1: (0.2126, 0.0722), 2: (0.299, 0.114), 5: (0.299, 0.114), 6: (0.299, 0.114), 9: (0.2627, 0.0593)}
+
+
+def _to_planes(rgb, kr, kb, full):
+    """RGB -> 8-bit Y, U, V planes by the H.273 formulas (floating point, rounded)."""
+    r, g, b = (rgb[..., k].astype(np.float64) for k in range(3))
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    u, v = (b - y) / (2 * (1 - kb)), (r - y) / (2 * (1 - kr))
+    if not full:
+        y, u, v = 16 + y * 219 / 255, u * 224 / 255, v * 224 / 255
+    return np.clip(np.rint(np.stack([y, u + 128, v + 128])), 0, 255).astype(np.uint8)
+
+
+def _from_planes(pl, kr, kb, full):
+    """8-bit planes -> RGB in floating point (the reference the integer decode must meet)."""
+    y, u, v = (pl[k].astype(np.float64) for k in range(3))
+    u, v = u - 128, v - 128
+    if not full:
+        y, u, v = (y - 16) * 255 / 219, u * 255 / 224, v * 255 / 224
+    kg = 1 - kr - kb
+    return np.clip(np.stack([y + 2 * (1 - kr) * v, y - 2 * (1 - kb) * kb / kg * u - 2 * (1 - kr) * kr / kg * v,
+                             y + 2 * (1 - kb) * u], axis=-1), 0, 255)
+
+
+def _ffv1(path, arrays, pix, matrix, crange):
+    """Lossless video of ``arrays`` (planes, or RGB frames for ``pix='rgb24'``: stored as gbrp with
+    FFmpeg's lossless ffvhuff, as FFV1 has no 8-bit gbrp), tagged with ``matrix`` and ``crange``."""
+    import av
+
+    h, w = arrays[0].shape[-2:] if pix != "rgb24" else arrays[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("ffvhuff" if pix == "rgb24" else "ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = w, h, "gbrp" if pix == "rgb24" else pix
+        s.codec_context.colorspace, s.codec_context.color_range = matrix, crange
+        for a in arrays:
+            f = av.VideoFrame.from_ndarray(a, format=pix)
+            if pix == "rgb24":
+                f = f.reformat(format="gbrp")
+            f.colorspace, f.color_range = matrix, crange
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    return path
+
+
+def test_supported_colour_matrices_decode_exactly(frames3, tmp_path):
+    import av
+
+    from vsrbench.datasets.video import read_video
+
+    src = [f[:32, :48] for f in frames3]
+    for matrix, kr_kb in _KRKB.items():
+        for crange, full in ((1, False), (2, True)) + (((0, False),) if matrix == 2 else ()):
+            planes = [_to_planes(f, *kr_kb, full) for f in src]
+            got = read_video(_ffv1(tmp_path / f"m{matrix}r{crange}.mkv", planes, "yuv444p", matrix, crange))
+            for g, pl, f in zip(got, planes, src):
+                err = np.abs(g.astype(np.float64) - _from_planes(pl, *kr_kb, full))
+                assert err.max() <= 0.51, (matrix, crange)  # the formula, rounded
+                assert np.abs(g.astype(int) - f.astype(int)).mean() < 0.7, (matrix, crange)  # the source back
+    # GBR: matrix 0 in YUV planes (G, B, R; untagged or full range) and the gbrp pixel format: a copy
+    for crange in (0, 2):
+        gbr = [np.stack([f[..., 1], f[..., 2], f[..., 0]]) for f in src]
+        got = read_video(_ffv1(tmp_path / f"gbr{crange}.mkv", gbr, "yuv444p", 0, crange))
+        assert all(np.array_equal(g, f) for g, f in zip(got, src))
+    p = _ffv1(tmp_path / "gbrp.avi", src, "rgb24", 0, 2)
+    with av.open(str(p)) as c:
+        assert next(c.decode(video=0)).format.name == "gbrp"
+    got = read_video(p)
+    assert all(np.array_equal(g, f) for g, f in zip(got, src))
+
+
+def test_other_colour_matrices_and_ranges_are_refused_by_name(frames3, tmp_path):
+    import av
+
+    from vsrbench.datasets.video import _frame_rgb, read_video
+
+    planes = [_to_planes(f[:32, :48], 0.299, 0.114, False) for f in frames3]
+    for matrix, name in ((8, "YCgCo"), (10, "BT.2020 constant luminance"), (14, "ICtCp")):
+        p = _ffv1(tmp_path / f"m{matrix}.mkv", planes, "yuv444p", matrix, 1)
+        with pytest.raises(VsrbenchError) as e:
+            read_video(p)
+        msg = str(e.value)
+        assert msg.startswith(f"{p}: frame 0: colour matrix {name} ({matrix}) is not supported; ") and "zscale" in msg
+    p = _ffv1(tmp_path / "gbr-tv.mkv", planes, "yuv444p", 0, 1)
+    with pytest.raises(VsrbenchError, match=r"GBR \(matrix 0\) tagged limited range is not supported"):
+        read_video(p)
+    f = av.VideoFrame.from_ndarray(planes[0], format="yuv444p")
+    f.color_range = 3  # no such range
+    with pytest.raises(VsrbenchError, match="colour range tag 3, not tv/limited"):
+        _frame_rgb(f, tmp_path / "x.mkv", 0)
