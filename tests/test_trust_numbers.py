@@ -423,3 +423,52 @@ def test_other_colour_matrices_and_ranges_are_refused_by_name(frames3, tmp_path)
     f.color_range = 3  # no such range
     with pytest.raises(VsrbenchError, match="colour range tag 3, not tv/limited"):
         _frame_rgb(f, tmp_path / "x.mkv", 0)
+
+
+# ------------------------------------------------- 17. a run killed before its first checkpoint resumes
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_its_seed(train_home, tmp_path, monkeypatch):
+    import json
+
+    import torch
+
+    from vsrbench.training import get_recipe, train
+    from vsrbench.training import loop as loop_mod
+
+    args = dict(recipe="quick", iters=2, batch=2, patch=4, checkpoint_every=2, device="cpu", seed=1, progress=False,
+                val_suite=None)
+    run = tmp_path / "killed"
+    loss_name = get_recipe("quick", "fstrn").loss
+    real, calls = loop_mod.LOSSES[loss_name], []
+
+    def killed_in_iteration_2(*a, **k):  # as a kill -9 during the second step, before any checkpoint
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    with monkeypatch.context() as m:
+        m.setitem(loop_mod.LOSSES, loss_name, killed_in_iteration_2)
+        with pytest.raises(KeyboardInterrupt):
+            train("fstrn", out=run, **args)
+    assert json.loads((run / "run.json").read_text())["iterations"] == 0 and not (run / "latest.pth").exists()
+    res = train("fstrn", out=run, resume=True, **args)
+    fresh = train("fstrn", out=tmp_path / "fresh", **args)
+    assert res.iterations == fresh.iterations == 2
+    a, b = (torch.load(p / "model.pth", weights_only=True) for p in (tmp_path / "fresh", run))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    info = json.loads((run / "run.json").read_text())
+    assert info["iterations"] == 2 and info["status"] == "done"
+    import csv
+
+    rows = [[(r["iteration"], r["loss"], r["lr"]) for r in csv.DictReader(open(p / "metrics.csv"))]
+            for p in (tmp_path / "fresh", run)]
+    assert rows[0] == rows[1] and len(rows[0]) >= 1  # the same log, nothing left of the killed attempt
+    # nothing there, or not a run: one line each
+    with pytest.raises(VsrbenchError, match="holds no run to resume .no run.json: no run was started there"):
+        train("fstrn", out=tmp_path / "empty", resume=True, **args)
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "run.json").write_text("{torn")
+    with pytest.raises(VsrbenchError, match="run.json is unreadable"):
+        train("fstrn", out=tmp_path / "bad", resume=True, **args)
