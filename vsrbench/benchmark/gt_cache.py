@@ -17,7 +17,7 @@ a temporary file and renamed (never half-written); the temporary files of a writ
 opened. ``np.load`` checks each member's CRC-32, and an entry that does not read back whole and of
 the expected shapes is recomputed with a warning, never trusted. The arrays are bound to the key:
 each entry holds an HMAC-SHA256 of its key and arrays under a secret of the home
-(``$VSRBENCH_HOME/cache/.temporal-cache-key``, 32 random bytes, mode 0600, made on first use), so an
+(``$VSRBENCH_HOME/cache/.cache-key``, 32 random bytes, mode 0600, made on first use), so an
 entry rewritten with the same key and other arrays (or written under another home's secret) is
 recomputed with one warning; without a readable or creatable secret nothing is cached. A new entry replaces the older entries of the same clip in its folder. Uncompressed
 (float flows compress by ~9% at 30x the time): Vid4 takes ~1.1 GB. ``VSRBENCH_TEMPORAL_CACHE=off``
@@ -31,13 +31,13 @@ import hmac
 import json
 import os
 import re
-import secrets
 import weakref
 from pathlib import Path
 
 import numpy as np
 
 from vsrbench.benchmark.tecogan_run import _gt_digest
+from vsrbench import hashing
 from vsrbench.datasets import diskspace
 from vsrbench.outputs import os_reason, remove_stale_temps, replacing
 
@@ -51,7 +51,7 @@ _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _warned: set[str] = set()
 _store_ids: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _swept: set[Path] = set()
-SECRET_NAME = ".temporal-cache-key"
+SECRET_NAME = hashing.SECRET_NAME
 
 
 def _warn_once(message: str) -> None:
@@ -118,62 +118,16 @@ def _entry_name(clip: str, key: str) -> str:
     return f"{_safe(clip)}-{key[:24]}.npz"
 
 
-def _read_secret(p: Path) -> bytes:
-    """The secret in ``p`` (64 hex digits); ValueError when it is not one, OSError when unreadable."""
-    fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as f:
-        if os.fstat(f.fileno()).st_mode & 0o077:
-            os.fchmod(f.fileno(), 0o600)
-        text = f.read(256).strip()
-    if not re.fullmatch(rb"[0-9a-f]{64}", text):
-        raise ValueError("not 64 hex digits")
-    return bytes.fromhex(text.decode())
-
-
 def cache_secret(home=None) -> bytes | str:
-    """The home's secret the entries' HMACs are keyed with, made on first use (mode 0600, written
-    whole: a temporary file linked into place, so concurrent first uses agree), or the reason it
-    can be neither read nor made."""
+    """The home's secret the entries' HMACs are keyed with (:func:`vsrbench.hashing.cache_secret`
+    in ``$VSRBENCH_HOME/cache``), or the reason it can be neither read nor made."""
     from vsrbench.datasets.catalog import vsrbench_home
 
-    p = (Path(home) if home else vsrbench_home()) / "cache" / SECRET_NAME
-    try:
-        return _read_secret(p)
-    except (FileNotFoundError, ValueError):
-        pass
-    except OSError as e:
-        return f"{p}: {os_reason(e, p)}"
-    tmp = p.with_name(f"{p.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
-            f.write(secrets.token_hex(32).encode())
-        try:
-            os.link(tmp, p)  # fails when another process made it first: theirs is used
-        except FileExistsError:
-            if not p.is_file() or p.is_symlink():
-                raise
-            try:
-                _read_secret(p)
-            except ValueError:  # a malformed one: replaced (its entries are recomputed)
-                os.replace(tmp, p)
-        except OSError:  # no hard links on this file system
-            os.replace(tmp, p)
-        return _read_secret(p)
-    except (OSError, ValueError) as e:
-        return f"{p}: {os_reason(e, p) if isinstance(e, OSError) else e}"
-    finally:
-        tmp.unlink(missing_ok=True)
+    return hashing.cache_secret((Path(home) if home else vsrbench_home()) / "cache")
 
 
 def _mac(secret: bytes, key: str, arrays: dict[str, np.ndarray]) -> str:
-    """HMAC-SHA256 under ``secret`` of the key and every array (name, dtype, shape and bytes)."""
-    m = hmac.new(secret, key.encode(), hashlib.sha256)
-    for name in sorted(arrays):
-        a = np.ascontiguousarray(arrays[name])
-        m.update(f"|{name}|{a.dtype.str}|{a.shape}|".encode())
-        m.update(a.reshape(-1).view(np.uint8))
-    return m.hexdigest()
+    return hashing.arrays_mac(secret, key, arrays)
 
 
 def _sweep(d: Path) -> None:
