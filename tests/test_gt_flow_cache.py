@@ -157,13 +157,13 @@ def test_damaged_entry_recomputed_with_a_warning(clip, tmp_path, capsys):
         elif damage == "truncate":
             path.write_bytes(bytes(data[: len(data) // 3]))
         else:  # a readable file of the right name and key but wrong arrays / a compressed giant member
-            key = str(np.load(io_bytes(data))["key"][()])
+            key, mac = (np.load(io_bytes(data))[k] for k in ("key", "mac"))
             with open(path, "wb") as f:
                 if damage == "wrong-shape":
-                    np.savez(f, key=np.array(key), forward=good.forward[:2], backward=good.backward[:2],
+                    np.savez(f, key=key, mac=mac, forward=good.forward[:2], backward=good.backward[:2],
                              valid_bits=np.packbits(good.valid[:2].reshape(-1)))
                 else:  # 6 MB of zeros in a few kB: refused before anything is decompressed
-                    np.savez_compressed(f, key=np.array(key), forward=np.zeros((60, 96, 128, 2), np.float32),
+                    np.savez_compressed(f, key=key, mac=mac, forward=np.zeros((60, 96, 128, 2), np.float32),
                                         backward=good.backward, valid_bits=np.packbits(good.valid.reshape(-1)))
                     assert path.stat().st_size < 2 << 20
         work, state = gc.cached_gt_work(gt, **kw)

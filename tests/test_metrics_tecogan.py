@@ -241,6 +241,17 @@ def test_score_tecogan_equals_reference_full_frames(shared_dir, tmp_path, monkey
     r3 = json.loads(out.read_text())
     assert r3["clips"]["calendar"]["tecogan"]["cache"] == "stored"
     assert r3["clips"]["calendar"]["tecogan"]["pairs"] == r["clips"]["calendar"]["tecogan"]["pairs"]
+    # an entry rewritten with its own name and MAC but other arrays (flows +1, GT distances 0) is not trusted
+    z = dict(np.load(cached[0]))
+    z["flows"], z["gt_dist"] = z["flows"] + 1, np.zeros_like(z["gt_dist"])
+    with open(cached[0], "wb") as f:
+        np.savez(f, **z)
+    assert main(["score", "--pred", str(tmp_path / "sr"), "--gt", str(tmp_path / "gt"), "--metrics", "tecogan",
+                 "--format", "json", "--output", str(out)]) == 0
+    r4 = json.loads(out.read_text())
+    assert r4["clips"]["calendar"]["tecogan"]["cache"] == "stored"
+    for k in ("pairs", "tof", "tlp"):
+        assert r4["clips"]["calendar"]["tecogan"][k] == r["clips"]["calendar"]["tecogan"][k]
 
 
 def test_evaluate_tecogan_equals_reference(home, tmp_path, shared_dir, reference_lpips, capsys):

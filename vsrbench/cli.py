@@ -997,7 +997,7 @@ def _add_train(sub) -> None:
     p.add_argument("--backend", choices=("lmdb", "hdf5", "folders"), help="store backend (default: the first found)")
     p.add_argument("--val-suite", default="recipe", help="suite scored at every checkpoint (default: the recipe's, "
                    "e.g. vid4 on 128x128 centre crops; none: no validation)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from RUN/latest.pth")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from RUN/latest.pth (killed before its first checkpoint: start it again from its seed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.epilog = "examples:\n" + "\n".join(f"  {e}" for e in (
         "vsrbench train --model fstrn --recipe quick --out runs/fstrn-quick --device cpu",

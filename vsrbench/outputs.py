@@ -18,7 +18,7 @@ from pathlib import Path
 from vsrbench.errors import VsrbenchError
 
 __all__ = ["os_reason", "describe_os_error", "cannot_write", "ensure_dir", "ensure_parent", "check_output_file",
-           "replacing", "atomic_write_bytes", "atomic_write_text", "writing", "check_dir_creatable"]
+           "replacing", "remove_stale_temps", "atomic_write_bytes", "atomic_write_text", "writing", "check_dir_creatable"]
 
 HOME_FIX = "set VSRBENCH_HOME to a writable folder"
 
@@ -113,14 +113,68 @@ def check_output_file(path: str | os.PathLike, fix: str) -> Path:
     return p
 
 
+def _host_tag() -> str:
+    """This machine's name as it goes into temporary file names: letters, digits, ``_`` and ``-``."""
+    import re
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9_-]", "", socket.gethostname())[:32] or "host"
+
+
+#: a temporary file of :func:`replacing` older than this is a leftover whatever wrote it (another host's
+#: writer, whose pid cannot be checked, or a pid that was reused)
+STALE_TEMP_SECONDS = 24 * 3600
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True  # ours: another thread of this process may be writing it
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0
+    return True
+
+
+def remove_stale_temps(folder: str | os.PathLike, max_age: float = STALE_TEMP_SECONDS) -> list[Path]:
+    """Remove the temporary files :func:`replacing` left in ``folder`` when their writer was killed:
+    those named for a process of this host that is no longer running, and any older than ``max_age``
+    seconds. A live writer's file is kept. Returns the files removed; errors are ignored."""
+    import re
+    import time
+
+    pat = re.compile(r"\..+\.tmp(\d+)(?:@([A-Za-z0-9_-]*))?-[0-9a-f]{8}")
+    host, now, removed = _host_tag(), time.time(), []
+    try:
+        names = [e for e in os.scandir(folder) if e.name.startswith(".")]
+    except OSError:
+        return removed
+    for e in names:
+        m = pat.fullmatch(e.name)
+        if m is None:
+            continue
+        try:
+            st = e.stat(follow_symlinks=False)
+            dead = m.group(2) == host and not _pid_alive(int(m.group(1)))
+            if dead or now - st.st_mtime > max_age:
+                os.unlink(e.path)
+                removed.append(Path(e.path))
+        except (OSError, ValueError):
+            pass
+    return removed
+
+
 @contextmanager
 def replacing(path: str | os.PathLike):
     """The one atomic-write helper: yields a temporary file name beside ``path``; when the block
     ends normally the temporary file replaces ``path`` (``os.replace``), so a reader sees the old
     file or the complete new one, never a part; on any error the temporary file is removed."""
     p = Path(path)
-    # unique per writer (process id alone repeats across hosts on a shared file system, and threads share it)
-    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}-{secrets.token_hex(4)}")
+    # unique per writer (process id alone repeats across hosts on a shared file system, and threads share
+    # it); the pid and host let remove_stale_temps tell a dead writer's leftover from a live one's
+    tmp = p.with_name(f".{p.name}.tmp{os.getpid()}@{_host_tag()}-{secrets.token_hex(4)}")
     try:
         yield tmp
         os.replace(tmp, p)

@@ -12,9 +12,14 @@ over :data:`CACHE_VERSION`, the Farneback parameters and occlusion constants, a 
 ``metrics/temporal.py``, the OpenCV and NumPy versions, the GT store's marker, the clip, the
 frames scored, the scale and crop and the content (sha256) of the GT frames as scored, so a
 re-prepared store, other parameters or other code never read a stale entry. Entries are written to
-a temporary file and renamed (never half-written); ``np.load`` checks each member's CRC-32, and an
-entry that does not read back whole and of the expected shapes is recomputed with a warning, never
-trusted. A new entry replaces the older entries of the same clip in its folder. Uncompressed
+a temporary file and renamed (never half-written); the temporary files of a writer that was killed
+(its pid no longer runs on this host, or older than a day) are removed when the folder is next
+opened. ``np.load`` checks each member's CRC-32, and an entry that does not read back whole and of
+the expected shapes is recomputed with a warning, never trusted. The arrays are bound to the key:
+each entry holds an HMAC-SHA256 of its key and arrays under a secret of the home
+(``$VSRBENCH_HOME/cache/.cache-key``, 32 random bytes, mode 0600, made on first use), so an
+entry rewritten with the same key and other arrays (or written under another home's secret) is
+recomputed with one warning; without a readable or creatable secret nothing is cached. A new entry replaces the older entries of the same clip in its folder. Uncompressed
 (float flows compress by ~9% at 30x the time): Vid4 takes ~1.1 GB. ``VSRBENCH_TEMPORAL_CACHE=off``
 turns it off; clips whose entry would exceed :data:`MAX_ENTRY_BYTES` are never cached.
 """
@@ -22,6 +27,7 @@ turns it off; clips whose entry would exceed :data:`MAX_ENTRY_BYTES` are never c
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -31,17 +37,21 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench.benchmark.tecogan_run import _gt_digest
+from vsrbench import hashing
 from vsrbench.datasets import diskspace
-from vsrbench.outputs import os_reason, replacing
+from vsrbench.outputs import os_reason, remove_stale_temps, replacing
 
-__all__ = ["CACHE_VERSION", "MAX_ENTRY_BYTES", "cache_enabled", "cache_dirs", "entry_key", "cached_gt_work"]
+__all__ = ["CACHE_VERSION", "MAX_ENTRY_BYTES", "cache_enabled", "cache_dirs", "cache_secret", "entry_key",
+           "cached_gt_work"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: entries carry the HMAC of their arrays
 #: larger entries (long, large clips) are computed each time instead of cached
 MAX_ENTRY_BYTES = 2 << 30
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 _warned: set[str] = set()
 _store_ids: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_swept: set[Path] = set()
+SECRET_NAME = hashing.SECRET_NAME
 
 
 def _warn_once(message: str) -> None:
@@ -108,13 +118,32 @@ def _entry_name(clip: str, key: str) -> str:
     return f"{_safe(clip)}-{key[:24]}.npz"
 
 
-def _load(path: Path, key: str, n: int, h: int, w: int):
+def cache_secret(home=None) -> bytes | str:
+    """The home's secret the entries' HMACs are keyed with (:func:`vsrbench.hashing.cache_secret`
+    in ``$VSRBENCH_HOME/cache``), or the reason it can be neither read nor made."""
+    from vsrbench.datasets.catalog import vsrbench_home
+
+    return hashing.cache_secret((Path(home) if home else vsrbench_home()) / "cache")
+
+
+def _mac(secret: bytes, key: str, arrays: dict[str, np.ndarray]) -> str:
+    return hashing.arrays_mac(secret, key, arrays)
+
+
+def _sweep(d: Path) -> None:
+    """Once per folder and process: remove the temporary entries of writers killed earlier."""
+    if d not in _swept:
+        _swept.add(d)
+        remove_stale_temps(d)
+
+
+def _load(path: Path, key: str, n: int, h: int, w: int, secret: bytes):
     """The entry's work, or the reason it cannot be used."""
     import zipfile
 
     from vsrbench.metrics.temporal import GtTemporalWork
 
-    expect = {"key.npy": 4096, "forward.npy": n * h * w * 8 + 4096, "backward.npy": n * h * w * 8 + 4096,
+    expect = {"key.npy": 4096, "mac.npy": 4096, "forward.npy": n * h * w * 8 + 4096, "backward.npy": n * h * w * 8 + 4096,
               "valid_bits.npy": (n * h * w + 7) // 8 + 4096}
     try:  # before reading anything: the members and their sizes (no zip bomb, nothing compressed)
         with zipfile.ZipFile(path) as zf:
@@ -128,7 +157,7 @@ def _load(path: Path, key: str, n: int, h: int, w: int):
         return f"it is not a readable .npz ({type(e).__name__}: {e})"
     try:
         with np.load(path, allow_pickle=False) as z:
-            stored_key = str(z["key"][()])
+            stored_key, stored_mac = str(z["key"][()]), str(z["mac"][()])
             fwd, bwd, bits = z["forward"], z["backward"], z["valid_bits"]
     except Exception as e:  # zipfile.BadZipFile (CRC), OSError, ValueError, KeyError, EOFError ...
         return f"it does not read back ({type(e).__name__}: {e})"
@@ -139,16 +168,20 @@ def _load(path: Path, key: str, n: int, h: int, w: int):
             return f"its {name} flows are {arr.dtype} {arr.shape}, expected float32 {(n, h, w, 2)}"
     if bits.dtype != np.uint8 or bits.shape != ((n * h * w + 7) // 8,):
         return f"its occlusion masks are {bits.dtype} {bits.shape}"
+    if not hmac.compare_digest(stored_mac, _mac(secret, key, {"forward": fwd, "backward": bwd, "valid_bits": bits})):
+        return ("its arrays do not match its key's HMAC (changed after it was written, or written under "
+                "another VSRBENCH_HOME's secret)")
     valid = np.unpackbits(bits, count=n * h * w).astype(bool).reshape(n, h, w)
     return GtTemporalWork(fwd, bwd, valid)
 
 
-def _save(path: Path, key: str, work) -> None:
+def _save(path: Path, key: str, work, secret: bytes) -> None:
     """Write the entry atomically (OSError passes through), then drop older entries of the clip."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    _sweep(path.parent)
+    arrays = {"forward": work.forward, "backward": work.backward, "valid_bits": np.packbits(work.valid.reshape(-1))}
     with replacing(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, key=np.array(key), forward=work.forward, backward=work.backward,
-                 valid_bits=np.packbits(work.valid.reshape(-1)))
+        np.savez(f, key=np.array(key), mac=np.array(_mac(secret, key, arrays)), **arrays)
     prefix = path.name[: -len("-" + key[:24] + ".npz")]
     pat = re.compile(re.escape(prefix) + r"-[0-9a-f]{24}\.npz")
     for old in path.parent.iterdir():
@@ -180,10 +213,17 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
     key = entry_key(gts, store=store, clip=clip, indices=indices, scale=scale, crop=crop)
     dirs = cache_dirs(store, scale, crop, home)
     name = _entry_name(clip, key)
+    secret = cache_secret(home)
+    if isinstance(secret, str):  # no secret to check entries with: none is read or written
+        _warn_once(f"cannot write the temporal GT cache ({secret}); computing the GT flows for each evaluation "
+                   "instead. Set VSRBENCH_HOME to a writable folder, or VSRBENCH_TEMPORAL_CACHE=off")
+        return gt_temporal_work(gts, workers), "unwritable"
     for d in dirs:
         p = d / name
+        if d.is_dir():
+            _sweep(d)
         if p.is_file():
-            got = _load(p, key, n, h, w)
+            got = _load(p, key, n, h, w, secret)
             if not isinstance(got, str):
                 return got, "hit"
             _warn_once(f"the temporal GT cache entry {p} is damaged ({got}); computing it again")
@@ -196,7 +236,7 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
             if free < size + KEEP_FREE_BYTES:  # a cache never fills the disk the stores live on
                 errors.append(f"{d}: {diskspace.gb(free)} GB free, the cache keeps {diskspace.gb(KEEP_FREE_BYTES)} GB free")
                 continue
-            _save(d / name, key, work)
+            _save(d / name, key, work, secret)
             return work, "stored"
         except OSError as e:
             errors.append(f"{d}: {os_reason(e, d)}")

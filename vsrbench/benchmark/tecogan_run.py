@@ -7,8 +7,10 @@ per clip under ``$VSRBENCH_HOME/cache/tecogan/<dataset>/``, keyed by the GT fram
 the protocol's settings, the LPIPS weights' fingerprint, the OpenCV and torch versions and
 :data:`CACHE_VERSION`. A second model on the same data skips the GT flows. (GT LPIPS features are
 recomputed: at Vid4 size they are ~15 MB per frame in float32, larger than the dataset.)
-Written to a temporary file and renamed, so a crash never leaves a half cache entry; an entry
-that does not read back is recomputed. ``VSRBENCH_TECOGAN_CACHE=off`` disables it (Vid4: ~440 MB).
+Written to a temporary file and renamed, so a crash never leaves a half cache entry (the temporary
+files of a killed writer are removed on the next use); an entry that does not read back, or whose
+arrays do not match the HMAC it carries (:func:`vsrbench.hashing.arrays_mac` under the home's
+secret: changed after it was written), is recomputed. ``VSRBENCH_TECOGAN_CACHE=off`` disables it (Vid4: ~440 MB).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from vsrbench import hashing
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import replacing
+from vsrbench.outputs import remove_stale_temps, replacing
 
 __all__ = ["CACHE_VERSION", "METRIC_SETS", "parse_metrics", "tecogan_clip", "tecogan_summary", "cache_dir"]
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: entries carry the HMAC of their arrays
 METRIC_SETS = ("default", "tecogan")
 
 
@@ -68,24 +71,32 @@ def _key(gt: list[np.ndarray], fingerprint: str) -> str:
     return hashlib.sha256(json.dumps(k, sort_keys=True).encode()).hexdigest()
 
 
-def _load_side(path: Path, idx: list[int], shape) -> dict | None:
+def _load_side(path: Path, idx: list[int], shape, secret: bytes) -> dict | None:
     try:
         with np.load(path, allow_pickle=False) as z:
-            flows, dist, ind = z["flows"], z["gt_dist"], z["indices"]
-    except (OSError, ValueError, KeyError, EOFError):
+            flows, dist, ind, mac = z["flows"], z["gt_dist"], z["indices"], str(z["mac"][()])
+    except Exception:  # noqa: BLE001 - BadZipFile (CRC), OSError, ValueError, KeyError, EOFError ...
         return None
     if list(ind) != idx or flows.dtype != np.float32 or dist.dtype != np.float32 or len(flows) != max(len(idx) - 1, 0):
+        return None
+    if mac != hashing.arrays_mac(secret, path.name, {"flows": flows, "gt_dist": dist, "indices": ind}):
+        from vsrbench.benchmark.results import warn
+
+        warn(f"the TecoGAN GT cache entry {path} does not match its HMAC (changed after it was written); computing it again")
         return None
     return {"indices": idx, "flows": list(flows), "gt_dist": list(dist), "shape": tuple(shape)}
 
 
-def _save_side(path: Path, side: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _save_side(path: Path, side: dict, secret: bytes) -> None:
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path.parent)
+        arrays = {"flows": np.asarray(side["flows"], dtype=np.float32).reshape(len(side["flows"]), *side["flows"][0].shape)
+                  if side["flows"] else np.zeros((0, 1, 1, 2), np.float32),
+                  "gt_dist": np.asarray(side["gt_dist"], dtype=np.float32),
+                  "indices": np.asarray(side["indices"], np.int64)}
         with replacing(path) as tmp, open(tmp, "wb") as f:
-            np.savez(f, flows=np.asarray(side["flows"], dtype=np.float32).reshape(len(side["flows"]), *side["flows"][0].shape)
-                     if side["flows"] else np.zeros((0, 1, 1, 2), np.float32),
-                     gt_dist=np.asarray(side["gt_dist"], dtype=np.float32), indices=np.asarray(side["indices"], np.int64))
+            np.savez(f, mac=np.array(hashing.arrays_mac(secret, path.name, arrays)), **arrays)
     except OSError:
         pass  # a cache that cannot be written is only slower
 
@@ -106,15 +117,20 @@ def tecogan_clip(sr: list[np.ndarray], gt: list[np.ndarray], *, dataset: str, cl
     idx = tg.scored_frames(len(gt))
     side, state = None, "off"
     path = None
+    secret = None
     if use_cache and os.environ.get("VSRBENCH_TECOGAN_CACHE", "on").lower() not in ("off", "0", "no"):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", clip)
         path = cache_dir(dataset, home) / f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz"
-        side = _load_side(path, idx, gt[0].shape) if path.is_file() else None
-        state = "hit" if side is not None else "stored"
+        secret = hashing.cache_secret(path.parents[2])  # <home>/cache
+        if isinstance(secret, str):  # no secret to bind entries with: computed, not kept
+            path = None
+        else:
+            side = _load_side(path, idx, gt[0].shape, secret) if path.is_file() else None
+            state = "hit" if side is not None else "stored"
     if side is None:
         side = tg.gt_side(gt, model, device=device)
         if path is not None:
-            _save_side(path, side)
+            _save_side(path, side, secret)
     try:
         out = tg.score_clip(sr, gt, model, side=side, device=device)
     except ValueError as e:

@@ -1,12 +1,19 @@
-"""HTTP(S) download with Range resume, retries with backoff, mirrors, size and sha256 checks.
+"""HTTP(S) download with Range resume, retries with backoff, mirrors, size caps and sha256 checks.
 
 The file is written to ``DEST.part`` and renamed to ``DEST`` only when complete and verified, so a
 killed download leaves only a ``.part`` that the next call resumes with a ``Range: bytes=N-``
 request (a server that ignores Range and answers 200 restarts the file from the beginning).
+
+Every download is capped: at ``max_bytes`` (callers pass the catalog's size with margin), at ``size``
+when the exact size is known, at the server's Content-Length when it sends one, and otherwise at
+:data:`DEFAULT_MAX_BYTES`; while a file of unknown size streams in, the free space is checked as well.
+A transfer that passes its cap stops there with one line and its ``.part`` file is removed (a
+``file:///dev/zero`` or an endless server never fills the disk).
 """
 
 from __future__ import annotations
 
+import errno
 import http.client
 import os
 import socket
@@ -19,20 +26,69 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vsrbench.datasets.diskspace import check_free_space
+from vsrbench.datasets.diskspace import RESERVE_BYTES, check_free_space, free_bytes, gb
 from vsrbench.errors import VsrbenchError
 from vsrbench.hashing import sha256_file  # noqa: F401  (re-exported: vsrbench.datasets.sha256_file)
 
-__all__ = ["download", "sha256_file"]
+__all__ = ["download", "sha256_file", "DEFAULT_MAX_BYTES"]
 
 _CHUNK = 1 << 20
 
+#: the cap of a download nobody gave a size for (no catalog size, no ``size``, no Content-Length):
+#: generous (the largest catalog archive, Vimeo-90K, is about 82 GB) but finite; the free-space check
+#: during such a transfer stops it earlier when the disk would fill
+DEFAULT_MAX_BYTES = 200 * 10**9
 
-def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress: bool) -> None:
-    """One request; appends to ``part`` from its current length. Raises on any transfer error."""
+#: how often (bytes) a download of unknown length checks the free space
+_FREE_CHECK_EVERY = 64 << 20
+
+
+def _declared_length(resp) -> int | None:
+    """The response's Content-Length as a non-negative int, or None when absent or not a number."""
+    length = resp.headers.get("Content-Length")
+    try:
+        n = int(str(length).strip()) if length is not None else None
+    except ValueError:
+        return None
+    return n if n is not None and n >= 0 else None
+
+
+def _stop(part: Path, msg: str) -> VsrbenchError:
+    """Remove the partial file and return the one-line error that says why the transfer stopped."""
+    part.unlink(missing_ok=True)
+    return VsrbenchError(f"{msg}; the partial file {part} was removed")
+
+
+def _stream(resp, f, bar, limit: int, watch: Path | None) -> int:
+    """Copy ``resp`` into ``f``; returns the bytes copied, or ``limit + 1`` as soon as the body passes
+    ``limit`` (nothing past the limit is written). ``watch``: a folder whose free space is checked
+    every :data:`_FREE_CHECK_EVERY` bytes (raises OSError ENOSPC when the disk would fill)."""
+    got, checked = 0, 0
+    while True:
+        block = resp.read(min(_CHUNK, limit - got + 1))
+        if not block:
+            return got
+        if got + len(block) > limit:
+            return limit + 1
+        f.write(block)
+        got += len(block)
+        bar.update(len(block))
+        if watch is not None and got - checked >= _FREE_CHECK_EVERY:
+            checked = got
+            f.flush()
+            if free_bytes(watch) < RESERVE_BYTES + _FREE_CHECK_EVERY:
+                raise OSError(errno.ENOSPC, "the disk would fill", str(watch))
+
+
+def _fetch_once(url: str, part: Path, size: int | None, cap: int, timeout: float, progress: bool) -> None:
+    """One request; appends to ``part`` from its current length, never past ``cap`` bytes in all.
+    Raises on any transfer error; :class:`VsrbenchError` (part file removed) when the body passes its
+    cap or its declared Content-Length."""
     have = part.stat().st_size if part.exists() else 0
     if size is not None and have >= size:
         return
+    if have > cap:
+        raise _stop(part, f"{part} holds {have} bytes, more than the {cap} expected for {part.name[:-5]}")
     req = urllib.request.Request(url, headers={"User-Agent": "vsrbench"})
     if have:
         req.add_header("Range", f"bytes={have}-")
@@ -40,25 +96,33 @@ def _fetch_once(url: str, part: Path, size: int | None, timeout: float, progress
         status = getattr(resp, "status", 200)
         if have and status != 206:
             have = 0  # server ignored Range: start again
-        length = resp.headers.get("Content-Length")
-        total = have + int(length) if length is not None else size
+        declared = _declared_length(resp)
+        total = have + declared if declared is not None else size
+        if total is not None and total > cap:
+            raise _stop(part, f"{url} declares {total} bytes ({gb(total)} GB), more than the {cap} bytes "
+                              f"expected for {part.name[:-5]}; check the URL")
         if total:
             check_free_space(part.parent, total - have, f"downloading {part.name[:-5]}")
+        limit = cap - have if declared is None else min(cap - have, declared)
         mode = "ab" if have else "wb"
-        with open(part, mode) as f, tqdm(
-            total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5],
-            disable=not progress, file=sys.stderr, leave=False,
-        ) as bar:
-            got = 0
-            while True:
-                block = resp.read(_CHUNK)
-                if not block:
-                    break
-                f.write(block)
-                got += len(block)
-                bar.update(len(block))
-        if length is not None and got < int(length):
-            raise http.client.IncompleteRead(b"", int(length) - got)
+        try:
+            with open(part, mode) as f, tqdm(
+                total=total, initial=have, unit="B", unit_scale=True, desc=part.name[:-5],
+                disable=not progress, file=sys.stderr, leave=False,
+            ) as bar:
+                got = _stream(resp, f, bar, limit, part.parent if total is None else None)
+        except OSError as e:
+            if e.errno == errno.ENOSPC:
+                raise _stop(part, f"downloading {url}: the disk at {part.parent} would fill "
+                                  f"({gb(free_bytes(part.parent))} GB free); free some space or set VSRBENCH_HOME "
+                                  "to a folder on a larger disk") from None
+            raise
+        if got > limit:
+            what = f"the {declared} bytes it declared" if declared is not None and limit == declared else \
+                f"the {cap} bytes expected for {part.name[:-5]}"
+            raise _stop(part, f"{url} sent more than {what}; stopped there, check the URL")
+        if declared is not None and got < declared:
+            raise http.client.IncompleteRead(b"", declared - got)
 
 
 def _unreachable(e: BaseException) -> bool:
@@ -86,13 +150,16 @@ def download(
     backoff: float = 1.0,
     timeout: float = 60.0,
     progress: bool = True,
+    max_bytes: int | None = None,
 ) -> Path:
     """Download the first working mirror of ``urls`` to ``dest``; resume a ``dest.part`` left behind.
 
     Each mirror is tried ``retries`` times with exponential backoff (``backoff * 2**k`` s), resuming
     from the bytes already on disk; a host that does not resolve or refuses the connection is not
     retried (no network: retrying only delays the message). ``size`` and ``sha256`` are checked when given; a mismatch removes
-    the file and raises :class:`VsrbenchError`. Returns ``dest``. An existing ``dest`` of the right size
+    the file and raises :class:`VsrbenchError`. ``max_bytes`` caps the transfer (default ``size``
+    when given, else :data:`DEFAULT_MAX_BYTES`): a body past it, or past the server's Content-Length,
+    stops the download with :class:`VsrbenchError` and removes the part file. Returns ``dest``. An existing ``dest`` of the right size
     (and sha256) is reused without any request.
     """
     urls = [urls] if isinstance(urls, str) else list(urls)
@@ -102,13 +169,16 @@ def download(
         if sha256 is None or sha256_file(dest) == sha256:
             return dest
     part = dest.with_name(dest.name + ".part")
+    cap = max_bytes if max_bytes is not None else DEFAULT_MAX_BYTES
+    if size is not None:
+        cap = min(cap, size)
     errors = {}  # url -> its last error, each said once
     unreachable = set()
     for url in urls:
         ok = False
         for attempt in range(retries):
             try:
-                _fetch_once(url, part, size, timeout, progress)
+                _fetch_once(url, part, size, cap, timeout, progress)
                 ok = True
                 break
             except urllib.error.HTTPError as e:

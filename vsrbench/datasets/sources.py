@@ -15,7 +15,7 @@ from vsrbench.datasets.extract import BadArchiveError, safe_extract
 from vsrbench.datasets.frames import natural_key
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["obtain_source", "find_dir", "log"]
+__all__ = ["obtain_source", "download_limit", "find_dir", "log"]
 
 
 def log(msg: str, quiet: bool = False) -> None:
@@ -48,6 +48,16 @@ def _extract_limits(entry: DatasetEntry | None) -> dict:
     return {} if entry is None else {"max_bytes": extraction_limit(entry.extracted_size), "what": entry.name}
 
 
+def download_limit(entry: DatasetEntry) -> int | None:
+    """Most bytes a download of ``entry``'s source may have: its catalog size (the archive's, else the
+    extracted frames') with the extraction margin (1.5x + 0.5 GB); None (the download module's
+    generous default) when the catalog states no size."""
+    from vsrbench.datasets.extract import extraction_limit
+
+    sizes = [s.size for s in entry.sources if s.size] + ([entry.extracted_size] if entry.extracted_size else [])
+    return extraction_limit(max(sizes)) if sizes else None
+
+
 def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progress=True, quiet=False) -> Path:
     """Folder holding the dataset's source files: ``source`` (folder or archive) or a download."""
     home = Path(home) if home is not None else vsrbench_home()
@@ -74,8 +84,10 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
     filename = first.filename or Path(first.url.split("?")[0]).name or f"{entry.name}.zip"
     dest = ds_home / "downloads" / filename
     log(f"downloading {filename} from {first.url}" + (f" ({first.size / 1e9:.1f} GB)" if first.size else ""), quiet)
-    # the catalog's sizes are approximate ("82 GB"): only a pinned sha256 is enforced
-    download([s.url for s in srcs], dest, sha256=None if urls else first.sha256, progress=progress)
+    # the catalog's sizes are approximate ("82 GB"): only a pinned sha256 is enforced, the size caps
+    # the transfer (with margin; --url too: it stands in for the same dataset)
+    download([s.url for s in srcs], dest, sha256=None if urls else first.sha256, progress=progress,
+             max_bytes=download_limit(entry))
     if first.size and not urls and dest.stat().st_size < 0.5 * first.size:
         log(f"warning: {dest} is {dest.stat().st_size} bytes; the catalog expects about {first.size}", quiet)
     try:

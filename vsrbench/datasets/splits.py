@@ -179,5 +179,5 @@ def fetch_motion_splits(home=None, urls: dict[str, str] | None = None, progress:
     out = []
     for split, src in split_sources().items():
         url = (urls or {}).get(split, src.url)
-        out.append(download(url, dest / src.filename, sha256=src.sha256, progress=progress))
+        out.append(download(url, dest / src.filename, sha256=src.sha256, progress=progress, max_bytes=16 << 20))
     return out

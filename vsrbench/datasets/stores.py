@@ -668,7 +668,21 @@ class Store:
         if self._handle is None or self._pid != os.getpid():
             self._handle = self._open()
             self._pid = os.getpid()
-        return self._read(clip, indices[index], index)
+        return self._checked(self._read(clip, indices[index], index), clip, index, shape)
+
+    #: what a frame's dtype and shape are checked against, for messages
+    _expected_from = "its marker says"
+
+    def _checked(self, frame, clip: str, pos: int, shape) -> np.ndarray:
+        """``frame`` when it is what the store promises (uint8 of the clip's shape), else the store is damaged
+        (a frame of another dtype or size is never scored)."""
+        if isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.shape == tuple(shape):
+            return frame
+        got = f"{frame.dtype} {tuple(frame.shape)}" if isinstance(frame, np.ndarray) else type(frame).__name__
+        raise self._damaged(f"clip {clip!r} frame {pos} is {got}, {self._expected_from} uint8 {tuple(shape)}")
+
+    def _damaged(self, why: str) -> VsrbenchError:
+        return StoreDamagedError(f"store {self.path} is damaged: {why}; {_rerun_command(self.path, self.meta)}")
 
     def read_clip(self, clip: str) -> list[np.ndarray]:
         return [self.read(clip, i) for i in range(self.num_frames(clip))]
@@ -765,13 +779,16 @@ class Hdf5Store(Store):
         return h5py.File(self.path, "r")
 
     def _read(self, clip, gt_index, pos):
+        want = (self.num_frames(clip), *self.frame_shape(clip))
         try:
-            return np.asarray(self._handle[clip][pos])
-        except (OSError, KeyError) as e:
-            raise StoreDamagedError(
-                f"store {self.path} is damaged: clip {clip!r} frame {pos} cannot be read ({str(e).splitlines()[0]}); "
-                f"{_rerun_command(self.path, self.meta)}"
-            ) from None
+            ds = self._handle[clip]
+            dtype, shape = getattr(ds, "dtype", None), getattr(ds, "shape", None)
+            if dtype != np.uint8 or shape != want:  # before reading: no float/int16/string frames, no short clip
+                got = f"{dtype} {shape}" if dtype is not None else f"a {type(ds).__name__}, not a dataset"
+                raise self._damaged(f"clip {clip!r} is {got}, its marker says uint8 {want}")
+            return np.asarray(ds[pos])
+        except (OSError, KeyError, ValueError, TypeError, IndexError) as e:
+            raise self._damaged(f"clip {clip!r} frame {pos} cannot be read ({(str(e).splitlines() or [''])[0]})") from None
 
 
 class FolderStore(Store):
@@ -794,8 +811,13 @@ class PlainFolderStore(Store):
             clips.append([c, list(range(len(files))), list(read_frame(files[0]).shape)])
         super().__init__(path, {"format": "plain-folder", "clips": clips})
 
+    _expected_from = "the clip's first frame is"
+
     def _read(self, clip, gt_index, pos):
         return read_frame(self._files[clip][pos])
+
+    def _damaged(self, why: str) -> VsrbenchError:
+        return VsrbenchError(f"{self.path}: {why}; every frame of a clip must be the same size")
 
 
 def open_store(path: str | os.PathLike, *, require_marker: bool = True) -> Store:

@@ -10,8 +10,11 @@ PNG (naming the file and what to do).
 
 YUV to RGB is computed here, in integer arithmetic, not by ``swscale`` (whose SIMD paths differ
 between CPUs and FFmpeg builds): the stream's matrix (BT.601 when untagged, as FFmpeg assumes;
-BT.709, BT.2020, SMPTE 240M, FCC when tagged), its range (limited unless tagged full or ``yuvj*``),
-chroma upsampled by replication, rounded half up (within a few levels of FFmpeg's converter). H.264 /
+BT.601 625/525, BT.709, BT.2020 non-constant luminance, SMPTE 240M, FCC when tagged; GBR -- matrix
+0, RGB in the Y/U/V planes -- is a copy), its range (limited unless tagged full or ``yuvj*``; GBR
+full), chroma upsampled by replication, rounded half up (within a few levels of FFmpeg's converter).
+Any other matrix (YCgCo, BT.2020 constant luminance, ICtCp, ...) or range tag is refused by name,
+never decoded with another matrix's numbers. H.264 /
 FFV1 / raw decoding is bit-exact by specification, so the RGB frames -- and a sha256 over them --
 are the same on every machine. Packed and planar RGB and grey are copied, never converted.
 
@@ -41,6 +44,7 @@ __all__ = [
     "read_video_window",
     "video_sha256",
     "yuv_to_rgb",
+    "matrix_problem",
     "package_data_dir",
 ]
 
@@ -60,11 +64,19 @@ _MATRICES = {
     6: (0.299, 0.114),  # SMPTE 170M (= BT.601 525)
     7: (0.212, 0.087),  # SMPTE 240M
     9: (0.2627, 0.0593),  # BT.2020 non-constant luminance
-    10: (0.2627, 0.0593),
 }
 _BT601 = (0.299, 0.114)
+_UNSPECIFIED, _GBR = 2, 0
+#: the matrices refused, by code (names as H.273 / FFmpeg's av_color_space_name give them)
+_REFUSED_MATRICES = {3: "reserved", 8: "YCgCo", 10: "BT.2020 constant luminance", 11: "SMPTE 2085 (Y'D'zD'x)",
+                     12: "chroma-derived non-constant luminance", 13: "chroma-derived constant luminance",
+                     14: "ICtCp", 15: "IPT-C2", 16: "YCgCo-R (even)", 17: "YCgCo-R (odd)"}
+#: range tags (AVColorRange): unspecified, tv (limited), pc (full)
+_RANGES = {0: None, 1: False, 2: True}
 _YUV_PLANAR = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv440p", "yuvj440p", "yuv411p", "yuv410p"}
 _RGB_COPY = {"rgb24", "bgr24", "rgba", "bgra", "argb", "abgr", "rgb0", "bgr0", "0rgb", "0bgr", "gbrp"}
+_CONVERT_HINT = ("re-export it as BT.709 or RGB (e.g. ffmpeg -i IN -vf zscale=matrix=709:range=limited -c:v ffv1 OUT.mkv, "
+                 "or -pix_fmt gbrp)")
 _GREY = {"gray", "gray8"}
 
 
@@ -110,13 +122,33 @@ def _coefficients(kr: float, kb: float, full: bool) -> tuple[int, int, int, int,
     )
 
 
+def matrix_problem(matrix: int, full_range: bool | None = None) -> str | None:
+    """Why frames tagged with colour matrix ``matrix`` (AVColorSpace code) and range ``full_range``
+    (None: untagged) cannot be decoded exactly, or None when they can."""
+    matrix = int(matrix)
+    if matrix == _GBR:
+        return "GBR (matrix 0) tagged limited range is not supported" if full_range is False else None
+    if matrix == _UNSPECIFIED or matrix in _MATRICES:
+        return None
+    return f"colour matrix {_REFUSED_MATRICES.get(matrix, 'unknown')} ({matrix}) is not supported"
+
+
 def yuv_to_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, *, matrix: int = 2, full_range: bool = False) -> np.ndarray:
     """uint8 RGB from 8-bit Y, U, V planes (chroma planes may be subsampled: replicated up).
 
-    ``matrix``: FFmpeg's AVColorSpace code (2 = unspecified: BT.601). Integer arithmetic, rounded
-    half up, clipped to 0..255: the same bytes on every machine. Each term comes from a 256-entry
-    table and the chroma terms are added at chroma resolution by broadcasting (no upsampled copy)."""
+    ``matrix``: FFmpeg's AVColorSpace code (2 = unspecified: BT.601; 0 = GBR: the planes hold G, B,
+    R, full range, 4:4:4); a matrix :func:`matrix_problem` refuses raises ValueError. Integer
+    arithmetic, rounded half up, clipped to 0..255: the same bytes on every machine. Each term comes
+    from a 256-entry table and the chroma terms are added at chroma resolution by broadcasting (no
+    upsampled copy)."""
+    why = matrix_problem(matrix, full_range if int(matrix) != _GBR else None)
+    if why is not None:
+        raise ValueError(why)
     h, w = y.shape
+    if int(matrix) == _GBR:
+        if u.shape != y.shape or v.shape != y.shape:
+            raise ValueError(f"GBR (matrix 0) needs 4:4:4 planes, not {y.shape} luma with {u.shape} chroma")
+        return np.ascontiguousarray(np.stack([v, y, u], axis=-1))
     ry, rx = -(-h // u.shape[0]), -(-w // u.shape[1])
     cy, yo, rv, gu, gv, bu, c0 = _coefficients(*_MATRICES.get(int(matrix), _BT601), full_range)
     levels = np.arange(256, dtype=np.int32)
@@ -157,8 +189,18 @@ def _frame_rgb(frame, path: Path, index: int, crop=None) -> np.ndarray:
     if fmt in ("nv12", "nv21"):
         frame = frame.reformat(format="yuv420p")  # de-interleaving only, no arithmetic
         fmt = "yuv420p"
+    tagged = int(getattr(frame, "color_range", 0) or 0)
+    if tagged not in _RANGES:
+        raise VsrbenchError(f"{path}: frame {index} has colour range tag {tagged}, not tv/limited (1) or pc/full (2); "
+                            f"{_CONVERT_HINT}")
     if fmt in _YUV_PLANAR:
-        full = fmt.startswith("yuvj") or int(getattr(frame, "color_range", 0) or 0) == 2
+        cs = getattr(frame, "colorspace", None)
+        matrix = _UNSPECIFIED if cs is None else int(cs)
+        full = True if fmt.startswith("yuvj") else _RANGES[tagged]
+        why = matrix_problem(matrix, full)
+        if why is not None:
+            raise VsrbenchError(f"{path}: frame {index}: {why}; {_CONVERT_HINT}")
+        full = bool(full) or matrix == _GBR  # untagged: limited for YUV, full for GBR
         y, u, v = _plane(frame, 0), _plane(frame, 1), _plane(frame, 2)
         if crop is not None:
             t, l, h, w = crop
@@ -167,7 +209,12 @@ def _frame_rgb(frame, path: Path, index: int, crop=None) -> np.ndarray:
                 y = y[t : t + h, l : l + w]
                 u, v = (c[t // ry : (t + h) // ry, l // rx : (l + w) // rx] for c in (u, v))
                 crop = None
-        rgb = yuv_to_rgb(y, u, v, matrix=int(getattr(frame, "colorspace", 2) or 2), full_range=full)
+        try:
+            rgb = yuv_to_rgb(y, u, v, matrix=matrix, full_range=full)
+        except ValueError as e:  # GBR with subsampled planes
+            raise VsrbenchError(f"{path}: frame {index}: {e}; {_CONVERT_HINT}") from None
+    elif fmt == "gbrp":  # planes G, B, R: a copy
+        rgb = np.stack([_plane(frame, 2), _plane(frame, 0), _plane(frame, 1)], axis=-1)
     elif fmt in _GREY:
         g = _plane(frame, 0)
         rgb = np.repeat(g[:, :, None], 3, axis=2)

@@ -131,5 +131,24 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
     if problems:
         name = getattr(model, "model_name", type(model).__name__)
         raise VsrbenchError(f"checkpoint {path!r} does not fit model {name!r}: " + "; ".join(problems))
+    _check_dtypes(path, sd, own)
     model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=strict)
     return model
+
+
+def _check_dtypes(path: str, sd: Mapping, own: Mapping) -> None:
+    """Refuse a checkpoint whose tensors are not of the model's kind: a floating-point weight must come
+    as floating point (any precision: load_state_dict converts), any other tensor (an integer buffer
+    such as BatchNorm's ``num_batches_tracked``) as the model's own dtype. An int64 state_dict would
+    otherwise load (converted silently) and be scored."""
+    for k, want in own.items():
+        got = sd.get(k)
+        if got is None:
+            continue
+        ok = got.is_floating_point() if want.is_floating_point() else got.dtype == want.dtype
+        if not ok:
+            kind = "floating point" if want.is_floating_point() else str(want.dtype).replace("torch.", "")
+            raise VsrbenchError(
+                f"checkpoint {path!r}: tensor {k!r} is {str(got.dtype).replace('torch.', '')}, the model's is "
+                f"{kind}; use a checkpoint of the model's trained weights (not converted to another dtype)"
+            )

@@ -2,7 +2,8 @@
 
 * ``latest.pth``: model, optimizer, scheduler, RNG states and the data position, written atomically
   (temp file + ``os.replace``) every ``checkpoint_every`` iterations and at the end. ``resume=True``
-  continues from it; on CPU the resumed run ends with exactly the weights of an uninterrupted one
+  continues from it (a run killed before its first checkpoint, with ``run.json`` only, starts again
+  from its seed: the same as a fresh run); on CPU the resumed run ends with exactly the weights of an uninterrupted one
   (the data order is a pure function of (seed, sample counter), the DataLoader has its own generator,
   and the global torch RNG, which dropout draws from, is restored).
 * ``model.pth``: the bare ``state_dict`` (what ``load_checkpoint`` / ``evaluate --checkpoint`` loads
@@ -170,6 +171,20 @@ def _check_resume(run: dict, recipe: Recipe, data: dict, seed: int, model: str, 
             "the run's own options (see its run.json) or start a new run with another --out")
 
 
+def _read_run(run_json: Path, latest: Path, out: Path) -> dict:
+    """The run ``--resume`` continues, from ``run.json`` (written before the first iteration)."""
+    if not run_json.is_file():
+        what = "latest.pth without its run.json" if latest.is_file() else "no run.json: no run was started there"
+        raise VsrbenchError(f"--resume: {out} holds no run to resume ({what}); drop --resume or choose another --out")
+    try:
+        run = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise VsrbenchError(f"--resume: {run_json} is unreadable ({e}); start a new run with another --out") from None
+    if not isinstance(run, dict) or run.get("format") != _FORMAT:
+        raise VsrbenchError(f"--resume: {run_json} is not a vsrbench training run ({_FORMAT}); choose another --out")
+    return run
+
+
 def _check_validation(rec: Recipe, home) -> None:
     """Fail before training when the validation suite cannot run (unknown, other scale, not prepared)."""
     from vsrbench.benchmark.suites import get_suite
@@ -312,11 +327,12 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
     data_desc = tdata.describe()
     dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
 
+    restarted = False
     if resume:
-        if not latest.is_file() or not run_json.is_file():
-            raise VsrbenchError(f"--resume: {out} holds no run to resume (no latest.pth / run.json); drop --resume")
-        run = json.loads(run_json.read_text())
+        run = _read_run(run_json, latest, out)
         _check_resume(run, rec, data_desc, seed, model, out)
+        # killed before its first checkpoint: nothing to load, the run starts again from its seed
+        restarted, resume = not latest.is_file(), latest.is_file()
     elif latest.is_file() or model_pth.is_file():
         raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
     if rec.val_suite:
@@ -371,6 +387,9 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         out.mkdir(parents=True, exist_ok=True)
         for stale in out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
             stale.unlink(missing_ok=True)
+        if restarted:  # written by a first checkpoint that did not complete: they belong to no checkpoint
+            model_pth.unlink(missing_ok=True)
+            metrics_csv.unlink(missing_ok=True)
 
     run_info = {
         "format": _FORMAT, "model": model, "recipe": rec.as_dict(), "seed": seed, "data": data_desc,
@@ -382,7 +401,7 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
     if writes:
         _write_json(run_json, run_info)
     tb_cls = _summary_writer_class() if writes else None
-    tb = tb_cls(log_dir=str(out / "tensorboard"), purge_step=start if resume else None) if tb_cls else None
+    tb = tb_cls(log_dir=str(out / "tensorboard"), purge_step=start if resume or restarted else None) if tb_cls else None
 
     def checkpoint(it: int, loss: float | None, status: str) -> None:
         rng = {"torch": torch.get_rng_state()}
