@@ -90,6 +90,14 @@ def test_edvr_equals_basicsr(archs, name, tmp_path, caplog):
     x = frames(shape)
     ours, out = check_equal(official, name, x, tmp_path)
     assert out.shape == (shape[0], 3, 4 * shape[3], 4 * shape[4])
+    # the alignment alone, where an offset-layout error is not diluted by fusion and reconstruction
+    c = cfg["num_feat"]
+    g = torch.Generator().manual_seed(5)
+    feats = [[torch.rand(1, c, 16 // 2**i, 12 // 2**i, generator=g) for i in range(3)] for _ in range(2)]
+    with torch.no_grad():
+        want, got = official.pcd_align(*feats), ours.pcd_align(*feats)
+    assert float(want.std()) > 1e-2
+    assert float((want - got).abs().max()) <= TOL * max(1.0, float(want.abs().max()))
     # the offsets really are fractional and non-zero (the zero-initialised path would hide a layout error)
     seen = []
     hook = ours.pcd_align.dcn_pack["l1"].conv_offset.register_forward_hook(lambda m, i, o: seen.append(o))
