@@ -213,3 +213,11 @@ def test_harness_takes_edvr_centre_frame(shared_dir, tmp_path):
     want = np.floor(np.clip(want, 0, 255) + 0.5)
     assert out[0].shape == (64, 64, 3) and out[5].shape == (64, 64, 3)
     assert np.abs(out[0] - want).max() <= 1
+
+
+def test_profile_gives_tof_its_upsampled_input_and_names_the_lr_size():
+    from vsrbench.benchmark.runtime import profile_model
+
+    torch.manual_seed(0)
+    row = profile_model(create_model("tof"), lr_size=(8, 12), warmup=0, repeats=1, count_flops=False)
+    assert (row["lr_size"], row["scale"], row["frames_in"]) == ("8x12", 4, 7)  # H x W, as for every model
