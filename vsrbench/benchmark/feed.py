@@ -87,6 +87,8 @@ class ModelRunner:
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
             x = F.pad(x.reshape(b * n, c, h, w), (0, pw, 0, ph), mode="replicate").reshape(b, n, c, h + ph, w + pw)
+        if self.spec.input_upsample:
+            x = self._upsample_input(x)
         with torch.no_grad():
             if self.dtype in ("fp16", "bf16") and x.dtype != torch.float64:
                 dt = torch.float16 if self.dtype == "fp16" else torch.bfloat16
@@ -95,6 +97,8 @@ class ModelRunner:
                 y = y.float()
             else:
                 y = self.model(x)
+        if y.dim() == 4 and isinstance(self.spec.frames_in, int) and self.spec.frames_out == 1:
+            y = y.unsqueeze(1)  # the centre frame alone (EDVR / DUF / TOFlow return B x C x sH x sW)
         s = self.scale
         if y.dim() != 5 or y.shape[0] != b or y.shape[2] != c or y.shape[3] != (h + ph) * s or y.shape[4] != (w + pw) * s:
             raise VsrbenchError(
@@ -103,6 +107,19 @@ class ModelRunner:
                 f"(x{s}); is the checkpoint for this scale and architecture?"
             )
         return y[..., : h * s, : w * s]
+
+    def _upsample_input(self, x):
+        """``input_upsample='bicubic'``: MATLAB bicubic x scale of ``B x T x C x h x w``, rounded to 8 bits
+        (TOFlow was tested on ``BIx4up_direct`` PNGs made this way), back in the model's range."""
+        import torch
+
+        from vsrbench.degradations.imresize import imresize_torch
+
+        k = 255.0 / float(self.spec.input_range[1])
+        v = x.to(torch.float64) * k
+        if self.spec.colour == "rgb":
+            v = torch.round(v)  # the 8-bit values the frames came from, exactly
+        return (imresize_torch(v, scale=self.scale, quantize=True) / k).to(x.dtype)
 
     def _forward_tiled(self, x):
         import torch

@@ -142,11 +142,17 @@ def _autocast(dev: torch.device, dtype: str):
     return torch.autocast(device_type=dev.type, dtype=_DTYPES[dtype])
 
 
+def _upsampled(spec) -> int:
+    """The factor by which the model's input exceeds the LR size (TOFlow: its scale; others: 1)."""
+    return int(spec.scales[0]) if getattr(spec, "input_upsample", None) else 1
+
+
 def _input_shape(spec, lr_size, batch: int) -> tuple[int, int, int, int, int]:
     t = spec.frames_in if isinstance(spec.frames_in, int) else 7
     c = 1 if spec.colour == "y" else 3
     m = max(1, int(spec.spatial_multiple))
     h, w = (int(math.ceil(int(s) / m) * m) for s in lr_size)
+    h, w = h * _upsampled(spec), w * _upsampled(spec)  # TOFlow sees its frames upsampled
     return (int(batch), int(t), c, h, w)
 
 
@@ -230,7 +236,7 @@ def profile_model(
         "device": device_name(dev),
         "dtype": dtype,
         "batch": int(batch),
-        "lr_size": f"{shape[3]}x{shape[4]}",
+        "lr_size": f"{shape[3] // _upsampled(spec)}x{shape[4] // _upsampled(spec)}",
         "scale": scale,
         "frames_in": shape[1],
         "frames_per_call": frames_per_call,

@@ -20,6 +20,15 @@ _INTERP = ModelSpec(task="vsr", frames_in=1, frames_out=1, colour="rgb", scales=
                     input_range=(0.0, 255.0), spatial_multiple=1)
 
 
+_BASICSR_ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
+
+
+def _window(frames: int, scales: tuple[int, ...], multiple: int = 1, upsample: str | None = None) -> ModelSpec:
+    """An RGB [0, 1] centre-frame window model (the BasicSR reference models)."""
+    return ModelSpec(task="vsr", frames_in=frames, frames_out=1, colour="rgb", scales=scales,
+                     spatial_multiple=multiple, input_upsample=upsample)
+
+
 @dataclass(frozen=True)
 class Listing:
     module: str
@@ -43,6 +52,20 @@ BUILTIN: dict[str, Listing] = {
     "zsm": Listing("vsrbench.models.zsm",
                    ModelSpec(task="stvsr", frames_in=4, frames_out=7, colour="rgb", scales=(4,), spatial_multiple=4),
                    11_102_771, "xiang2020zooming.pth", "https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020"),
+    "edvr-m": Listing("vsrbench.models.edvr", _window(5, (4,), 4), 3_300_131,
+                      "EDVR_M_x4_SR_REDS_official-32075921.pth", _BASICSR_ZOO),
+    "edvr-l": Listing("vsrbench.models.edvr", _window(5, (4,), 4), 20_633_827,
+                      "EDVR_L_x4_SR_REDS_official-9f5f5039.pth", _BASICSR_ZOO),
+    "edvr-l-vimeo90k": Listing("vsrbench.models.edvr", _window(7, (4,), 4), 20_699_363,
+                               "EDVR_L_x4_SR_Vimeo90K_official-162b54e4.pth", _BASICSR_ZOO),
+    "tof": Listing("vsrbench.models.tof", _window(7, (4,), 4, "bicubic"), 1_405_899,
+                   "tof_x4_vimeo90k_official-32c9e01f.pth", _BASICSR_ZOO),
+    "duf-16l": Listing("vsrbench.models.duf", _window(7, (2, 3, 4)), 1_737_488,
+                       "DUF_x4_16L_official-bf8f0cfa.pth", _BASICSR_ZOO),
+    "duf-28l": Listing("vsrbench.models.duf", _window(7, (4,)), 2_118_432,
+                       "DUF_x4_28L_official-cbada450.pth", _BASICSR_ZOO),
+    "duf-52l": Listing("vsrbench.models.duf", _window(7, (4,)), 5_821_952,
+                       "DUF_x4_52L_official-483d2c78.pth", _BASICSR_ZOO),
 }
 
 #: the modules that register the built-in models, in registration order

@@ -6,7 +6,10 @@ the evaluation harness must feed it; its :class:`ModelCard` says where it comes 
 Tensor convention for every registered model: ``forward`` takes ``B x T x C x H x W`` (``T`` =
 ``spec.frames_in`` for window models, any length for recurrent ones; ``C`` = 1 for ``colour='y'``,
 3 for ``'rgb'``; values in ``spec.input_range``) and returns ``B x T_out x C x sH x sW`` in the same
-range (``T_out`` = ``spec.frames_out``; for STVSR ``2T - 1``).
+range (``T_out`` = ``spec.frames_out``; for STVSR ``2T - 1``). A window model with ``frames_out=1``
+may instead return the centre frame alone, ``B x C x sH x sW`` (the official EDVR / DUF / TOFlow
+modules do). A model with ``input_upsample='bicubic'`` (TOFlow) takes its frames already upsampled
+to ``sH x sW`` (MATLAB bicubic, rounded to 8 bits as the PNGs it was tested on) and returns that size.
 
 Third-party packages add models through the ``vsrbench.models`` entry-point group: each entry point
 names a module (or a callable) that, when loaded, calls :func:`register_model`.
@@ -44,6 +47,8 @@ class ModelSpec:
         scales: spatial scale factors the model supports.
         input_range: value range of inputs and outputs, ``(0, 1)`` or ``(0, 255)``.
         spatial_multiple: H and W must be multiples of this (the harness pads and crops back).
+        input_upsample: ``None``, or ``'bicubic'``: the harness upsamples the LR frames by the scale
+            (MATLAB bicubic, rounded to 8 bits) before the model sees them (TOFlow's ``BIx4up_direct``).
     """
 
     task: str
@@ -53,6 +58,7 @@ class ModelSpec:
     scales: tuple[int, ...]
     input_range: tuple[float, float] = (0.0, 1.0)
     spatial_multiple: int = 1
+    input_upsample: str | None = None
 
     def __post_init__(self):
         if self.task not in ("vsr", "stvsr"):
@@ -61,9 +67,14 @@ class ModelSpec:
             raise ValueError(f"ModelSpec.frames_in must be an int or 'recurrent', got {self.frames_in!r}")
         if self.colour not in ("y", "rgb"):
             raise ValueError(f"ModelSpec.colour must be 'y' or 'rgb', got {self.colour!r}")
+        if self.input_upsample not in (None, "bicubic"):
+            raise ValueError(f"ModelSpec.input_upsample must be None or 'bicubic', got {self.input_upsample!r}")
 
     def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["input_upsample"] is None:  # absent unless used: the spec records of other models stay as they were
+            del d["input_upsample"]
+        return d
 
 
 @dataclass(frozen=True)
