@@ -15,28 +15,13 @@ import sys
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
 from vsrbench.models.custom import add_model_interface_args, spec_overrides_from_args
+from vsrbench.numeric import check_float, check_hw, check_seed, check_workers, flag, non_negative_int, positive_int
 from vsrbench.sizes import hw_label
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
 
-def _int_at_least(flag: str, low: int = 1):
-    """An argparse type for an integer flag ``>= low`` whose errors name ``flag`` itself."""
-
-    def parse(value: str) -> int:
-        try:
-            n = int(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {low}, got {value!r}") from None
-        if n < low:
-            raise argparse.ArgumentTypeError(f"{flag} must be >= {low}, got {n}")
-        return n
-
-    parse.__name__ = flag.lstrip("-").replace("-", "_")
-    return parse
-
-
-_workers = _int_at_least("--workers")
+_workers = flag(check_workers, "--workers")  # >= 1, capped at the usable cores with a warning
 
 
 # ---------------------------------------------------------------------------------------------
@@ -100,7 +85,7 @@ def _add_upscale(sub) -> None:
         ),
     )
     p.add_argument("--model", default="bicubic", help="registered model name (default bicubic), or package.module:factory")
-    p.add_argument("--scale", type=int, default=4, help="scale factor (default 4)")
+    p.add_argument("--scale", type=flag(positive_int, "--scale"), default=4, help="scale factor (default 4)")
     p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
     p.add_argument("--checkpoint", help="weights (.pth/.pt) for the model, loaded strictly")
@@ -220,9 +205,9 @@ def _add_score(sub) -> None:
     )
     p.add_argument("--pred", required=True, help="folder of SR clips (frame folders or video files), or one clip")
     p.add_argument("--gt", required=True, help="folder of GT clips (frame folders or video files), or one video file")
-    p.add_argument("--crop-border", type=int, default=0, help="pixels removed on every side before scoring (default 0; DUF-style reports use 8)")
+    p.add_argument("--crop-border", type=flag(non_negative_int, "--crop-border"), default=0, help="pixels removed on every side before scoring (default 0; DUF-style reports use 8)")
     p.add_argument("--channel", choices=["y", "rgb"], default="y", help="score the Y channel (default) or RGB")
-    p.add_argument("--modcrop", type=int, default=0, help="crop GT to a multiple of this scale first (default: no crop)")
+    p.add_argument("--modcrop", type=flag(non_negative_int, "--modcrop"), default=0, help="crop GT to a multiple of this scale first (default: no crop)")
     p.add_argument("--workers", type=_workers, default=1, help="parallel worker processes (default 1)")
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="table (people), json (one document), csv (per frame)")
     p.add_argument("--output", help="also write the JSON result to this file")
@@ -389,7 +374,7 @@ def _add_prepare(sub) -> None:
                         "still written by this process, byte for byte as without it")
     p.add_argument("--lmdb-keys", choices=["basicsr", "mmagic"], default="basicsr",
                    help="LMDB key style: basicsr '00001/0001/im4' (default) or mmagic '00001_0001_4'")
-    p.add_argument("--commit-every", type=_int_at_least("--commit-every"), default=1000,
+    p.add_argument("--commit-every", type=flag(positive_int, "--commit-every"), default=1000,
                    help="frames per LMDB transaction / resume checkpoint (default 1000)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_prepare)
@@ -423,14 +408,6 @@ def _cmd_prepare(args) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # evaluation: suites, models, evaluate, profile
-
-
-def _parse_hw(text: str, flag: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise VsrbenchError(f"{flag} must be HEIGHTxWIDTH, e.g. 180x320 (height first), got {text!r}") from None
-    return h, w
 
 
 def _add_suites(sub) -> None:
@@ -517,17 +494,17 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
     p.add_argument("--random-weights", action="store_true",
                    help="score seeded random weights instead (a smoke run: boards list it apart, never ranked)")
-    p.add_argument("--seed", type=int, default=0, help="seed for --random-weights (default 0)")
+    p.add_argument("--seed", type=flag(check_seed, "--seed"), default=0, help="seed for --random-weights (default 0)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
-    p.add_argument("--tile", type=_int_at_least("--tile", 0), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
-    p.add_argument("--batch", type=_int_at_least("--batch"), default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
+    p.add_argument("--tile", type=flag(non_negative_int, "--tile"), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
+    p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
     p.add_argument("--padding", default="reflection_circle",
                    choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
                    help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
     p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
-    p.add_argument("--limit-clips", type=int, help="score only the first N clips")
-    p.add_argument("--crop", metavar="HxW", help="score a centre crop HEIGHTxWIDTH (height first, e.g. 128x256) of every GT "
+    p.add_argument("--limit-clips", type=flag(positive_int, "--limit-clips"), metavar="N", help="score only the first N clips (N >= 1)")
+    p.add_argument("--crop", metavar="HxW", type=flag(check_hw, "--crop"), help="score a centre crop HEIGHTxWIDTH (height first, e.g. 128x256) of every GT "
                                                 "frame (LR made on the fly); for quick checks. Output sizes print WxH, labelled")
     p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
     _add_metrics_option(p)
@@ -640,7 +617,7 @@ def _cmd_evaluate(args) -> int:
         padding=args.padding,
         save_outputs=args.save_outputs,
         limit_clips=args.limit_clips,
-        crop=_parse_hw(args.crop, "--crop") if args.crop else None,
+        crop=args.crop,
         results=args.results,
         force=args.force,
         seed=args.seed,
@@ -667,14 +644,14 @@ def _add_profile(sub) -> None:
                      "be added to the runtime leaderboard with `vsrbench leaderboard --profile FILE`."),
     )
     p.add_argument("--model", required=True, nargs="+", help="registered model name(s) or package.module:factory")
-    p.add_argument("--lr-size", default="180x320", metavar="HxW",
+    p.add_argument("--lr-size", default="180x320", metavar="HxW", type=flag(check_hw, "--lr-size"),
                    help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
                         "x16 papers use 45x80). Output sizes print WxH, labelled")
-    p.add_argument("--scale", type=int, help="scale (default: the model's first supported scale)")
+    p.add_argument("--scale", type=flag(positive_int, "--scale"), help="scale (default: the model's first supported scale)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats (median reported)")
+    p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="frames per model call (default 1)")
+    p.add_argument("--repeats", type=flag(positive_int, "--repeats"), default=5, help="timed repeats (median reported)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_profile)
@@ -685,7 +662,7 @@ def _cmd_profile(args) -> int:
     from vsrbench.benchmark.runtime import format_runtime_table, profile_model
     from vsrbench.models import create_model, get_model_info
 
-    h, w = _parse_hw(args.lr_size, "--lr-size")
+    h, w = args.lr_size
     dev = resolve_device(args.device)
     rows = []
     flags = spec_overrides_from_args(args)
@@ -749,7 +726,7 @@ def _add_sweep(sub) -> None:
     p.add_argument("--scheduler", default="local:1", metavar="local:N|tcp://HOST:PORT",
                    help="local:N (N one-thread worker processes on this machine; default local:1) or a Dask "
                         "scheduler address")
-    p.add_argument("--retries", type=_int_at_least("--retries", 0), default=2,
+    p.add_argument("--retries", type=flag(non_negative_int, "--retries"), default=2,
                    help="extra attempts for a task that raised an unexpected error (default 2)")
     tmp = argparse.ArgumentParser(add_help=False).add_subparsers()
     _add_evaluate(tmp)
@@ -784,7 +761,7 @@ def _cmd_sweep(args) -> int:
         args.models, args.suites, _parse_checkpoints(args.checkpoints), args.scheduler, results=args.results,
         retries=args.retries, report=report, device=args.device, dtype=args.dtype, tile=args.tile,
         batch=args.batch, padding=args.padding, limit_clips=args.limit_clips,
-        crop=_parse_hw(args.crop, "--crop") if args.crop else None, force=args.force, seed=args.seed,
+        crop=args.crop, force=args.force, seed=args.seed,
         random_weights=args.random_weights, temporal=not args.no_temporal, cache_lr=not args.no_cache_lr,
         metrics=args.metrics, model_spec=spec_overrides_from_args(args),
     )
@@ -940,8 +917,8 @@ def _add_regress(sub) -> None:
     p.add_argument("--baseline", required=True, help="baseline CSV (e.g. baselines/ci_regression.csv)")
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--suite", nargs="+", help="only these suites")
-    p.add_argument("--tolerance-db", type=float, default=0.01, help="allowed PSNR change in dB (default 0.01)")
-    p.add_argument("--tolerance-ssim", type=float, default=0.0005, help="allowed SSIM change (default 0.0005)")
+    p.add_argument("--tolerance-db", type=flag(check_float, "--tolerance-db", 0.0), default=0.01, help="allowed PSNR change in dB (default 0.01)")
+    p.add_argument("--tolerance-ssim", type=flag(check_float, "--tolerance-ssim", 0.0), default=0.0005, help="allowed SSIM change (default 0.0005)")
     p.add_argument("--update", action="store_true", help="rewrite the baseline from the current results")
     p.set_defaults(func=_cmd_regress)
 
@@ -986,14 +963,15 @@ def _add_train(sub) -> None:
                    "the fly from GT ignore it)")
     p.add_argument("--recipe", default="paper", help="paper (the seed paper's recipe) or quick (minutes on a CPU)")
     p.add_argument("--out", required=True, help="run folder RUN")
-    p.add_argument("--iters", type=int, help="iterations (default: the recipe's)")
-    p.add_argument("--batch", type=int, help="batch size (default: the recipe's); under torchrun the global batch, "
+    p.add_argument("--iters", type=flag(positive_int, "--iters"), help="iterations (default: the recipe's)")
+    p.add_argument("--batch", type=flag(positive_int, "--batch"), help="batch size (default: the recipe's); under torchrun the global batch, "
                    "split evenly over the processes")
-    p.add_argument("--patch", type=int, help="square LR patch size in pixels (default: the recipe's)")
+    p.add_argument("--patch", type=flag(positive_int, "--patch"), help="square LR patch size in pixels (default: the recipe's)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: CUDA when available)")
-    p.add_argument("--seed", type=int, default=0, help="seed (default 0); CPU runs are deterministic given it")
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
-    p.add_argument("--checkpoint-every", type=int, help="iterations between checkpoints (default: the recipe's)")
+    p.add_argument("--seed", type=flag(check_seed, "--seed"), default=0, help="seed (default 0); CPU runs are deterministic given it")
+    p.add_argument("--workers", type=flag(check_workers, "--workers", 0), default=0,
+                   help="DataLoader worker processes (default 0; at most the usable CPU cores)")
+    p.add_argument("--checkpoint-every", type=flag(positive_int, "--checkpoint-every"), help="iterations between checkpoints (default: the recipe's)")
     p.add_argument("--backend", choices=("lmdb", "hdf5", "folders"), help="store backend (default: the first found)")
     p.add_argument("--val-suite", default="recipe", help="suite scored at every checkpoint (default: the recipe's, "
                    "e.g. vid4 on 128x128 centre crops; none: no validation)")
@@ -1052,6 +1030,13 @@ EXAMPLES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block): ``vsrbench CMD: error: ...``, status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 class _HelpFormatter(argparse.HelpFormatter):
     """Wraps one-paragraph descriptions; keeps text with line breaks (the examples) as written."""
 
@@ -1074,7 +1059,7 @@ def _add_examples(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vsrbench",
         description=(
             "vsrbench: prepare video super-resolution datasets and evaluate VSR / space-time VSR models "
@@ -1106,7 +1091,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) or a bad flag (2, its one line printed): a status, in-process too
+        return e.code if isinstance(e.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

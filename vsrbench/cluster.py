@@ -23,7 +23,7 @@ from vsrbench.errors import VsrbenchError
 __all__ = ["parse_scheduler", "connect", "has_gpu_workers", "INSTALL_HINT"]
 
 INSTALL_HINT = "pip install 'vsrbench[cluster]' (the 'distributed' package)"
-_LOCAL = re.compile(r"local(?::(\d+))?")
+_LOCAL = re.compile(r"local(?::([0-9]+))?")
 _ADDRESS = re.compile(r"(tcp|tls|ucx|ws|wss|inproc)://\S+")
 _HOSTPORT = re.compile(r"[A-Za-z0-9.\-\[\]:]+:\d{1,5}")
 FIX = ("pass --scheduler local:N (N worker processes on this machine) or the address a running `dask scheduler` "
@@ -35,10 +35,9 @@ def parse_scheduler(text: str) -> tuple[str, int | str]:
     t = (text or "").strip()
     m = _LOCAL.fullmatch(t)
     if m:
-        n = int(m.group(1) or 1)
-        if n < 1:
-            raise VsrbenchError(f"--scheduler {text!r}: local:N needs N >= 1")
-        return "local", n
+        from vsrbench.numeric import positive_int
+
+        return "local", positive_int(m.group(1) or "1", "--scheduler local:N")
     if _ADDRESS.fullmatch(t):
         return "address", t
     if _HOSTPORT.fullmatch(t):
@@ -64,6 +63,9 @@ def connect(scheduler: str, *, timeout: float = 10.0, wait_workers: float = 120.
 
     cluster = None
     if kind == "local":
+        from vsrbench.numeric import check_workers
+
+        value = check_workers(value, "--scheduler local:N")  # at most the usable cores, with a warning
         cluster = distributed.LocalCluster(n_workers=value, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address=None, silence_logs=logging.ERROR,
                                            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})

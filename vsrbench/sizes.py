@@ -23,7 +23,7 @@ def hw_label(text) -> str:
     if not text:
         return "-"
     parts = str(text).lower().split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         return str(text)
     return wh(int(parts[0]), int(parts[1]))
 

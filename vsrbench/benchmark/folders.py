@@ -28,6 +28,7 @@ from vsrbench.datasets.frames import (
     write_frame,
 )
 from vsrbench.errors import VsrbenchError
+from vsrbench.numeric import check_workers, non_negative_int
 from vsrbench.devices import resolve_device
 from vsrbench.outputs import ensure_parent
 from vsrbench.benchmark.results import json_number, suite_summary
@@ -190,6 +191,8 @@ def score_folders(
     from vsrbench.benchmark.tecogan_run import parse_metrics
 
     metric_sets = parse_metrics(metrics)
+    crop_border, modcrop = non_negative_int(crop_border, "crop_border"), non_negative_int(modcrop, "modcrop")
+    workers = check_workers(workers, "workers")
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     pred_src, gt_src = _clip_pairs(pred_dir, gt_dir)
     pc, gc = list(pred_src), list(gt_src)

@@ -432,7 +432,10 @@ def evaluate(
 
     from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
     from vsrbench.models import create_model, get_model_info
+    from vsrbench.numeric import check_evaluate_numbers
 
+    nums = check_evaluate_numbers(tile=tile, batch=batch, seed=seed, limit_clips=limit_clips, crop=crop)
+    tile, batch, seed, limit_clips, crop = (nums[k] for k in ("tile", "batch", "seed", "limit_clips", "crop"))
     st = get_suite(suite)
     info = get_model_info(model, model_spec)
     if st.scale not in info.spec.scales:

@@ -57,8 +57,9 @@ _LOADED: dict = {}
 
 
 def weights_dir(home=None) -> Path:
-    h = home or os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
-    return Path(h) / "weights"
+    from vsrbench.home import vsrbench_home
+
+    return Path(home or vsrbench_home()) / "weights"
 
 
 def _package_file(package: str, rel: str) -> Path | None:

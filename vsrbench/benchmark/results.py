@@ -46,8 +46,9 @@ SCHEMA = 1
 def results_dir(results: str | os.PathLike | None = None) -> Path:
     if results:
         return Path(results)
-    home = os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
-    return Path(home) / "results"
+    from vsrbench.home import vsrbench_home
+
+    return vsrbench_home() / "results"
 
 
 def identity(model: str, weights: str, suite: Suite, settings: dict, code: dict | None = None,

@@ -234,11 +234,13 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     unknown = sorted(set(evaluate_kwargs) - set(PASS_THROUGH))
     if unknown:
         raise VsrbenchError(f"sweep does not pass {', '.join(unknown)} to evaluate (it takes {', '.join(PASS_THROUGH)})")
-    if retries < 0:
-        raise VsrbenchError(f"retries must be >= 0, got {retries}")
+    from vsrbench.numeric import check_evaluate_numbers, non_negative_int
+
+    retries = non_negative_int(retries, "retries")
     options = {k: v for k, v in evaluate_kwargs.items() if v is not None}
-    if options.get("crop"):
-        options["crop"] = tuple(int(x) for x in options["crop"])
+    nums = check_evaluate_numbers(**{k: options[k] for k in ("tile", "batch", "seed", "limit_clips", "crop")
+                                     if k in options})  # evaluate's own checks, before any task is sent
+    options.update({k: v for k, v in nums.items() if k in options})
     t0 = time.time()
     tasks, left_out = plan_tasks(models, suites, checkpoints, options.get("model_spec"))
     root = results_dir(results).expanduser().resolve()

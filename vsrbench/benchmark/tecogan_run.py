@@ -47,7 +47,9 @@ def parse_metrics(value) -> list[str]:
 
 
 def cache_dir(dataset: str, home=None) -> Path:
-    h = home or os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
+    from vsrbench.home import vsrbench_home
+
+    h = home or vsrbench_home()
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset) or "_"
     return Path(h) / "cache" / "tecogan" / safe
 

@@ -11,12 +11,11 @@ for the layout under it.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.home import vsrbench_home  # noqa: F401  (the data root, re-exported here as before)
 
 __all__ = [
     "Source",
@@ -26,12 +25,6 @@ __all__ = [
     "vsrbench_home",
     "variant_dirname",
 ]
-
-
-def vsrbench_home() -> Path:
-    """``$VSRBENCH_HOME`` or ``~/.cache/vsrbench``."""
-    p = os.environ.get("VSRBENCH_HOME")
-    return Path(p).expanduser() if p else Path.home() / ".cache" / "vsrbench"
 
 
 def variant_dirname(variant: str) -> str:

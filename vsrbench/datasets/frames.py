@@ -42,7 +42,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", "
 
 def natural_key(name: str) -> list:
     """Sort key that orders digit runs by value: ``Frame 9`` < ``Frame 10`` < ``frame 11``."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", str(name))]
+    return [int(t) if t.isdecimal() else t.lower() for t in re.split(r"(\d+)", str(name))]  # not isdigit: '²'
 
 
 def list_clips(root: str | os.PathLike) -> list[str]:

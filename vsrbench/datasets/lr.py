@@ -17,6 +17,7 @@ from pathlib import Path
 from vsrbench.datasets.frames import atomic_output_dir, list_clip_sources, list_frames, read_frame, write_frame
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
+from vsrbench.numeric import check_workers
 from vsrbench.outputs import ensure_parent
 
 __all__ = ["degrade_folder", "check_clip_frames", "lr_store_staleness", "remove_store", "DEGRADATION_CODE_KEY"]
@@ -122,6 +123,7 @@ def degrade_folder(
         allow_gaps: accept clips whose frame numbers have gaps.
     """
     deg = parse_spec(spec)
+    workers = check_workers(workers, "workers")
     ensure_parent(output_dir, "choose another --output")
     input_dir = Path(input_dir)
     sources = list_clip_sources(input_dir)  # clip folders and/or video files (one clip each)

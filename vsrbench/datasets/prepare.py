@@ -29,6 +29,7 @@ from vsrbench.datasets.stores import BACKENDS, check_clip_names, is_complete, ma
 from vsrbench.datasets.variants import add_variant
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
+from vsrbench.numeric import check_workers, positive_int
 
 __all__ = ["prepare", "add_variant", "PrepareResult", "PrepareJob", "resolve_variants", "obtain_source",
            "discover_clips", "ClipSource"]
@@ -131,6 +132,7 @@ def prepare(
     same path on its workers), the stores are still written here, byte for byte the same.
     """
     t0 = time.time()
+    workers, commit_every = check_workers(workers, "workers"), positive_int(commit_every, "commit_every")
     entry = get_entry(name)
     if backend not in BACKENDS:
         raise VsrbenchError(f"unknown backend {backend!r}; use --lmdb, --hdf5 or --folders")
@@ -142,7 +144,7 @@ def prepare(
 
         parse_scheduler(scheduler)  # a bad value fails before any work
     home = Path(home) if home is not None else vsrbench_home()
-    job = PrepareJob(entry, specs, backend, home, source=source, urls=urls, workers=max(1, int(workers or 1)),
+    job = PrepareJob(entry, specs, backend, home, source=source, urls=urls, workers=workers,
                      lmdb_keys=lmdb_keys, commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet,
                      scheduler=scheduler)
     result = PrepareResult(entry.name, backend)

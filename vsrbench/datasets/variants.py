@@ -14,6 +14,7 @@ from vsrbench.datasets.sources import log
 from vsrbench.datasets.stores import find_store, is_complete, make_writer, open_store, store_path
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
+from vsrbench.numeric import check_workers, positive_int
 
 __all__ = ["add_variant"]
 
@@ -40,6 +41,7 @@ def add_variant(
     same seeded degradation, same PNG level), so a later ``prepare`` counts it as done. Crash-safe
     and resumable like ``prepare``; a complete store is returned at once.
     """
+    workers, commit_every = check_workers(workers, "workers"), positive_int(commit_every, "commit_every")
     entry = get_entry(name)
     spec = parse_spec(spec).spec
     home = Path(home) if home is not None else vsrbench_home()

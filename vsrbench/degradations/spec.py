@@ -33,6 +33,7 @@ import numpy as np
 
 from vsrbench.degradations import blur, noise
 from vsrbench.degradations.imresize import imresize, matlab_round_uint8
+from vsrbench.numeric import fold_wide
 
 __all__ = ["Degradation", "DegradationOp", "parse_spec", "VALID_OPS", "SCALES", "modcrop", "frame_rng"]
 
@@ -253,7 +254,7 @@ def _parse_op(spec: str, text: str) -> DegradationOp:
         part = part.strip()
         if not part:
             raise _spec_error(spec, f"empty field in {text!r}")
-        if part[0] in "xX" and part[1:].isdigit():
+        if part[0] in "xX" and part[1:].isascii() and part[1:].isdigit():
             if not takes_scale:
                 raise _spec_error(spec, f"{name!r} takes no scale")
             if scale is not None:
@@ -296,6 +297,11 @@ def parse_spec(spec: str | Degradation) -> Degradation:
         return spec
     if not isinstance(spec, str) or not spec.strip():
         raise _spec_error(str(spec), "empty spec")
+    spec = fold_wide(spec)  # full-width forms ('ｂｉ:ｘ４', CJK keyboards) read as ASCII
+    bad = next((c for c in spec if not c.isascii()), None)
+    if bad is not None:
+        raise _spec_error(spec[:40], f"character {bad!r} (U+{ord(bad):04X}) is not allowed: a spec is ASCII letters, "
+                                     f"digits 0-9 and ':=,+.-'")
     if len(spec) > MAX_SPEC_CHARS:
         raise _spec_error(spec[:40] + "...", f"{len(spec)} characters; a spec has at most {MAX_SPEC_CHARS}")
     if spec.count("+") >= MAX_OPS:

@@ -24,6 +24,7 @@ import re
 from typing import Callable
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.numeric import positive_int
 from vsrbench.models.registry import ModelCard, ModelInfo, ModelSpec
 
 __all__ = [
@@ -120,10 +121,10 @@ def parse_spec_flags(*, frames_in=None, task=None, colour=None, range=None, scal
             out["frames_in"] = "recurrent"
         else:
             try:
-                out["frames_in"] = int(v)
-            except ValueError:
+                out["frames_in"] = positive_int(v, "--frames-in")
+            except VsrbenchError:
                 out["frames_in"] = None
-            if out["frames_in"] is None or out["frames_in"] < 1:
+            if out["frames_in"] is None:
                 raise VsrbenchError(f"--frames-in must be a window size (an integer >= 1, e.g. 7) or 'recurrent', "
                                     f"got {frames_in!r}")
     if task is not None:
@@ -161,10 +162,10 @@ def _parse_range(value, flag: str) -> tuple[float, float]:
 def _parse_scales(value, flag: str) -> tuple[int, ...]:
     try:
         items = value.replace(" ", "").split(",") if isinstance(value, str) else list(value)
-        out = tuple(int(str(s).lower().lstrip("x")) for s in items)
-    except (TypeError, ValueError):
+        out = tuple(positive_int(str(s).lower().lstrip("x"), flag) for s in items)
+    except (TypeError, ValueError, VsrbenchError):
         out = ()
-    if not out or any(s < 1 for s in out):
+    if not out:
         raise VsrbenchError(f"{flag} must be the scale factors the model supports, e.g. 4 or 4,2; got {value!r}")
     return out
 

@@ -43,6 +43,7 @@ from tqdm import tqdm
 from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import create_model
+from vsrbench.numeric import check_seed, check_workers, positive_int
 from vsrbench.outputs import atomic_write_bytes
 from vsrbench.training import ddp
 from vsrbench.training.data import TrainDataset, resolve_data
@@ -254,16 +255,17 @@ def train(
     rec = recipe if isinstance(recipe, Recipe) else get_recipe(recipe, model)
     if rec.model != model:
         raise VsrbenchError(f"recipe is for model {rec.model!r}, not {model!r}")
+    seed, workers = check_seed(seed, "seed"), check_workers(workers, "workers", 0)  # before anything is written
     over = {}
     if iters is not None:
-        over["iters"] = int(iters)
+        over["iters"] = positive_int(iters, "iters")
     if batch is not None:
-        over["batch"] = int(batch)
+        over["batch"] = positive_int(batch, "batch")
     if patch is not None:
-        ph, pw = (patch, patch) if isinstance(patch, int) else patch
-        over["patch_h"], over["patch_w"] = int(ph), int(pw)
+        ph, pw = (patch, patch) if not isinstance(patch, (tuple, list)) else patch
+        over["patch_h"], over["patch_w"] = positive_int(ph, "patch"), positive_int(pw, "patch")
     if checkpoint_every is not None:
-        over["checkpoint_every"] = int(checkpoint_every)
+        over["checkpoint_every"] = positive_int(checkpoint_every, "checkpoint_every")
     if val_suite != _RECIPE:
         over["val_suite"] = None if val_suite in (None, "", "none") else val_suite
     rec = rec.replace(**over)
