@@ -20,7 +20,8 @@ def __getattr__(name):  # lazy: `from vsrbench.models import load_checkpoint` im
         from vsrbench.models.checkpoint import load_checkpoint
 
         return load_checkpoint
-    if name in ("interpolation", "lcvsr", "fstrn", "dksan", "zsm", "checkpoint", "layers"):
+    if name in ("interpolation", "lcvsr", "fstrn", "dksan", "zsm", "checkpoint", "layers", "basicvsr", "iconvsr",
+                "basicvsrpp", "refblocks"):
         import importlib
 
         return importlib.import_module(f"vsrbench.models.{name}")
