@@ -331,3 +331,26 @@ def test_mmagic_wrapper_prefixes(tmp_path):
                tmp_path / "own.pth")
     with pytest.raises(VsrbenchError, match="unexpected keys: step_counter"):
         load_checkpoint(wrapper, tmp_path / "own.pth")
+
+
+def test_official_archives_are_verified_and_a_failed_download_skips_or_fails_in_ci(tmp_path, monkeypatch):
+    from official_code import PINNED, official_archive
+
+    monkeypatch.delenv("VSRBENCH_OFFICIAL_CODE", raising=False)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / PINNED["basicsr"].filename).write_bytes(b"not the sdist")
+    with pytest.raises(pytest.fail.Exception, match="is not the pinned b89b595a"):
+        official_archive("basicsr", bad)
+
+    empty = tmp_path / "links"
+    empty.mkdir()
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip finds nothing: the download fails at once
+    monkeypatch.setenv("PIP_FIND_LINKS", str(empty))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="cannot download basicsr-1.4.2.tar.gz"):
+        official_archive("basicsr", tmp_path / "cache")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match="cannot download basicsr-1.4.2.tar.gz"):
+        official_archive("basicsr", tmp_path / "cache")
+    assert list((tmp_path / "cache").iterdir()) == []  # nothing half-written left in the cache
