@@ -90,3 +90,11 @@ def fast_cpu_for_tiny_tensors():
     yield
     torch.set_num_threads(n)
     torch.backends.mkldnn.enabled = mkldnn
+
+
+@pytest.fixture(scope="session")
+def official_code_cache(request, tmp_path_factory) -> pathlib.Path:
+    """Where tests/official_code.py keeps the pinned official archives (BasicSR, MMagic) between
+    runs: pytest's cache folder ($VSRBENCH_OFFICIAL_CODE, when set, is looked in first)."""
+    cache = getattr(request.config, "cache", None)
+    return pathlib.Path(cache.mkdir("vsrbench-official-code")) if cache else tmp_path_factory.mktemp("official-code")

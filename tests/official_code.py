@@ -1,34 +1,24 @@
-"""The official code the reference models are checked against, obtained by the tests themselves.
+"""The official code of the reference models, for the function-equality tests.
 
-``official_source("basicsr")`` returns the extracted source tree of BasicSR 1.4.2 (the code its
-released checkpoints run on), from its PyPI sdist:
+The tests compare vsrbench's reference models module against module with the code the released
+checkpoints run on: BasicSR 1.4.2 (its sdist) and MMagic 1.2.0 (its wheel). Neither is installed:
+the archives are fetched from PyPI with pip, verified against pinned sha256 sums, and single source
+files are imported from them **without running any package ``__init__``** (those import compiled
+extensions, mmcv, mmengine...). Every package directory of the archive becomes a bare package; the
+names a file imports from elsewhere are given as ``stubs``.
 
-1. ``$VSRBENCH_OFFICIAL_CODE`` (a folder) or, unset, ``<tmp>/vsrbench-official-code`` is the cache;
-   a ``basicsr-1.4.2.tar.gz`` already there is used;
-2. otherwise ``python -m pip download --no-deps --no-binary :all: --no-build-isolation basicsr==1.4.2``
-   puts it there;
-3. the file's sha256 is checked against the pinned one (a different file is an error, never used);
-4. it is extracted (tarfile's ``data`` filter: no links out, no absolute paths) to a temporary folder
-   that is renamed into place, so an interrupted run leaves nothing half-extracted.
+Where the archives come from, in order: ``$VSRBENCH_OFFICIAL_CODE`` (a folder holding them), the
+cache folder the caller passes (pytest's cache), else ``pip download`` into that cache. If the
+download fails the test is skipped, or fails when ``CI`` is set.
 
-When the download fails the test is skipped, unless ``CI`` is set: then it fails.
-
-``basicsr_stubs(src)`` imports ``basicsr.archs.<name>_arch`` modules **without running the package
-``__init__``** (which imports compiled extensions and most of BasicSR): ``basicsr``,
-``basicsr.archs`` and ``basicsr.ops`` become bare packages pointing at the source folders, and
-``basicsr.utils`` / ``basicsr.utils.registry`` / ``basicsr.ops.dcn`` small stand-ins. The stand-in
-``ModulatedDeformConvPack`` has BasicSR's attributes and parameters (``weight``, ``bias``,
-``conv_offset``, zero-initialised) and ``modulated_deform_conv`` is DCNv2 with a mask through
-``torchvision.ops.deform_conv2d``, the call BasicSR's own ``DCNv2Pack`` makes with torchvision >= 0.9.
-Everything put in ``sys.modules`` is removed again on exit.
+    root = official_source("basicsr", cache_dir)
+    arch = official_module(root, "basicsr/archs/basicvsr_arch.py", stubs={...})
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
-import math
 import os
 import pathlib
 import subprocess
@@ -36,19 +26,37 @@ import sys
 import tarfile
 import tempfile
 import types
+import zipfile
+from dataclasses import dataclass
 
 import pytest
 
-#: name -> (version, sha256 of the sdist on PyPI)
+__all__ = ["PINNED", "official_archive", "official_source", "official_module", "stub_module"]
+
+
+@dataclass(frozen=True)
+class Pinned:
+    package: str
+    version: str
+    filename: str
+    sha256: str
+    pip_args: tuple[str, ...]
+    #: the archive's top folder holding the package (sdists have ``name-version/``)
+    prefix: str
+
+
 PINNED = {
-    "basicsr": ("1.4.2", "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87"),
+    "basicsr": Pinned(
+        "basicsr", "1.4.2", "basicsr-1.4.2.tar.gz",
+        "b89b595a87ef964cda9913b4d99380ddb6554c965577c0c10cb7b78e31301e87",
+        # the sdist only (BasicSR publishes no wheel); building metadata needs no isolation
+        ("--no-binary", ":all:", "--no-build-isolation"), "basicsr-1.4.2/"),
+    "mmagic": Pinned(
+        "mmagic", "1.2.0", "mmagic-1.2.0-py2.py3-none-any.whl",
+        "efa91041097c40e452dd2037b596a5633a6a512447c28a71c970c24aca04039c", (), ""),
 }
-ENV = "VSRBENCH_OFFICIAL_CODE"
 
-
-def cache_dir() -> pathlib.Path:
-    p = os.environ.get(ENV)
-    return pathlib.Path(p).expanduser() if p else pathlib.Path(tempfile.gettempdir()) / "vsrbench-official-code"
+_SOURCES: dict[str, pathlib.Path] = {}
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -61,139 +69,128 @@ def _sha256(path: pathlib.Path) -> str:
 
 def _unavailable(why: str):
     if os.environ.get("CI"):
-        pytest.fail(f"official code unavailable in CI: {why}")
-    pytest.skip(f"official code unavailable (no network to PyPI?): {why}")
+        pytest.fail(why)
+    pytest.skip(why)
 
 
-def _download(name: str, version: str, dest: pathlib.Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
-           f"{name}=={version}", "-d", str(dest)]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        _unavailable(f"{' '.join(cmd)}: {e}")
-    if out.returncode != 0:
-        _unavailable(f"{' '.join(cmd)} failed: {(out.stderr or out.stdout).strip().splitlines()[-1:]}")
+def _download(pin: Pinned, cache_dir: pathlib.Path) -> pathlib.Path:
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", *pin.pip_args,
+               f"{pin.package}=={pin.version}", "-d", tmp, "-q"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            _unavailable(f"cannot download {pin.filename} from PyPI ({e}); put it in $VSRBENCH_OFFICIAL_CODE")
+        got = pathlib.Path(tmp) / pin.filename
+        if out.returncode != 0 or not got.is_file():
+            last = (out.stderr.strip().splitlines() or ["no output"])[-1]
+            _unavailable(f"cannot download {pin.filename} from PyPI ({last}); put it in $VSRBENCH_OFFICIAL_CODE")
+        os.replace(got, cache_dir / pin.filename)  # atomic: never a half-written archive in the cache
+    return cache_dir / pin.filename
 
 
-def official_source(name: str = "basicsr") -> pathlib.Path:
-    """The extracted sdist of the pinned ``name`` (the folder holding its package), fetched if needed."""
-    version, sha = PINNED[name]
-    root = cache_dir()
-    root.mkdir(parents=True, exist_ok=True)
-    tree = root / f"{name}-{version}"
-    if (tree / ".verified").is_file():
-        return tree
-    sdist = root / f"{name}-{version}.tar.gz"
-    if not sdist.is_file():
-        _download(name, version, root)
-    if not sdist.is_file():
-        _unavailable(f"pip did not produce {sdist}")
-    got = _sha256(sdist)
-    if got != sha:
-        pytest.fail(f"{sdist} has sha256 {got}, expected {sha} (the {name} {version} sdist on PyPI); delete it")
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-    with tarfile.open(sdist) as tf:
-        tf.extractall(tmp, filter="data")
-    (tmp / f"{name}-{version}" / ".verified").write_text(sha + "\n")
-    try:
-        os.replace(tmp / f"{name}-{version}", tree)
-    except OSError:  # another process got there first
-        pass
-    return tree
+def official_archive(package: str, cache_dir: pathlib.Path) -> pathlib.Path:
+    """The verified archive of ``package`` (a key of :data:`PINNED`)."""
+    pin = PINNED[package]
+    env = os.environ.get("VSRBENCH_OFFICIAL_CODE")
+    for folder in ([pathlib.Path(env)] if env else []) + [pathlib.Path(cache_dir)]:
+        path = folder / pin.filename
+        if path.is_file():
+            break
+    else:
+        path = _download(pin, pathlib.Path(cache_dir))
+    digest = _sha256(path)
+    if digest != pin.sha256:
+        pytest.fail(f"{path}: sha256 {digest} is not the pinned {pin.sha256} of {pin.package} {pin.version}; "
+                    "delete the file to download it again")
+    return path
 
 
-# ------------------------------------------------------------------------------------- BasicSR stubs
-def _package(name: str, path: pathlib.Path | None) -> types.ModuleType:
+def _members(path: pathlib.Path, prefix: str):
+    """(name inside the package tree, bytes) of every .py file of the archive under ``prefix``."""
+    if path.suffix == ".whl":
+        with zipfile.ZipFile(path) as z:
+            for name in z.namelist():
+                if name.startswith(prefix) and name.endswith(".py"):
+                    yield name[len(prefix):], z.read(name)
+    else:
+        with tarfile.open(path) as t:
+            for m in t.getmembers():
+                if m.isfile() and m.name.startswith(prefix) and m.name.endswith(".py"):
+                    yield m.name[len(prefix):], t.extractfile(m).read()
+
+
+def official_source(package: str, cache_dir: pathlib.Path) -> pathlib.Path:
+    """A folder holding the ``.py`` files of the pinned ``package`` (extracted once per process)."""
+    if package not in _SOURCES:
+        archive = official_archive(package, cache_dir)
+        root = pathlib.Path(tempfile.mkdtemp(prefix=f"official-{package}-"))
+        for rel, data in _members(archive, PINNED[package].prefix):
+            parts = pathlib.PurePosixPath(rel).parts
+            if not parts or any(p in ("", ".", "..") for p in parts) or rel.startswith("/"):
+                continue  # nothing is written outside root
+            dest = root.joinpath(*parts)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+        _SOURCES[package] = root
+    return _SOURCES[package]
+
+
+def stub_module(name: str, **attrs) -> types.ModuleType:
+    """A module named ``name`` holding ``attrs`` (for ``stubs``)."""
     mod = types.ModuleType(name)
-    mod.__path__ = [str(path)] if path is not None else []
-    return mod
-
-
-def _registry_module() -> types.ModuleType:
-    class Registry:
-        def __init__(self, name):
-            self.name, self.items = name, {}
-
-        def register(self, obj=None):
-            def add(o):
-                self.items[o.__name__] = o
-                return o
-
-            return add if obj is None else add(obj)
-
-    mod = types.ModuleType("basicsr.utils.registry")
-    for reg in ("ARCH_REGISTRY", "DATASET_REGISTRY", "MODEL_REGISTRY", "LOSS_REGISTRY", "METRIC_REGISTRY"):
-        setattr(mod, reg, Registry(reg))
-    return mod
-
-
-def _dcn_module() -> types.ModuleType:
-    import torch
-    from torch import nn
-    from torchvision.ops import deform_conv2d
-
-    def modulated_deform_conv(x, offset, mask, weight, bias, stride=1, padding=0, dilation=1, groups=1,
-                              deformable_groups=1):
-        # DCNv2 with a mask; torchvision infers the deformable groups from the offset's channels
-        return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
-
-    class ModulatedDeformConvPack(nn.Module):
-        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                     deformable_groups=1, bias=True):
-            super().__init__()
-            k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
-            self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, k
-            self.stride, self.padding, self.dilation = stride, padding, dilation
-            self.groups, self.deformable_groups = groups, deformable_groups
-            self.weight = nn.Parameter(torch.empty(out_channels, in_channels // groups, *k))
-            self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
-            bound = 1.0 / math.sqrt(in_channels * k[0] * k[1])
-            nn.init.uniform_(self.weight, -bound, bound)
-            self.conv_offset = nn.Conv2d(in_channels, deformable_groups * 3 * k[0] * k[1], k, stride, padding,
-                                         dilation, bias=True)
-            nn.init.zeros_(self.conv_offset.weight)
-            nn.init.zeros_(self.conv_offset.bias)
-
-        def forward(self, x):
-            o1, o2, mask = torch.chunk(self.conv_offset(x), 3, dim=1)
-            return modulated_deform_conv(x, torch.cat((o1, o2), 1), torch.sigmoid(mask), self.weight, self.bias,
-                                         self.stride, self.padding, self.dilation, self.groups, self.deformable_groups)
-
-    mod = types.ModuleType("basicsr.ops.dcn")
-    mod.ModulatedDeformConvPack = ModulatedDeformConvPack
-    mod.modulated_deform_conv = modulated_deform_conv
-    return mod
-
-
-def _utils_module() -> types.ModuleType:
-    import logging
-
-    mod = _package("basicsr.utils", None)
-    mod.get_root_logger = lambda *a, **k: logging.getLogger("basicsr")
+    mod.__dict__.update(attrs)
     return mod
 
 
 @contextlib.contextmanager
-def basicsr_stubs(src: pathlib.Path):
-    """``basicsr.archs.*`` importable from ``src`` (an extracted sdist) without BasicSR's ``__init__``."""
-    pkg = pathlib.Path(src) / "basicsr"
-    stubs = {
-        "basicsr": _package("basicsr", pkg),
-        "basicsr.archs": _package("basicsr.archs", pkg / "archs"),
-        "basicsr.ops": _package("basicsr.ops", pkg / "ops"),
-        "basicsr.ops.dcn": _dcn_module(),
-        "basicsr.utils": _utils_module(),
-        "basicsr.utils.registry": _registry_module(),
-    }
-    stubs["basicsr.utils"].registry = stubs["basicsr.utils.registry"]
-    saved = {k: v for k, v in sys.modules.items() if k == "basicsr" or k.startswith("basicsr.")}
-    for k in saved:
-        del sys.modules[k]
-    sys.modules.update(stubs)
+def _isolated_modules(top_levels: set[str]):
+    """sys.modules as it was afterwards for every name under ``top_levels`` (the loaded modules keep
+    working: their globals hold what they imported)."""
+    def ours(k):
+        return k.split(".", 1)[0] in top_levels
+
+    saved = {k: v for k, v in sys.modules.items() if ours(k)}
     try:
-        yield lambda arch: importlib.import_module(f"basicsr.archs.{arch}_arch")
+        yield
     finally:
-        for k in [k for k in sys.modules if k == "basicsr" or k.startswith("basicsr.")]:
+        for k in [k for k in sys.modules if ours(k)]:
             del sys.modules[k]
         sys.modules.update(saved)
+
+
+def official_module(root: pathlib.Path, relpath: str, stubs: dict | None = None) -> types.ModuleType:
+    """Import ``root/relpath`` (e.g. ``basicsr/archs/basicvsr_arch.py``) as its dotted name.
+
+    Every folder of ``root`` holding an ``__init__.py`` is a bare package (its ``__init__`` is not
+    run; its submodules load from its folder). ``stubs`` maps module names to modules (or dicts of
+    attributes) that replace them, e.g. ``{"basicsr.utils.registry": {"ARCH_REGISTRY": ...}}``.
+    sys.modules is left as it was.
+    """
+    import importlib
+
+    root = pathlib.Path(root)
+    name = relpath[:-3].replace("/", ".")
+    stubs = dict(stubs or {})
+    tops = {name.split(".", 1)[0]} | {s.split(".", 1)[0] for s in stubs}
+    with _isolated_modules(tops):
+        for init in sorted(root.rglob("__init__.py")):
+            pkg = ".".join(init.parent.relative_to(root).parts)
+            mod = types.ModuleType(pkg)
+            mod.__path__ = [str(init.parent)]
+            mod.__package__ = pkg
+            sys.modules[pkg] = mod
+        for stub_name in list(stubs):  # the parents of a stub exist (empty) unless given or in the tree
+            parts = stub_name.split(".")
+            for i in range(1, len(parts)):
+                stubs.setdefault(".".join(parts[:i]), sys.modules.get(".".join(parts[:i])) or {})
+        for stub_name in sorted(stubs):
+            value = stubs[stub_name]
+            sys.modules[stub_name] = value if isinstance(value, types.ModuleType) else stub_module(stub_name, **value)
+        for mod_name in list(sys.modules):  # a stub is also its parent's attribute (``from a import b``)
+            if "." in mod_name and mod_name in stubs:
+                parent, _, child = mod_name.rpartition(".")
+                if parent in sys.modules:
+                    setattr(sys.modules[parent], child, sys.modules[mod_name])
+        return importlib.import_module(name)

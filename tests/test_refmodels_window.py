@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from official_code import basicsr_stubs, official_source
+from official_basicsr import basicsr_stubs, official_source
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import create_model, get_model_info
 from vsrbench.models.checkpoint import load_checkpoint

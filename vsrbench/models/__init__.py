@@ -21,7 +21,7 @@ def __getattr__(name):  # lazy: `from vsrbench.models import load_checkpoint` im
 
         return load_checkpoint
     if name in ("interpolation", "lcvsr", "fstrn", "dksan", "zsm", "checkpoint", "layers", "edvr", "edvr_blocks", "tof",
-                "duf"):
+                "duf", "basicvsr", "iconvsr", "basicvsrpp", "refblocks"):
         import importlib
 
         return importlib.import_module(f"vsrbench.models.{name}")

@@ -47,6 +47,21 @@ def extract_state_dict(obj, key: str | None = None) -> dict[str, torch.Tensor]:
     return sd
 
 
+#: MMagic / MMEditing model wrappers keep the network under these prefixes (EMA weights first)
+GENERATOR_PREFIXES = ("generator_ema.", "generator.")
+
+
+def _generator_of(sd: dict[str, torch.Tensor], own: Mapping) -> dict[str, torch.Tensor]:
+    """An MMagic checkpoint's network: the ``generator.`` entries (``generator_ema.`` when present),
+    prefix removed. The wrapper's own entries (``step_counter``, a GAN's ``discriminator.*``) are
+    not part of the network and are left out. Applies only when the model's own names do not carry
+    the prefix; otherwise ``sd`` is returned as is."""
+    for prefix in GENERATOR_PREFIXES:
+        if any(k.startswith(prefix) for k in sd) and not any(k.startswith(prefix) for k in own):
+            return {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    return sd
+
+
 def _fmt(keys: list[str]) -> str:
     shown = ", ".join(keys[:_MAX_LIST])
     return shown + (f", ... ({len(keys) - _MAX_LIST} more)" if len(keys) > _MAX_LIST else "")
@@ -92,7 +107,8 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
     Read with ``torch.load(path, map_location='cpu', weights_only=True)`` (no arbitrary pickles).
     Accepted forms: a bare state_dict, ``{'state_dict': ...}``, ``{'params': ...}``,
     ``{'params_ema': ...}`` (preferred when both are present; ``key=`` chooses), ``{'model': ...}``,
-    each optionally with ``module.``-prefixed keys.
+    each optionally with ``module.``-prefixed keys; MMagic's released files (``{'meta', 'state_dict'}``
+    whose keys are ``generator.<name>`` beside the wrapper's ``step_counter``) load their generator.
 
     Raises:
         VsrbenchError: the file is missing or unreadable, not a weights-only checkpoint (torch's
@@ -114,6 +130,7 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
         ) from e
 
     own = model.state_dict()
+    sd = _generator_of(sd, own)
     missing = [k for k in own if k not in sd]
     unexpected = [k for k in sd if k not in own]
     misshaped = [

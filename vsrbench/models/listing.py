@@ -19,6 +19,9 @@ __all__ = ["BUILTIN_MODULES", "BUILTIN", "model_listing"]
 _INTERP = ModelSpec(task="vsr", frames_in=1, frames_out=1, colour="rgb", scales=(2, 3, 4, 8, 16),
                     input_range=(0.0, 255.0), spatial_multiple=1)
 
+#: BasicVSR, IconVSR, BasicVSR++: RGB x4, the whole clip per call
+_RECURRENT_X4 = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
+
 
 _BASICSR_ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
 
@@ -66,6 +69,14 @@ BUILTIN: dict[str, Listing] = {
                        "DUF_x4_28L_official-cbada450.pth", _BASICSR_ZOO),
     "duf-52l": Listing("vsrbench.models.duf", _window(7, (4,)), 5_821_952,
                        "DUF_x4_52L_official-483d2c78.pth", _BASICSR_ZOO),
+    "basicvsr": Listing("vsrbench.models.basicvsr", _RECURRENT_X4, 6_291_311, "BasicVSR_REDS4-543c8261.pth",
+                        "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"),
+    "iconvsr": Listing("vsrbench.models.iconvsr", _RECURRENT_X4, 8_694_991, "IconVSR_REDS-aaa5367f.pth",
+                       "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"),
+    "basicvsrpp": Listing("vsrbench.models.basicvsrpp", _RECURRENT_X4, 7_322_927,
+                          "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth",
+                          "https://download.openmmlab.com/mmediting/restorers/basicvsr_plusplus/"
+                          "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth"),
 }
 
 #: the modules that register the built-in models, in registration order
