@@ -920,8 +920,10 @@ def _cmd_plot(args) -> int:
         figs["temporal_profiles"] = plots.temporal_profiles(imgs)
     if not figs:
         raise VsrbenchError("nothing to plot: no results for the selected suites (and no --temporal-profile)")
-    for name, fig in figs.items():
-        for path in plots.save(fig, os.path.join(args.out_dir, name), args.image_format):
+    from vsrbench.outputs import safe_child
+
+    for name, fig in figs.items():  # names carry the records' suite names: input, so checked
+        for path in plots.save(fig, safe_child(args.out_dir, name, what="plot (from a record's suite)"), args.image_format):
             print(path)
     return 0
 

@@ -29,7 +29,7 @@ from vsrbench.datasets.frames import (
 )
 from vsrbench.errors import VsrbenchError
 from vsrbench.devices import resolve_device
-from vsrbench.outputs import ensure_parent
+from vsrbench.outputs import ensure_parent, safe_child
 from vsrbench.benchmark.results import json_number, suite_summary
 from vsrbench.metrics import psnr_ssim
 
@@ -92,10 +92,11 @@ def upscale_folder(
             if len(shapes) > 1:
                 raise VsrbenchError(f"{sources[clip]}: frames of different sizes {sorted(shapes)}")
             sr = super_resolve_sequence(runner, frames)
-            (tmp / clip).mkdir()
+            out_dir = safe_child(tmp, clip, what="clip")
+            out_dir.mkdir()
             names = [p.stem for p in paths] if paths and len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
             for name, f in zip(names, sr):
-                write_frame(tmp / clip / f"{name}.png", f)
+                write_frame(safe_child(out_dir, f"{name}.png", what="frame"), f)
             n_out += len(sr)
     return {"model": model, "scale": scale, "clips": len(clips), "frames": n_out, "output": str(output_dir), "device": str(dev)}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import replacing
+from vsrbench.outputs import replacing, safe_child
 
 __all__ = ["CACHE_VERSION", "METRIC_SETS", "parse_metrics", "tecogan_clip", "tecogan_summary", "cache_dir"]
 
@@ -46,7 +46,7 @@ def parse_metrics(value) -> list[str]:
 def cache_dir(dataset: str, home=None) -> Path:
     h = home or os.environ.get("VSRBENCH_HOME") or str(Path.home() / ".cache" / "vsrbench")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset) or "_"
-    return Path(h) / "cache" / "tecogan" / safe
+    return safe_child(Path(h) / "cache" / "tecogan", safe, what="dataset")
 
 
 def _gt_digest(gt: list[np.ndarray]) -> str:
@@ -108,7 +108,7 @@ def tecogan_clip(sr: list[np.ndarray], gt: list[np.ndarray], *, dataset: str, cl
     path = None
     if use_cache and os.environ.get("VSRBENCH_TECOGAN_CACHE", "on").lower() not in ("off", "0", "no"):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", clip)
-        path = cache_dir(dataset, home) / f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz"
+        path = safe_child(cache_dir(dataset, home), f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz", what="clip")
         side = _load_side(path, idx, gt[0].shape) if path.is_file() else None
         state = "hit" if side is not None else "stored"
     if side is None:

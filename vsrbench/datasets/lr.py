@@ -17,7 +17,7 @@ from pathlib import Path
 from vsrbench.datasets.frames import atomic_output_dir, list_clip_sources, list_frames, read_frame, write_frame
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import ensure_parent
+from vsrbench.outputs import ensure_parent, safe_child
 
 __all__ = ["degrade_folder", "check_clip_frames", "lr_store_staleness", "remove_store", "DEGRADATION_CODE_KEY"]
 
@@ -99,7 +99,8 @@ def _with_video_tasks(folder_tasks, videos: dict, clips: list, tmp: Path, spec: 
             path, keep = videos[clip]
             for i, frame in enumerate(iter_video(path)):
                 if i in keep:
-                    yield delayed(_degrade_one)(frame, str(tmp / clip / f"{i:08d}.png"), spec, dataset, clip, i, None)
+                    dst = safe_child(tmp, clip, f"{i:08d}.png", what="clip")
+                    yield delayed(_degrade_one)(frame, str(dst), spec, dataset, clip, i, None)
 
 
 def degrade_folder(
@@ -148,9 +149,10 @@ def degrade_folder(
 
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
         for clip in clips:
-            (tmp / clip).mkdir(parents=True)
+            safe_child(tmp, clip, what="clip").mkdir(parents=True)
         tasks = (
-            delayed(_degrade_one)(str(src), str(tmp / clip / (src.stem + ".png")), deg.spec, dataset, clip, i, shape)
+            delayed(_degrade_one)(str(src), str(safe_child(tmp, clip, src.stem + ".png", what="frame")), deg.spec,
+                                  dataset, clip, i, shape)
             for clip, i, src, shape in jobs
             if clip not in videos
         )

@@ -37,7 +37,7 @@ import numpy as np
 from vsrbench.datasets.catalog import variant_dirname, vsrbench_home
 from vsrbench.datasets.frames import list_clips, list_frames, natural_key, read_frame
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import atomic_write_bytes, atomic_write_text
+from vsrbench.outputs import atomic_write_bytes, atomic_write_text, name_problem, safe_child
 
 __all__ = [
     "MARKER",
@@ -247,10 +247,9 @@ def check_store(path: str | os.PathLike, meta: dict | None = None) -> None:
 
 def check_clip_names(clips, backend: str, where: str = "") -> None:
     """Refuse, before anything is written, clip names a store cannot hold: names that are not valid
-    UTF-8 (undecodable bytes in a folder name), control characters (they would split
-    ``meta_info.txt``), and LMDB keys longer than LMDB allows."""
-    import unicodedata
-
+    UTF-8 (undecodable bytes in a folder name), names :func:`~vsrbench.outputs.name_problem` refuses
+    (control characters would split ``meta_info.txt``; ``..`` or a separator would make a path), and
+    LMDB keys longer than LMDB allows."""
     for clip in clips:
         try:
             raw = clip.encode("utf-8")
@@ -258,8 +257,9 @@ def check_clip_names(clips, backend: str, where: str = "") -> None:
             raise VsrbenchError(
                 f"{where or 'source'}: clip folder {clip!r} has a name that is not valid UTF-8; rename it"
             ) from None
-        if any(unicodedata.category(ch) == "Cc" for ch in clip):
-            raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} has a control character in its name; rename it")
+        why = name_problem(clip)  # the rules open_store applies to a store's names, and safe_child to paths
+        if why is not None:
+            raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} cannot be a clip name ({why}); rename it")
         if backend == "lmdb" and len(raw) + 16 > LMDB_MAX_KEY_BYTES:
             raise VsrbenchError(
                 f"{where or 'source'}: clip name {clip[:40]!r}... is {len(raw)} bytes in UTF-8; LMDB keys hold at most "
@@ -519,7 +519,7 @@ class FolderWriter(_Writer):
 
     def _commit(self, items) -> None:
         for clip, indices, _, payload in items:
-            d = self.partial.joinpath(*clip.split("/"))
+            d = safe_child(self.partial, clip, what="clip")
             d.mkdir(parents=True, exist_ok=True)
             for i, value in zip(indices, payload):
                 atomic_write_bytes(d / f"{i:08d}.png", value)
@@ -615,6 +615,7 @@ class Store:
     def __init__(self, path: Path, meta: dict):
         self.path = Path(path)
         self.meta = meta
+        _check_clip_list(self.path, meta)
         self._clips = {c: (list(idx), tuple(shape)) for c, idx, shape in meta["clips"]}
         self._order = [c for c, _, _ in meta["clips"]]
         self._handle = None
@@ -695,6 +696,24 @@ class Store:
 
     def _read(self, clip: str, gt_index: int, pos: int) -> np.ndarray:
         raise NotImplementedError
+
+
+def _check_clip_list(path: Path, meta: dict) -> None:
+    """A store is input: its clip list must be ``[name, [frame indices], [H, W, C]]`` entries whose
+    names pass :func:`~vsrbench.outputs.name_problem` (the rules of ``prepare``), else the store is
+    damaged (a name like ``../../x`` would otherwise become a path under ``--save-outputs``)."""
+    clips = meta.get("clips") if isinstance(meta, dict) else None
+    why = None if isinstance(clips, list) else "its clip list is missing"
+    for entry in clips if why is None else []:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[1], list)
+                and isinstance(entry[2], (list, tuple))):
+            why = f"clip entry {str(entry)[:60]} is not [name, frame indices, shape]"
+        elif name_problem(entry[0]) is not None:
+            why = f"clip name {str(entry[0])[:60]!r} is not a safe name ({name_problem(entry[0])})"
+        if why:
+            break
+    if why is not None:
+        raise StoreDamagedError(f"store {path} is damaged: {why}; {_rerun_command(path, meta if isinstance(meta, dict) else None)}")
 
 
 def _decode(buf, where: str) -> np.ndarray:
