@@ -125,3 +125,54 @@ def test_plot_refuses_a_record_suite_that_leaves_out_dir(demo_home, tmp_path, ca
     line = _error_line(capsys, "plot")
     assert f"refusing to write under {out}: plot (from a record's suite) 'per_clip_psnr_x/../../../sentinel/evil'" in line
     assert not list(tmp_path.rglob("evil*")) and not (tmp_path / "a" / "sentinel").exists()
+
+
+# --------------------------------------------------------------------------------------------- item 8
+
+
+def _frames(d: Path, numbers, fmt="{:04d}.png", size=(16, 16)) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(list(numbers)))
+    for n in numbers:
+        write_frame(d / fmt.format(n), rng.integers(0, 256, (*size, 3), dtype=np.uint8))
+    return d
+
+
+def test_a_frame_that_is_not_a_regular_file_or_a_missing_first_frame_is_an_error(tmp_path, capsys):
+    """``clip/0001.png`` linked to /dev/zero was skipped, and the gap check started at the first
+    frame found (``wrote 3 frames``): every non-regular frame entry is named, and numbering is
+    checked from 0 or 1 (the folder's convention), so a clip starting at 2 is reported."""
+    from vsrbench.datasets.frames import list_frames
+
+    src = tmp_path / "in"
+    clip = _frames(src / "clip", range(2, 5))
+    _frames(src / "other", range(1, 5))
+    out = tmp_path / "out"
+    bad = clip / "0001.png"
+    makers = {"a device (a link to /dev/zero)": lambda: bad.symlink_to("/dev/zero"),
+              "a fifo": lambda: os.mkfifo(bad),
+              "a folder": lambda: bad.mkdir(),
+              "a broken link": lambda: bad.symlink_to(tmp_path / "gone.png")}
+    for kind, make in makers.items():
+        make()
+        with pytest.raises(VsrbenchError, match="^" + str(bad).replace(".", r"\.") + ": " + kind.replace("(", r"\(")
+                           .replace(")", r"\)")):
+            list_frames(clip)
+        capsys.readouterr()
+        assert main(["degrade", "--input", str(src), "--output", str(out), "--spec", "bi:x2"]) == 2
+        assert str(bad) in _error_line(capsys, "degrade") and not out.exists()
+        bad.rmdir() if bad.is_dir() and not bad.is_symlink() else bad.unlink()
+
+    # the first frame missing: clip starts at 2, its sibling at 1
+    assert main(["degrade", "--input", str(src), "--output", str(out), "--spec", "bi:x2"]) == 2
+    line = _error_line(capsys, "degrade")
+    assert f"{clip}: frame numbering has a gap (missing frame number(s) 1; the frames of this folder's clips start at 1)" in line
+    assert not out.exists()
+    # a 0-based folder: a clip starting at 1 has lost frame 0; alone, a clip may start at 0 or 1
+    zero = tmp_path / "zero"
+    _frames(zero / "a", range(0, 3), "{:08d}.png")
+    _frames(zero / "b", range(1, 3), "{:08d}.png")
+    assert main(["degrade", "--input", str(zero), "--output", str(out), "--spec", "bi:x2"]) == 2
+    assert "missing frame number(s) 0" in _error_line(capsys, "degrade")
+    assert main(["degrade", "--input", str(src), "--output", str(out), "--spec", "bi:x2", "--allow-gaps"]) == 0
+    assert sorted(p.name for p in (out / "clip").iterdir()) == ["0002.png", "0003.png", "0004.png"]

@@ -63,22 +63,42 @@ def list_clips(root: str | os.PathLike) -> list[str]:
 
 
 def list_frames(clip_dir: str | os.PathLike) -> list[Path]:
-    """Natural-sorted image files of one clip folder."""
+    """Natural-sorted image files of one clip folder. An entry named like a frame that is not a
+    regular file once links are followed (a fifo, a device such as ``/dev/zero``, a folder named
+    ``0001.png``, a broken link) is an error naming it, never silently left out (a missing frame)."""
     clip_dir = Path(clip_dir)
-    frames = [
-        p
-        for p in clip_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    ]
+    frames = [p for p in clip_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    for p in frames:
+        _check_regular_frame(p)
     if not frames:
         raise VsrbenchError(f"{clip_dir}: no image frames (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def _check_regular_frame(p: Path) -> None:
+    """``p`` (a frame of a clip folder) is a regular file, links followed; else one line naming it."""
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise VsrbenchError(f"{p}: a broken link where a frame should be; restore the frame or remove the link") from None
+    except OSError as e:
+        raise VsrbenchError(f"{p}: cannot read this frame ({e.strerror or e}); fix its permissions or restore it") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a fifo" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    via = f" (a link to {os.path.realpath(p)})" if p.is_symlink() else ""
+    raise VsrbenchError(f"{p}: {kind}{via}, not an image file; a frame must be a regular file: restore the frame")
 
 
 def read_frame_bgr(path: str | os.PathLike) -> np.ndarray:
     """Read an image as uint8 BGR ``H x W x 3`` as OpenCV decodes it (grey expanded, alpha dropped,
     16-bit refused), with errors naming the file."""
     path = Path(path)
+    if not path.is_file() and (path.exists() or path.is_symlink()):
+        _check_regular_frame(path)  # a folder, device, fifo or broken link: say which
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
     if data is None:
         raise VsrbenchError(f"{path}: no such file")
