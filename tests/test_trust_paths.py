@@ -176,3 +176,66 @@ def test_a_frame_that_is_not_a_regular_file_or_a_missing_first_frame_is_an_error
     assert "missing frame number(s) 0" in _error_line(capsys, "degrade")
     assert main(["degrade", "--input", str(src), "--output", str(out), "--spec", "bi:x2", "--allow-gaps"]) == 0
     assert sorted(p.name for p in (out / "clip").iterdir()) == ["0002.png", "0003.png", "0004.png"]
+
+
+# --------------------------------------------------------------------------------------------- item 9
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    """A valid-looking PNG of a few hundred bytes whose IHDR declares ``width x height`` RGB."""
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 200000, 9))
+            + chunk(b"IEND", b""))
+
+
+def test_frames_above_the_pixel_limit_are_refused_from_their_header(tmp_path, capsys, monkeypatch):
+    """A tiny PNG declaring 60000x60000 crashed degrade/score/upscale with a cv2.error traceback:
+    every reader checks the declared size against the documented limit first, in one line naming
+    the file; --max-pixels raises the limit; headers of every accepted format are read right."""
+    import cv2
+
+    from vsrbench.datasets.frames import DEFAULT_MAX_PIXELS, image_header_size
+
+    monkeypatch.delenv("VSRBENCH_MAX_PIXELS", raising=False)
+    assert DEFAULT_MAX_PIXELS == 8192 * 8192
+    frame = np.random.default_rng(1).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    for ext in (".png", ".jpg", ".bmp", ".ppm", ".webp", ".tiff"):
+        assert image_header_size(cv2.imencode(ext, frame)[1].tobytes()) == (53, 37), ext
+
+    src = _frames(tmp_path / "in" / "clip", range(1, 3), size=(24, 24)).parent
+    bomb = src / "clip" / "0003.png"
+    bomb.write_bytes(_png_bomb(60000, 60000))
+    assert bomb.stat().st_size < 2000
+    out = tmp_path / "out"
+    commands = {"degrade": ["--input", str(src), "--output", str(out), "--spec", "bi:x2"],
+                "upscale": ["--input", str(src), "--output", str(out), "--model", "bicubic", "--scale", "2",
+                            "--device", "cpu"],
+                "score": ["--pred", str(src), "--gt", str(src)]}
+    for cmd, args in commands.items():
+        capsys.readouterr()
+        assert main([cmd, *args]) == 2
+        line = _error_line(capsys, cmd)
+        assert line.endswith(f"{bomb}: declares a 60000x60000 frame (3600.0 M pixels), above the limit of 67108864 "
+                             "pixels; if the frame is genuine pass --max-pixels N (or set VSRBENCH_MAX_PIXELS)"), line
+        assert not out.exists()
+    # a lower limit refuses the genuine 24x24 frames; a raised one lets a larger declaration through to
+    # OpenCV's decoding (this one has no such pixels: corrupt, still one message naming the file)
+    assert main(["degrade", *commands["degrade"], "--max-pixels", "20x20"]) == 2
+    assert "declares a 24x24 frame (0.0 M pixels), above the limit of 400 pixels" in _error_line(capsys, "degrade")
+    bomb.write_bytes(_png_bomb(3000, 3000))
+    assert main(["degrade", *commands["degrade"], "--max-pixels", "2000x2000"]) == 2
+    assert "declares a 3000x3000 frame (9.0 M pixels), above the limit of 4000000 pixels" in _error_line(capsys, "degrade")
+    assert main(["degrade", *commands["degrade"], "--max-pixels", "10000000"]) == 2
+    assert f"{bomb}: unreadable or corrupt image" in capsys.readouterr().err and not out.exists()
+
+    # a Y4M video declaring the same frame size, and one whose header line is too long (item 16)
+    vid = tmp_path / "vid"
+    vid.mkdir()
+    (vid / "c.y4m").write_bytes(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\n" + bytes(64))
+    assert main(["degrade", "--input", str(vid), "--output", str(out), "--spec", "bi:x2"]) == 2
+    assert f"{vid / 'c.y4m'}: declares a 60000x60000 frame" in _error_line(capsys, "degrade")
+    (vid / "c.y4m").write_bytes(b"YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg X" + b"a" * 200 + b"\nFRAME\n" + bytes(384))
+    assert main(["degrade", "--input", str(vid), "--output", str(out), "--spec", "bi:x2"]) == 2
+    assert "its YUV4MPEG2 header line is 242 bytes, longer than the 127 bytes" in _error_line(capsys, "degrade")

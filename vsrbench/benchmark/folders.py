@@ -20,6 +20,7 @@ from pathlib import Path
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_sequence
 from vsrbench.datasets.frames import (
     atomic_output_dir,
+    check_frame_header,
     clip_frame_labels,
     iter_clip_frames,
     list_clip_sources,
@@ -83,6 +84,9 @@ def upscale_folder(
     input_dir = Path(input_dir)
     sources = list_clip_sources(input_dir)  # clip folders and/or video files
     clips = list(sources)
+    for src in sources.values():  # every frame's declared size, before any output exists
+        for p in list_frames(src) if src.is_dir() else []:
+            check_frame_header(p)
     n_out = 0
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
         for clip in tqdm(clips, desc=f"upscale {model} x{scale}", unit="clip", disable=not progress):

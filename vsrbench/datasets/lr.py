@@ -14,7 +14,8 @@ import os
 import re
 from pathlib import Path
 
-from vsrbench.datasets.frames import atomic_output_dir, list_clip_sources, list_frames, read_frame, write_frame
+from vsrbench.datasets.frames import (atomic_output_dir, check_frame_header, list_clip_sources, list_frames, read_frame,
+                                      write_frame)
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import ensure_parent, safe_child
@@ -164,6 +165,8 @@ def degrade_folder(
         frames = listed[clip]
         if not allow_gaps:
             check_clip_frames(src, frames, start)
+        for f in frames:  # every frame's declared size, before any output exists
+            check_frame_header(f)
         first = read_frame(frames[0])
         deg.check_frame_size(first.shape[0], first.shape[1], str(frames[0]))  # before any output exists
         for i in deg.select_frames(len(frames)):

@@ -31,11 +31,10 @@ import os
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vsrbench.datasets.catalog import variant_dirname, vsrbench_home
-from vsrbench.datasets.frames import list_clips, list_frames, natural_key, read_frame
+from vsrbench.datasets.frames import check_frame_pixels, decode_image, list_clips, list_frames, natural_key, read_frame
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import atomic_write_bytes, atomic_write_text, name_problem, safe_child
 
@@ -710,14 +709,19 @@ def _check_clip_list(path: Path, meta: dict) -> None:
             why = f"clip entry {str(entry)[:60]} is not [name, frame indices, shape]"
         elif name_problem(entry[0]) is not None:
             why = f"clip name {str(entry[0])[:60]!r} is not a safe name ({name_problem(entry[0])})"
+        elif not (len(entry[2]) == 3 and all(type(v) is int and v > 0 for v in entry[2])):
+            why = f"clip {entry[0]!r} has the frame shape {str(entry[2])[:60]}, not [H, W, C]"
         if why:
             break
+    if why is None:
+        for name, _, (h, w, _c) in clips:  # before a frame is read: the size limit of every frame
+            check_frame_pixels(w, h, f"store {path} clip {name!r}")
     if why is not None:
         raise StoreDamagedError(f"store {path} is damaged: {why}; {_rerun_command(path, meta if isinstance(meta, dict) else None)}")
 
 
 def _decode(buf, where: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_UNCHANGED) if buf else None
+    img = decode_image(np.frombuffer(buf, np.uint8), where) if buf else None
     if img is None:
         raise VsrbenchError(f"{where}: corrupt frame in the store; delete the store and run prepare again")
     if img.ndim == 2:
