@@ -239,3 +239,60 @@ def test_frames_above_the_pixel_limit_are_refused_from_their_header(tmp_path, ca
     (vid / "c.y4m").write_bytes(b"YUV4MPEG2 W16 H16 F25:1 Ip A1:1 C420jpeg X" + b"a" * 200 + b"\nFRAME\n" + bytes(384))
     assert main(["degrade", "--input", str(vid), "--output", str(out), "--spec", "bi:x2"]) == 2
     assert "its YUV4MPEG2 header line is 242 bytes, longer than the 127 bytes" in _error_line(capsys, "degrade")
+
+
+# --------------------------------------------------------------------------------------------- item 16
+
+
+def test_messages_say_what_is_really_wrong(tmp_path):
+    """A checkpoint linked to /dev/zero said "does not exist", a huge declared tensor "contains
+    code", a deep archive path was reported as the deleted temporary folder's path (the oversized
+    Y4M header is in the pixel-limit test above)."""
+    import zipfile
+
+    import torch
+
+    from vsrbench.datasets.extract import BadArchiveError, safe_extract
+    from vsrbench.models.checkpoint import load_checkpoint
+
+    net = torch.nn.Linear(2, 2)
+    zero = tmp_path / "zero.pth"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(VsrbenchError, match=r"zero\.pth' is not a regular file \(a link to /dev/zero\)"):
+        load_checkpoint(net, zero)
+    with pytest.raises(VsrbenchError, match=r"is a broken link"):
+        (tmp_path / "gone.pth").symlink_to(tmp_path / "nothing")
+        load_checkpoint(net, tmp_path / "gone.pth")
+    with pytest.raises(VsrbenchError, match=r"nothing\.pth' does not exist"):
+        load_checkpoint(net, tmp_path / "nothing.pth")
+
+    # a real state_dict whose pickle declares a 2**31-1 element storage for 4 floats
+    good = tmp_path / "good.pth"
+    torch.save(net.state_dict(), good)
+    zin = zipfile.ZipFile(good)
+    (pkl,) = [n for n in zin.namelist() if n.endswith("data.pkl")]
+    raw = zin.read(pkl)
+    i = raw.index(b"cpu") + 3 + 2  # BINUNICODE 'cpu', BINPUT n, then the storage's element count (BININT1 4)
+    assert raw[i:i + 2] == b"K\x04", raw[i - 8:i + 4]
+    huge = tmp_path / "huge.pth"
+    with zipfile.ZipFile(huge, "w") as zout:
+        for n in zin.namelist():
+            zout.writestr(zin.getinfo(n), raw[:i] + b"J" + (2**31 - 1).to_bytes(4, "little") + raw[i + 2:]
+                          if n == pkl else zin.read(n))
+    with pytest.raises(VsrbenchError) as e:
+        load_checkpoint(net, huge)
+    assert "is damaged (a tensor declares 8,589,934,588 bytes, the file holds 16 for it)" in str(e.value)
+    assert "code" not in str(e.value)
+
+    # an archive entry deeper than the system's path limit: named, the temporary folder not
+    deep = "/".join(["d" * 60] * 80) + "/f.png"
+    zpath = tmp_path / "deep.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        z.writestr(deep, b"x")
+    with pytest.raises(BadArchiveError) as e:
+        safe_extract(zpath, tmp_path / "src", progress=False)
+    msg = str(e.value)
+    assert msg.startswith(f"{zpath}: refusing unsafe archive entry '{deep[:80]}...{deep[-60:]}': its path is 4885 "
+                          f"bytes long: extracted under {tmp_path} it would be "), msg
+    assert ".partial-" not in msg and len(msg) < 600
+    assert sorted(p.name for p in tmp_path.iterdir() if "src" in p.name) == []
