@@ -257,6 +257,8 @@ def check_clip_names(clips, backend: str, where: str = "") -> None:
                 f"{where or 'source'}: clip folder {clip!r} has a name that is not valid UTF-8; rename it"
             ) from None
         why = name_problem(clip)  # the rules open_store applies to a store's names, and safe_child to paths
+        if why == "it holds a control character":  # they would split meta_info.txt
+            raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} has a control character in its name; rename it")
         if why is not None:
             raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} cannot be a clip name ({why}); rename it")
         if backend == "lmdb" and len(raw) + 16 > LMDB_MAX_KEY_BYTES:
