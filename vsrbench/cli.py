@@ -7,6 +7,7 @@ Each subcommand parses its options and calls one API function; user errors
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -897,8 +898,10 @@ def _cmd_plot(args) -> int:
         figs["temporal_profiles"] = plots.temporal_profiles(imgs)
     if not figs:
         raise VsrbenchError("nothing to plot: no results for the selected suites (and no --temporal-profile)")
-    for name, fig in figs.items():
-        for path in plots.save(fig, os.path.join(args.out_dir, name), args.image_format):
+    from vsrbench.outputs import safe_child
+
+    for name, fig in figs.items():  # names carry the records' suite names: input, so checked
+        for path in plots.save(fig, safe_child(args.out_dir, name, what="plot (from a record's suite)"), args.image_format):
             print(path)
     return 0
 
@@ -1086,7 +1089,47 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     # further commands register here
     _add_examples(sub)
+    _add_max_pixels(sub)
     return parser
+
+
+#: the commands that decode frames from files a user passes (folders, videos, stores)
+_DECODING_COMMANDS = ("degrade", "upscale", "score", "prepare", "evaluate", "train", "plot")
+
+
+def _pixels(text: str) -> int:
+    from vsrbench.datasets.frames import parse_pixels
+
+    try:
+        return parse_pixels(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}") from None
+
+
+def _add_max_pixels(sub) -> None:
+    from vsrbench.datasets.frames import DEFAULT_MAX_PIXELS
+
+    for name in _DECODING_COMMANDS:
+        sub.choices[name].add_argument(
+            "--max-pixels", type=_pixels, metavar="N|WxH",
+            help=f"refuse frames larger than this, from their header, before decoding (default {DEFAULT_MAX_PIXELS} "
+                 "= 8192x8192, or $VSRBENCH_MAX_PIXELS)")
+
+
+@contextlib.contextmanager
+def _frame_limit(args):
+    """``--max-pixels`` for this command (and the worker processes it starts): through the environment."""
+    from vsrbench.datasets.frames import MAX_PIXELS_ENV
+
+    n = getattr(args, "max_pixels", None)
+    old = os.environ.get(MAX_PIXELS_ENV)
+    if n is not None:
+        os.environ[MAX_PIXELS_ENV] = str(n)
+    try:
+        yield
+    finally:
+        if n is not None:
+            os.environ.pop(MAX_PIXELS_ENV, None) if old is None else os.environ.__setitem__(MAX_PIXELS_ENV, old)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1099,7 +1142,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        return int(args.func(args) or 0)
+        with _frame_limit(args):
+            return int(args.func(args) or 0)
     except VsrbenchError as e:
         print(f"vsrbench {args.command}: error: {e}", file=sys.stderr)
         return 2

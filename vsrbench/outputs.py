@@ -5,6 +5,11 @@ reason and the fix (``cannot write PATH: permission denied; choose another --out
 Used at every edge that writes (``degrade`` / ``upscale --output``, ``score --output``,
 ``leaderboard --out``, ``plot --out-dir``, ``evaluate --save-outputs``, the results store, the LR
 cache, ``prepare``'s data root). Imports nothing from the pipeline stages.
+
+**Names read from input become paths only through** :func:`safe_child`: a clip name from a store,
+a suite or model name from a record, a frame name from an input folder. :func:`name_problem` holds
+the rules (the same at ``prepare`` and when a store is opened): a name is one or more ``/``-separated
+parts, none empty, ``.`` or ``..``, no backslash, no control character, not absolute.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ from pathlib import Path
 from vsrbench.errors import VsrbenchError
 
 __all__ = ["os_reason", "describe_os_error", "cannot_write", "ensure_dir", "ensure_parent", "check_output_file",
-           "replacing", "remove_stale_temps", "atomic_write_bytes", "atomic_write_text", "writing", "check_dir_creatable"]
+           "replacing", "remove_stale_temps", "atomic_write_bytes", "atomic_write_text", "writing", "check_dir_creatable",
+           "name_problem", "safe_child"]
 
 HOME_FIX = "set VSRBENCH_HOME to a writable folder"
 
@@ -242,3 +248,52 @@ def _require_writable_dir(d: Path, target: Path, fix: str) -> None:
         raise VsrbenchError(f"cannot write {target}: {where} {_kind(d)}; {fix}")
     if not os.access(d, os.W_OK | os.X_OK):
         raise VsrbenchError(f"cannot write {target}: permission denied; {fix}")
+
+
+def name_problem(name) -> str | None:
+    """Why ``name`` (read from a store, record or input folder) cannot name a path under an output
+    root, or None. A name is one or more ``/``-separated parts (Vimeo clips are ``00001/0001``)."""
+    import unicodedata
+
+    if not isinstance(name, str):
+        return f"it is {type(name).__name__}, not text"
+    if not name:
+        return "it is empty"
+    if name.startswith("/"):
+        return "it is an absolute path"
+    if "\\" in name:
+        return "it holds a backslash (a path separator)"
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        return "it holds a control character"
+    for part in name.split("/"):
+        if part in ("", ".", ".."):
+            return f"it has a {part!r} path part" if part else "it has an empty path part"
+    return None
+
+
+def safe_child(root: str | os.PathLike, *names: str, what: str = "name") -> Path:
+    """``root/name1/name2/...``, refused unless every name passes :func:`name_problem` and the
+    result, symbolic links resolved, stays inside ``root`` (also resolved). The one way vsrbench
+    joins a name read from input onto an output root.
+
+    Raises:
+        VsrbenchError: ``refusing to write under ROOT: WHAT 'NAME' ...: REASON``.
+    """
+    root = Path(root)
+    for name in names:
+        why = name_problem(name)
+        if why is not None:
+            raise VsrbenchError(f"refusing to write under {root}: {what} {_show(name)} cannot be a path ({why}); "
+                                "the input naming it is damaged or crafted")
+    p = root.joinpath(*(part for name in names for part in name.split("/")))
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(p)
+    if os.path.commonpath([real_root, real]) != real_root:
+        raise VsrbenchError(f"refusing to write {p}: it leads outside {root} (to {real}, through a symbolic link); "
+                            "remove the link or choose another output folder")
+    return p
+
+
+def _show(name) -> str:
+    s = repr(name)
+    return s if len(s) <= 80 else s[:77] + "..."

@@ -20,6 +20,7 @@ from pathlib import Path
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_sequence
 from vsrbench.datasets.frames import (
     atomic_output_dir,
+    check_frame_header,
     clip_frame_labels,
     iter_clip_frames,
     list_clip_sources,
@@ -30,7 +31,7 @@ from vsrbench.datasets.frames import (
 from vsrbench.errors import VsrbenchError
 from vsrbench.numeric import check_workers, non_negative_int
 from vsrbench.devices import resolve_device
-from vsrbench.outputs import ensure_parent
+from vsrbench.outputs import ensure_parent, safe_child
 from vsrbench.benchmark.results import json_number, suite_summary
 from vsrbench.metrics import psnr_ssim
 
@@ -84,6 +85,9 @@ def upscale_folder(
     input_dir = Path(input_dir)
     sources = list_clip_sources(input_dir)  # clip folders and/or video files
     clips = list(sources)
+    for src in sources.values():  # every frame's declared size, before any output exists
+        for p in list_frames(src) if src.is_dir() else []:
+            check_frame_header(p)
     n_out = 0
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
         for clip in tqdm(clips, desc=f"upscale {model} x{scale}", unit="clip", disable=not progress):
@@ -93,10 +97,11 @@ def upscale_folder(
             if len(shapes) > 1:
                 raise VsrbenchError(f"{sources[clip]}: frames of different sizes {sorted(shapes)}")
             sr = super_resolve_sequence(runner, frames)
-            (tmp / clip).mkdir()
+            out_dir = safe_child(tmp, clip, what="clip")
+            out_dir.mkdir()
             names = [p.stem for p in paths] if paths and len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
             for name, f in zip(names, sr):
-                write_frame(tmp / clip / f"{name}.png", f)
+                write_frame(safe_child(out_dir, f"{name}.png", what="frame"), f)
             n_out += len(sr)
     return {"model": model, "scale": scale, "clips": len(clips), "frames": n_out, "output": str(output_dir), "device": str(dev)}
 

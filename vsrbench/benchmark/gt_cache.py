@@ -39,7 +39,7 @@ import numpy as np
 from vsrbench.benchmark.tecogan_run import _gt_digest
 from vsrbench import hashing
 from vsrbench.datasets import diskspace
-from vsrbench.outputs import os_reason, remove_stale_temps, replacing
+from vsrbench.outputs import os_reason, remove_stale_temps, replacing, safe_child
 
 __all__ = ["CACHE_VERSION", "MAX_ENTRY_BYTES", "cache_enabled", "cache_dirs", "cache_secret", "entry_key",
            "cached_gt_work"]
@@ -94,9 +94,9 @@ def cache_dirs(store, scale: int, crop=None, home=None) -> list[Path]:
 
     p = Path(store.path)
     h = Path(home) if home else vsrbench_home()
-    beside = p.parent / "cache" / "temporal" / _safe(p.name) / _sub(scale, crop)
-    in_home = (h / "cache" / "temporal" / _safe(store.dataset or "dataset") / _safe(store.set or "all")
-               / _safe(p.name) / _sub(scale, crop))
+    beside = safe_child(p.parent / "cache" / "temporal", _safe(p.name), _sub(scale, crop), what="store")
+    in_home = safe_child(h / "cache" / "temporal", _safe(store.dataset or "dataset"), _safe(store.set or "all"),
+                         _safe(p.name), _sub(scale, crop), what="store's dataset or set")  # the marker is input
     return [beside, in_home] if beside != in_home else [beside]
 
 

@@ -66,10 +66,11 @@ def _model_file(net) -> str | None:
 
 def _outputs_present(rec: dict, save_outputs) -> bool:
     """Whether ``save_outputs`` already holds every SR frame of a stored record."""
-    root = Path(save_outputs)
+    from vsrbench.outputs import safe_child
+
     for clip, c in (rec.get("clips") or {}).items():
         for f in c.get("frames") or []:
-            if not (root / clip / f"{int(f['gt_index']):08d}.png").is_file():
+            if not safe_child(save_outputs, clip, f"{int(f['gt_index']):08d}.png", what="clip").is_file():
                 return False
     return True
 
@@ -344,9 +345,11 @@ def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr,
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
 
-            d = Path(save_outputs) / clip
+            from vsrbench.outputs import safe_child
+
+            d = safe_child(save_outputs, clip, what="clip")
             d.mkdir(parents=True, exist_ok=True)
-            write_frame(d / f"{i:08d}.png", out)
+            write_frame(safe_child(d, f"{i:08d}.png"), out)
     rec = {"clip": clip, "frames": frames, "n_frames": len(frames)}
     if "tecogan" in metrics:
         rec["tecogan"] = _tecogan(clip, suite, data, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt), scale,
@@ -359,7 +362,10 @@ def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr,
             from vsrbench.datasets.frames import write_frame
             from vsrbench.metrics import temporal as tm
 
-            write_frame(Path(save_outputs) / f"{clip.replace('/', '_')}_temporal_profile.png", tm.temporal_profile_pair(srs, gts))
+            from vsrbench.outputs import safe_child
+
+            write_frame(safe_child(save_outputs, f"{clip.replace('/', '_')}_temporal_profile.png", what="clip"),
+                        tm.temporal_profile_pair(srs, gts))
     for f in frames:
         f["psnr"] = json_number(f["psnr"])
     rec["lr_size"] = f"{lr[0].shape[0]}x{lr[0].shape[1]}"

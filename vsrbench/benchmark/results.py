@@ -135,7 +135,10 @@ def settings_key(settings: dict | None) -> str:
 
 # --------------------------------------------------------------------------------------------- reading and writing
 def record_path(root: Path, suite: str, model: str, ident: str) -> Path:
-    return root / suite / f"{model.replace(':', '__')}-{ident}.json"  # ':' (package.module:factory): not in file names
+    from vsrbench.outputs import safe_child
+
+    # ':' (package.module:factory): not in file names
+    return safe_child(root, suite, f"{model.replace(':', '__')}-{ident}.json", what="suite or model")
 
 
 def read_record(path: Path) -> tuple[dict | None, str | None]:

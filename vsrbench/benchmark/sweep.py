@@ -122,10 +122,12 @@ def plan_tasks(models, suites, checkpoints=None,
 
 
 def _seed_store(tmp: Path, suite: str, seeds: dict[str, str]) -> None:
-    d = tmp / suite
+    from vsrbench.outputs import safe_child
+
+    d = safe_child(tmp, suite, what="suite")
     d.mkdir(parents=True, exist_ok=True)
     for name, text in seeds.items():
-        (d / Path(name).name).write_text(text, encoding="utf-8")
+        safe_child(d, Path(name).name, what="record").write_text(text, encoding="utf-8")
 
 
 def run_task(task: SweepTask, results: str, probe, seeds: dict[str, str], options: dict) -> dict:

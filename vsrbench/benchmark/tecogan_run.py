@@ -26,7 +26,7 @@ import numpy as np
 
 from vsrbench import hashing
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import remove_stale_temps, replacing
+from vsrbench.outputs import remove_stale_temps, replacing, safe_child
 
 __all__ = ["CACHE_VERSION", "METRIC_SETS", "parse_metrics", "tecogan_clip", "tecogan_summary", "cache_dir"]
 
@@ -51,7 +51,7 @@ def cache_dir(dataset: str, home=None) -> Path:
 
     h = home or vsrbench_home()
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", dataset) or "_"
-    return Path(h) / "cache" / "tecogan" / safe
+    return safe_child(Path(h) / "cache" / "tecogan", safe, what="dataset")
 
 
 def _gt_digest(gt: list[np.ndarray]) -> str:
@@ -122,7 +122,7 @@ def tecogan_clip(sr: list[np.ndarray], gt: list[np.ndarray], *, dataset: str, cl
     secret = None
     if use_cache and os.environ.get("VSRBENCH_TECOGAN_CACHE", "on").lower() not in ("off", "0", "no"):
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", clip)
-        path = cache_dir(dataset, home) / f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz"
+        path = safe_child(cache_dir(dataset, home), f"{safe}-{_key(gt, info['fingerprint'])[:24]}.npz", what="clip")
         secret = hashing.cache_secret(path.parents[2])  # <home>/cache
         if isinstance(secret, str):  # no secret to bind entries with: computed, not kept
             path = None

@@ -445,8 +445,27 @@ def _verify_tree(archive: Path, root: Path) -> None:
                     raise _unsafe(archive, os.path.relpath(d.path, root), "a link or special file appeared in the extraction folder")
 
 
+def _check_path_lengths(archive: Path, tmp: Path, entries: list[_Entry]) -> None:
+    """Before anything is written: every entry's path once extracted (under the temporary folder,
+    whose name is longer than the destination's) fits the system's path limit, else refuse naming
+    the entry (not the temporary folder, which is gone by the time a user reads the message)."""
+    try:
+        limit = os.pathconf(tmp, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        limit = 4096
+    base = len(os.fsencode(os.path.abspath(tmp))) + 1
+    for e in entries:
+        n = base + len(os.fsencode(str(e.rel)))
+        if n >= limit:
+            shown = e.name if len(e.name) <= 160 else f"{e.name[:80]}...{e.name[-60:]}"
+            raise _unsafe(archive, shown, f"its path is {n - base} bytes long: extracted under "
+                          f"{os.path.abspath(tmp.parent)} it would "
+                          f"be {n} bytes, above this system's limit of {limit}", fix=_BY_HAND[0].upper() + _BY_HAND[1:])
+
+
 def _write_all(archive: Path, tmp: Path, entries: list[_Entry], total: int, opener, read_errors: tuple,
                progress: bool) -> None:
+    _check_path_lengths(archive, tmp, entries)
     out = _Beneath(archive, tmp)
     written = [0]
     try:

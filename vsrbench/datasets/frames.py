@@ -35,9 +35,20 @@ __all__ = [
     "list_clip_sources",
     "clip_frame_labels",
     "iter_clip_frames",
+    "DEFAULT_MAX_PIXELS",
+    "max_pixels",
+    "check_frame_pixels",
+    "check_frame_header",
+    "image_header_size",
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+#: the largest frame vsrbench decodes, in pixels (8192 x 8192; an 8K UHD frame is 33 M pixels). A
+#: frame declaring more is refused from its header, before anything is decoded or allocated (a
+#: 1 KB PNG can declare 60000 x 60000). Raise it with ``--max-pixels N`` or ``VSRBENCH_MAX_PIXELS``.
+DEFAULT_MAX_PIXELS = 8192 * 8192
+MAX_PIXELS_ENV = "VSRBENCH_MAX_PIXELS"
 
 
 def natural_key(name: str) -> list:
@@ -63,26 +74,203 @@ def list_clips(root: str | os.PathLike) -> list[str]:
 
 
 def list_frames(clip_dir: str | os.PathLike) -> list[Path]:
-    """Natural-sorted image files of one clip folder."""
+    """Natural-sorted image files of one clip folder. An entry named like a frame that is not a
+    regular file once links are followed (a fifo, a device such as ``/dev/zero``, a folder named
+    ``0001.png``, a broken link) is an error naming it, never silently left out (a missing frame)."""
     clip_dir = Path(clip_dir)
-    frames = [
-        p
-        for p in clip_dir.iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
-    ]
+    frames = [p for p in clip_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")]
+    for p in frames:
+        _check_regular_frame(p)
     if not frames:
         raise VsrbenchError(f"{clip_dir}: no image frames (looked for {', '.join(IMAGE_EXTENSIONS)})")
     return sorted(frames, key=lambda p: natural_key(p.name))
+
+
+def _check_regular_frame(p: Path) -> None:
+    """``p`` (a frame of a clip folder) is a regular file, links followed; else one line naming it."""
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except FileNotFoundError:
+        raise VsrbenchError(f"{p}: a broken link where a frame should be; restore the frame or remove the link") from None
+    except OSError as e:
+        raise VsrbenchError(f"{p}: cannot read this frame ({e.strerror or e}); fix its permissions or restore it") from None
+    if stat.S_ISREG(mode):
+        return
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a fifo" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
+    via = f" (a link to {os.path.realpath(p)})" if p.is_symlink() else ""
+    raise VsrbenchError(f"{p}: {kind}{via}, not an image file; a frame must be a regular file: restore the frame")
+
+
+def max_pixels() -> int:
+    """The frame-size limit in pixels: ``$VSRBENCH_MAX_PIXELS`` (``--max-pixels`` sets it) or
+    :data:`DEFAULT_MAX_PIXELS`."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_PIXELS
+    try:
+        n = parse_pixels(raw)
+    except ValueError as e:
+        raise VsrbenchError(f"{MAX_PIXELS_ENV}={raw!r}: {e}") from None
+    return n
+
+
+def parse_pixels(text: str) -> int:
+    """``N`` or ``WxH`` (``16384x16384``) -> a positive pixel count; ValueError otherwise."""
+    t = str(text).strip().lower()
+    parts = t.split("x") if "x" in t else [t]
+    if len(parts) > 2 or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
+        raise ValueError("not a pixel count (N, or WxH such as 16384x16384)")
+    n = int(parts[0]) * (int(parts[1]) if len(parts) == 2 else 1)
+    if n < 1:
+        raise ValueError("a pixel count must be at least 1")
+    return n
+
+
+def check_frame_pixels(width: int, height: int, where) -> None:
+    """Refuse a frame of ``width x height`` above :func:`max_pixels`, naming ``where`` (a file, or a
+    file and frame) and the flag that raises the limit."""
+    limit = max_pixels()
+    if int(width) * int(height) > limit:
+        raise VsrbenchError(
+            f"{where}: declares a {width}x{height} frame ({int(width) * int(height) / 1e6:.1f} M pixels), above the "
+            f"limit of {limit} pixels; if the frame is genuine pass --max-pixels N (or set {MAX_PIXELS_ENV})"
+        )
+
+
+def image_header_size(data) -> tuple[int, int] | None:
+    """``(width, height)`` an image file declares in its header (PNG, JPEG, BMP, PNM, WebP, TIFF),
+    read without decoding; None when the header is not one of these or cannot be read."""
+    b = bytes(memoryview(data)[:65536]) if not isinstance(data, bytes) else data[:65536]
+    try:
+        if b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR":
+            return int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
+        if b[:2] == b"\xff\xd8":
+            return _jpeg_size(data)
+        if b[:2] == b"BM" and len(b) >= 26:
+            if int.from_bytes(b[14:18], "little") == 12:  # BITMAPCOREHEADER: 16-bit sizes
+                return int.from_bytes(b[18:20], "little"), int.from_bytes(b[20:22], "little")
+            return (abs(int.from_bytes(b[18:22], "little", signed=True)),
+                    abs(int.from_bytes(b[22:26], "little", signed=True)))
+        if b[:1] == b"P" and b[1:2] in b"123456" and len(b) > 2:
+            return _pnm_size(b)
+        if b[:4] == b"RIFF" and b[8:12] == b"WEBP":
+            return _webp_size(b)
+        if b[:4] in (b"II*\x00", b"MM\x00*"):
+            return _tiff_size(data)
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _jpeg_size(data) -> tuple[int, int] | None:
+    b = memoryview(data)
+    i, n = 2, len(b)
+    while i + 4 <= n:
+        if b[i] != 0xFF:
+            return None
+        marker = b[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):
+            i += 2
+            continue
+        length = int.from_bytes(b[i + 2:i + 4], "big")
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > n:
+                return None
+            return int.from_bytes(b[i + 7:i + 9], "big"), int.from_bytes(b[i + 5:i + 7], "big")
+        if marker == 0xDA or length < 2:
+            return None
+        i += 2 + length
+    return None
+
+
+def _pnm_size(b: bytes) -> tuple[int, int] | None:
+    tokens, i = [], 2
+    while len(tokens) < 2 and i < len(b):
+        c = b[i:i + 1]
+        if c == b"#":
+            j = b.find(b"\n", i)
+            i = len(b) if j < 0 else j + 1
+        elif c.isspace():
+            i += 1
+        else:
+            j = i
+            while j < len(b) and b[j:j + 1].isdigit():
+                j += 1
+            if j == i:
+                return None
+            tokens.append(int(b[i:j]))
+            i = j
+    return (tokens[0], tokens[1]) if len(tokens) == 2 else None
+
+
+def _webp_size(b: bytes) -> tuple[int, int] | None:
+    kind = b[12:16]
+    if kind == b"VP8X":
+        return 1 + int.from_bytes(b[24:27], "little"), 1 + int.from_bytes(b[27:30], "little")
+    if kind == b"VP8L" and len(b) >= 25:
+        bits = int.from_bytes(b[21:25], "little")
+        return 1 + (bits & 0x3FFF), 1 + ((bits >> 14) & 0x3FFF)
+    if kind == b"VP8 " and len(b) >= 30:
+        return int.from_bytes(b[26:28], "little") & 0x3FFF, int.from_bytes(b[28:30], "little") & 0x3FFF
+    return None
+
+
+def _tiff_size(data) -> tuple[int, int] | None:
+    b = memoryview(data)
+    order = "little" if bytes(b[:2]) == b"II" else "big"
+    ifd = int.from_bytes(b[4:8], order)
+    count = int.from_bytes(b[ifd:ifd + 2], order)
+    found = {}
+    for k in range(min(count, 4096)):
+        e = ifd + 2 + 12 * k
+        tag, typ = int.from_bytes(b[e:e + 2], order), int.from_bytes(b[e + 2:e + 4], order)
+        if tag in (256, 257):
+            found[tag] = int.from_bytes(b[e + 8:e + 10], order) if typ == 3 else int.from_bytes(b[e + 8:e + 12], order)
+    return (found[256], found[257]) if len(found) == 2 else None
+
+
+def check_frame_header(path: str | os.PathLike) -> None:
+    """Check the size an image file declares (its first 64 KB) against :func:`max_pixels`, without
+    decoding it: lets a command refuse a whole input before it writes anything."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536)
+    except OSError:
+        return  # the read that follows names the problem
+    size = image_header_size(head)
+    if size is not None:
+        check_frame_pixels(size[0], size[1], path)
+
+
+def decode_image(data: np.ndarray, where) -> np.ndarray | None:
+    """``cv2.imdecode`` of an encoded image (uint8 array), its declared size checked against
+    :func:`max_pixels` first (no decompression bomb is decoded); None when OpenCV cannot decode it."""
+    size = image_header_size(data)
+    if size is not None:
+        check_frame_pixels(size[0], size[1], where)
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as e:  # OpenCV's own limits (a header we could not read)
+        raise VsrbenchError(f"{where}: OpenCV refuses to decode this image ({str(e).strip().splitlines()[-1][:160]}); "
+                            "check the file") from None
 
 
 def read_frame_bgr(path: str | os.PathLike) -> np.ndarray:
     """Read an image as uint8 BGR ``H x W x 3`` as OpenCV decodes it (grey expanded, alpha dropped,
     16-bit refused), with errors naming the file."""
     path = Path(path)
+    if not path.is_file() and (path.exists() or path.is_symlink()):
+        _check_regular_frame(path)  # a folder, device, fifo or broken link: say which
     data = np.fromfile(path, dtype=np.uint8) if path.is_file() else None
     if data is None:
         raise VsrbenchError(f"{path}: no such file")
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    img = decode_image(data, path)
     if img is None:
         raise VsrbenchError(
             f"{path}: unreadable or corrupt image ({data.size} bytes); re-extract or re-download it"

@@ -14,11 +14,12 @@ import os
 import re
 from pathlib import Path
 
-from vsrbench.datasets.frames import atomic_output_dir, list_clip_sources, list_frames, read_frame, write_frame
+from vsrbench.datasets.frames import (atomic_output_dir, check_frame_header, list_clip_sources, list_frames, read_frame,
+                                      write_frame)
 from vsrbench.degradations.spec import parse_spec
 from vsrbench.errors import VsrbenchError
 from vsrbench.numeric import check_workers
-from vsrbench.outputs import ensure_parent
+from vsrbench.outputs import ensure_parent, safe_child
 
 __all__ = ["degrade_folder", "check_clip_frames", "lr_store_staleness", "remove_store", "DEGRADATION_CODE_KEY"]
 
@@ -53,24 +54,46 @@ def remove_store(path: str | os.PathLike) -> None:
         trash.unlink()
 
 
-def check_clip_frames(clip_dir: Path, frames: list[Path]) -> None:
-    """Refuse a numbering gap (``Frame 001``, ``Frame 002``, ``Frame 004``): a missing frame."""
+#: frame numbers of a clip start at 0 or 1 (``00000000.png``, BasicSR; ``Frame 001.png``, Vid4;
+#: ``im1.png``, Vimeo-90K): a clip starting later has lost its first frame(s)
+FIRST_FRAME_NUMBERS = (0, 1)
+
+
+def frame_numbers(frames: list[Path]) -> list[int] | None:
+    """The numbers of a clip's frames (``<prefix><digits>``, one prefix), or None when they are not
+    numbered so (arbitrary names: no numbering to check)."""
     nums = []
     for p in frames:
         m = re.fullmatch(r"(.*?)(\d+)", p.stem)
         if not m:
-            return
+            return None
         nums.append((m.group(1), int(m.group(2))))
-    prefixes = {pre for pre, _ in nums}
-    if len(prefixes) != 1:
+    if len({pre for pre, _ in nums}) != 1:
+        return None
+    return [n for _, n in nums]
+
+
+def first_frame_number(starts) -> int:
+    """The first frame number of a folder of clips: 0 when any numbered clip starts at 0, else 1."""
+    return 0 if 0 in set(starts) else 1
+
+
+def check_clip_frames(clip_dir: Path, frames: list[Path], start: int | None = None) -> None:
+    """Refuse a numbering gap (``Frame 001``, ``Frame 002``, ``Frame 004``): a missing frame,
+    counted from the first expected number ``start`` (default: 0 or 1, :data:`FIRST_FRAME_NUMBERS`),
+    so that a missing first frame is a gap too."""
+    values = frame_numbers(frames)
+    if values is None:
         return
-    values = [n for _, n in nums]
-    expected = set(range(values[0], values[0] + len(values)))
-    missing = sorted(set(range(values[0], values[-1] + 1)) - set(values))
-    if missing or set(values) != expected:
+    first = start if start is not None else (values[0] if values[0] in FIRST_FRAME_NUMBERS else 1)
+    missing = sorted(set(range(first, max(values) + 1)) - set(values))
+    if missing or len(set(values)) != len(values):
         shown = ", ".join(str(m) for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        why = f"missing frame number(s) {shown}" if missing else "a frame number appears twice"
+        if missing and missing[0] == first and start is not None:
+            why += f"; the frames of this folder's clips start at {first}"
         raise VsrbenchError(
-            f"{clip_dir}: frame numbering has a gap (missing frame number(s) {shown}); "
+            f"{clip_dir}: frame numbering has a gap ({why}); "
             f"restore the missing frame(s) or pass --allow-gaps to degrade the frames as they are"
         )
 
@@ -100,7 +123,8 @@ def _with_video_tasks(folder_tasks, videos: dict, clips: list, tmp: Path, spec: 
             path, keep = videos[clip]
             for i, frame in enumerate(iter_video(path)):
                 if i in keep:
-                    yield delayed(_degrade_one)(frame, str(tmp / clip / f"{i:08d}.png"), spec, dataset, clip, i, None)
+                    dst = safe_child(tmp, clip, f"{i:08d}.png", what="clip")
+                    yield delayed(_degrade_one)(frame, str(dst), spec, dataset, clip, i, None)
 
 
 def degrade_folder(
@@ -130,6 +154,8 @@ def degrade_folder(
     clips = list(sources)
     jobs = []
     videos = {}  # clip -> (video file, kept frame indices); frames are decoded while the jobs run
+    listed = {clip: list_frames(src) for clip, src in sources.items() if src.is_dir()}
+    start = first_frame_number(n[0] for n in map(frame_numbers, listed.values()) if n)
     for clip, src in sources.items():
         if not src.is_dir():
             from vsrbench.datasets.video import count_video_frames
@@ -138,9 +164,11 @@ def degrade_folder(
             videos[clip] = (src, set(keep))
             jobs += [(clip, i, None, None) for i in keep]
             continue
-        frames = list_frames(src)
+        frames = listed[clip]
         if not allow_gaps:
-            check_clip_frames(src, frames)
+            check_clip_frames(src, frames, start)
+        for f in frames:  # every frame's declared size, before any output exists
+            check_frame_header(f)
         first = read_frame(frames[0])
         deg.check_frame_size(first.shape[0], first.shape[1], str(frames[0]))  # before any output exists
         for i in deg.select_frames(len(frames)):
@@ -150,9 +178,10 @@ def degrade_folder(
 
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
         for clip in clips:
-            (tmp / clip).mkdir(parents=True)
+            safe_child(tmp, clip, what="clip").mkdir(parents=True)
         tasks = (
-            delayed(_degrade_one)(str(src), str(tmp / clip / (src.stem + ".png")), deg.spec, dataset, clip, i, shape)
+            delayed(_degrade_one)(str(src), str(safe_child(tmp, clip, src.stem + ".png", what="frame")), deg.spec,
+                                  dataset, clip, i, shape)
             for clip, i, src, shape in jobs
             if clip not in videos
         )

@@ -31,13 +31,12 @@ import os
 import shutil
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vsrbench.datasets.catalog import variant_dirname, vsrbench_home
-from vsrbench.datasets.frames import list_clips, list_frames, natural_key, read_frame
+from vsrbench.datasets.frames import check_frame_pixels, decode_image, list_clips, list_frames, natural_key, read_frame
 from vsrbench.errors import VsrbenchError
-from vsrbench.outputs import atomic_write_bytes, atomic_write_text
+from vsrbench.outputs import atomic_write_bytes, atomic_write_text, name_problem, safe_child
 
 __all__ = [
     "MARKER",
@@ -247,10 +246,9 @@ def check_store(path: str | os.PathLike, meta: dict | None = None) -> None:
 
 def check_clip_names(clips, backend: str, where: str = "") -> None:
     """Refuse, before anything is written, clip names a store cannot hold: names that are not valid
-    UTF-8 (undecodable bytes in a folder name), control characters (they would split
-    ``meta_info.txt``), and LMDB keys longer than LMDB allows."""
-    import unicodedata
-
+    UTF-8 (undecodable bytes in a folder name), names :func:`~vsrbench.outputs.name_problem` refuses
+    (control characters would split ``meta_info.txt``; ``..`` or a separator would make a path), and
+    LMDB keys longer than LMDB allows."""
     for clip in clips:
         try:
             raw = clip.encode("utf-8")
@@ -258,8 +256,11 @@ def check_clip_names(clips, backend: str, where: str = "") -> None:
             raise VsrbenchError(
                 f"{where or 'source'}: clip folder {clip!r} has a name that is not valid UTF-8; rename it"
             ) from None
-        if any(unicodedata.category(ch) == "Cc" for ch in clip):
+        why = name_problem(clip)  # the rules open_store applies to a store's names, and safe_child to paths
+        if why == "it holds a control character":  # they would split meta_info.txt
             raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} has a control character in its name; rename it")
+        if why is not None:
+            raise VsrbenchError(f"{where or 'source'}: clip folder {clip!r} cannot be a clip name ({why}); rename it")
         if backend == "lmdb" and len(raw) + 16 > LMDB_MAX_KEY_BYTES:
             raise VsrbenchError(
                 f"{where or 'source'}: clip name {clip[:40]!r}... is {len(raw)} bytes in UTF-8; LMDB keys hold at most "
@@ -519,7 +520,7 @@ class FolderWriter(_Writer):
 
     def _commit(self, items) -> None:
         for clip, indices, _, payload in items:
-            d = self.partial.joinpath(*clip.split("/"))
+            d = safe_child(self.partial, clip, what="clip")
             d.mkdir(parents=True, exist_ok=True)
             for i, value in zip(indices, payload):
                 atomic_write_bytes(d / f"{i:08d}.png", value)
@@ -615,6 +616,7 @@ class Store:
     def __init__(self, path: Path, meta: dict):
         self.path = Path(path)
         self.meta = meta
+        _check_clip_list(self.path, meta)
         self._clips = {c: (list(idx), tuple(shape)) for c, idx, shape in meta["clips"]}
         self._order = [c for c, _, _ in meta["clips"]]
         self._handle = None
@@ -711,8 +713,31 @@ class Store:
         raise NotImplementedError
 
 
+def _check_clip_list(path: Path, meta: dict) -> None:
+    """A store is input: its clip list must be ``[name, [frame indices], [H, W, C]]`` entries whose
+    names pass :func:`~vsrbench.outputs.name_problem` (the rules of ``prepare``), else the store is
+    damaged (a name like ``../../x`` would otherwise become a path under ``--save-outputs``)."""
+    clips = meta.get("clips") if isinstance(meta, dict) else None
+    why = None if isinstance(clips, list) else "its clip list is missing"
+    for entry in clips if why is None else []:
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 3 and isinstance(entry[1], list)
+                and isinstance(entry[2], (list, tuple))):
+            why = f"clip entry {str(entry)[:60]} is not [name, frame indices, shape]"
+        elif name_problem(entry[0]) is not None:
+            why = f"clip name {str(entry[0])[:60]!r} is not a safe name ({name_problem(entry[0])})"
+        elif not (len(entry[2]) == 3 and all(type(v) is int and v > 0 for v in entry[2])):
+            why = f"clip {entry[0]!r} has the frame shape {str(entry[2])[:60]}, not [H, W, C]"
+        if why:
+            break
+    if why is None:
+        for name, _, (h, w, _c) in clips:  # before a frame is read: the size limit of every frame
+            check_frame_pixels(w, h, f"store {path} clip {name!r}")
+    if why is not None:
+        raise StoreDamagedError(f"store {path} is damaged: {why}; {_rerun_command(path, meta if isinstance(meta, dict) else None)}")
+
+
 def _decode(buf, where: str) -> np.ndarray:
-    img = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_UNCHANGED) if buf else None
+    img = decode_image(np.frombuffer(buf, np.uint8), where) if buf else None
     if img is None:
         raise VsrbenchError(f"{where}: corrupt frame in the store; delete the store and run prepare again")
     if img.ndim == 2:

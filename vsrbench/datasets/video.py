@@ -20,7 +20,7 @@ are the same on every machine. Packed and planar RGB and grey are copied, never 
 
 A file is opened with the demuxer its extension names (never FFmpeg's content probing, which would
 take a playlist or concat list renamed ``.mp4`` for one and read other files or URLs), through the
-``file`` protocol only, and frames larger than :data:`MAX_PIXELS` are refused before decoding.
+``file`` protocol only, and frames larger than :func:`~vsrbench.datasets.frames.max_pixels` are refused before decoding.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
+from vsrbench.datasets.frames import check_frame_pixels
 from vsrbench.errors import VsrbenchError
 
 __all__ = [
@@ -53,8 +54,6 @@ VIDEO_EXTENSIONS = (".mp4", ".mkv", ".avi", ".y4m")
 #: or image sequence renamed ``.mp4`` would otherwise be opened as one and make FFmpeg read other
 #: files or URLs; with the container forced (and only the ``file`` protocol allowed) it is refused.
 _DEMUXERS = {".mp4": "mp4", ".mkv": "matroska", ".avi": "avi", ".y4m": "yuv4mpegpipe"}
-#: frames larger than this (pixels) are refused before decoding (a 16K frame is 132 M pixels)
-MAX_PIXELS = 1 << 28
 
 #: (Kr, Kb) of the YUV matrices by FFmpeg's AVColorSpace code; 2 (unspecified) decodes as BT.601
 _MATRICES = {
@@ -235,6 +234,8 @@ def _open(path: Path):
     demuxer = _DEMUXERS.get(path.suffix.lower())
     if demuxer is None:
         raise VsrbenchError(f"{path}: not a video file vsrbench reads ({', '.join(VIDEO_EXTENSIONS)})")
+    if demuxer == "yuv4mpegpipe":
+        _check_y4m_header(path)
     try:
         # "file:" + an absolute path: a name like "concat:a|b" or "http:x" is a file name, not a protocol
         container = av.open(f"file:{path.resolve()}", mode="r", format=demuxer,
@@ -247,10 +248,33 @@ def _open(path: Path):
         container.close()
         raise VsrbenchError(f"{path}: no video stream ({size} bytes); expected one video clip per file")
     cc = container.streams.video[0].codec_context
-    if (cc.width or 0) * (cc.height or 0) > MAX_PIXELS:
+    try:  # before a frame is decoded: the size limit of every frame (frames.max_pixels, --max-pixels)
+        check_frame_pixels(cc.width or 0, cc.height or 0, path)
+    except VsrbenchError:
         container.close()
-        raise VsrbenchError(f"{path}: declares {cc.width}x{cc.height} frames, more than vsrbench decodes ({MAX_PIXELS} pixels)")
+        raise
     return container, size
+
+
+#: FFmpeg's yuv4mpeg reader takes a header line of at most 127 bytes before its newline
+Y4M_MAX_HEADER = 127
+
+
+def _check_y4m_header(path: Path) -> None:
+    """What FFmpeg would refuse with a misleading errno ("Invalid argument", "Device or resource
+    busy"), said plainly before it opens the file: a header line too long, a frame too large."""
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    if not head.startswith(b"YUV4MPEG2"):
+        return  # FFmpeg's own message ("invalid data") is accurate
+    end = head.find(b"\n")
+    if end < 0 or end > Y4M_MAX_HEADER:
+        size = f"{end} bytes" if end >= 0 else f"over {len(head)} bytes (no end of line)"
+        raise VsrbenchError(f"{path}: its YUV4MPEG2 header line is {size}, longer than the {Y4M_MAX_HEADER} bytes a "
+                            "Y4M reader takes: a damaged or crafted file; re-encode or re-download it")
+    fields = {t[:1]: t[1:] for t in head[:end].decode("ascii", "replace").split()[1:]}
+    if fields.get("W", "").isdigit() and fields.get("H", "").isdigit():
+        check_frame_pixels(int(fields["W"]), int(fields["H"]), path)
 
 
 def _reason(e: BaseException) -> str:
@@ -310,8 +334,7 @@ def _decoded(path: Path, rgb: bool, sha256: str | None = None, stop: int | None 
                             raise bad(f"frame {n} has timestamp {pts} after {last_pts} (frames out of order or repeated)")
                         last_pts = pts
                     hw = (frame.height, frame.width)
-                    if hw[0] * hw[1] > MAX_PIXELS:
-                        raise bad(f"frame {n} is {hw[1]}x{hw[0]}, more than vsrbench decodes ({MAX_PIXELS} pixels)")
+                    check_frame_pixels(hw[1], hw[0], f"{path} frame {n}")
                     if shape is None:
                         shape = hw
                         frame_bytes = sum(p.width * p.height * max(1, frame.format.components[0].bits // 8)

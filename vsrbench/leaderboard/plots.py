@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from vsrbench.leaderboard.boards import records_frame
-from vsrbench.outputs import ensure_dir, replacing, writing
+from vsrbench.outputs import ensure_dir, replacing, safe_child, writing
 
 __all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save", "temporal_profiles"]
 
@@ -151,7 +151,7 @@ def save(fig, stem: str | os.PathLike, formats=("png", "svg")) -> list[Path]:
     out = []
     try:
         for f in formats:
-            p = stem.with_name(stem.name + f".{f}")
+            p = safe_child(stem.parent, stem.name + f".{f}", what="plot")
             with writing(p, fix), replacing(p) as tmp:
                 fig.savefig(tmp, format=f)
             out.append(p)

@@ -87,11 +87,19 @@ def _load_weights_only(path: str):
         raise VsrbenchError(f"cannot read checkpoint {path!r}: {(e.strerror or str(e)).lower()}; check the path") from None
     except EOFError:
         raise VsrbenchError(f"checkpoint {path!r} is empty or truncated; download it again") from None
+    except MemoryError:
+        raise VsrbenchError(f"checkpoint {path!r} declares tensors too large for this machine's memory: damaged or "
+                            "not a model's weights; download it again") from None
     except RuntimeError as e:
         if "PytorchStreamReader" in str(e) or "zip archive" in str(e):
             raise VsrbenchError(
                 f"checkpoint {path!r} is damaged or truncated (a torch zip file that cannot be read); download it again"
             ) from None
+        m = re.search(r"record size \((\d+) bytes\) does not match expected size \((\d+) bytes", str(e))
+        if m or "allocate" in str(e) or "storage" in str(e).lower():  # torch rebuilt no tensor: sizes, not code
+            what = (f"a tensor declares {int(m.group(2)):,} bytes, the file holds {int(m.group(1)):,} for it" if m
+                    else "a tensor's declared size cannot be allocated or does not match its data")
+            raise VsrbenchError(f"checkpoint {path!r} is damaged ({what}); download it again") from None
         raise VsrbenchError(_NOT_WEIGHTS.format(path=path, why="")) from None
     except Exception as e:  # noqa: BLE001 - UnpicklingError and anything else an unsafe / foreign file raises
         raise VsrbenchError(_NOT_WEIGHTS.format(path=path, why=_refused_global(e))) from None
@@ -118,7 +126,10 @@ def load_checkpoint(model: nn.Module, path: str | os.PathLike, strict: bool = Tr
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
-        raise VsrbenchError(f"checkpoint {path!r} does not exist")
+        kind = ("does not exist" if not os.path.lexists(path) else "is a broken link" if not os.path.exists(path)
+                else "is a folder, not a file" if os.path.isdir(path) else
+                f"is not a regular file ({'a link to ' + os.path.realpath(path) if os.path.islink(path) else 'a device, fifo or socket'})")
+        raise VsrbenchError(f"checkpoint {path!r} {kind}; pass the .pth file")
     obj = _load_weights_only(path)
     try:
         sd = extract_state_dict(obj, key)
