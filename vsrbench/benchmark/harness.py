@@ -400,6 +400,7 @@ def evaluate(
     progress: bool = True,
     metrics="default",
     model_spec: dict | None = None,
+    executor: str = "local",
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
@@ -423,10 +424,14 @@ def evaluate(
         model_spec: for ``model='package.module:factory'`` (a model of your own, see
             ``vsrbench.models.custom``): ModelSpec fields overriding the factory's ``vsrbench_spec``;
             the record keeps the name as given, the resolved ``model_spec`` and the factory's file hash.
+        executor: ``local`` (this process scores every clip, also when it is one process of a torchrun
+            job, e.g. a training rank that validates) or ``torchrun`` (this process is one rank of the
+            torchrun job that started it: it scores its share of the clips and rank 0 writes the one
+            record, see :mod:`vsrbench.benchmark.distributed`). Never inferred from the environment:
+            ``vsrbench evaluate`` passes ``torchrun`` when torchrun started it.
 
-    Under ``torchrun`` (``WORLD_SIZE > 1``) this process is one rank: it scores its share of the clips
-    and rank 0 writes the one record (:mod:`vsrbench.benchmark.distributed`). Reading the next clip
-    and scoring the previous one overlap the model's calls (:mod:`vsrbench.benchmark.pipeline`).
+    Reading the next clip and scoring the previous one overlap the model's calls
+    (:mod:`vsrbench.benchmark.pipeline`).
     """
     import torch
 
