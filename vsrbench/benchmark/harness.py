@@ -40,12 +40,13 @@ from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writin
 __all__ = ["evaluate", "code_identity", "no_weights_message"]
 
 def code_identity(model_file: str | os.PathLike | None, *extra_files) -> dict:
-    """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
-    metrics, ``benchmark/feed.py`` + ``windows.py`` and the model's own file (file bytes, cached per
-    process); ``extra_files``: e.g. the file of a ``package.module:factory`` model's factory."""
+    """vsrbench's version and a hash of the source that decides a record's numbers: the protocol
+    modules (harness, pipeline, feeding, suites, records, metrics, degradations, stores, colour...), the
+    model's own file and every vsrbench module they import (``codeversion.scoring_code_files``; file
+    bytes, cached per process); ``extra_files``: e.g. the file of a ``package.module:factory`` model's factory."""
     from vsrbench.codeversion import PACKAGE_ROOT, scoring_code_files, source_hash
 
-    files = list(dict.fromkeys(scoring_code_files(model_file) + [Path(f) for f in extra_files if f]))
+    files = scoring_code_files(model_file, *extra_files)
     names = []
     for f in files:
         try:
