@@ -70,7 +70,7 @@ def test_record_names_the_code_that_made_it(demo_home, tmp_path, monkeypatch):
 
     assert code["scoring_code"] == source_hash(*scoring_code_files(interp.__file__))
     assert "vsrbench/models/interpolation.py" in code["scoring_files"]
-    assert "vsrbench/metrics" in code["scoring_files"] and "vsrbench/benchmark/feed.py" in code["scoring_files"]
+    assert "vsrbench/metrics/quality.py" in code["scoring_files"] and "vsrbench/benchmark/feed.py" in code["scoring_files"]
     assert r["id"] in json.dumps(sorted(p.name for p in tmp_path.rglob("*.json")))
     # the same code: skipped; another version or another scoring-code hash: a new record
     assert evaluate("bicubic", "demo", **kw).get("skipped")
@@ -84,6 +84,61 @@ def test_record_names_the_code_that_made_it(demo_home, tmp_path, monkeypatch):
     assert not r3.get("skipped") and r3["id"] not in (r["id"], r2["id"])
     assert r3["psnr"] == r["psnr"]
     assert len(list(tmp_path.glob("demo/*.json"))) == 3
+
+
+def test_record_identity_follows_every_module_the_scoring_imports(demo_home, tmp_path, monkeypatch,
+                                                                 fast_cpu_for_tiny_tensors):
+    """Issue 20: the identity hashed a hand-kept list (models/layers.py, colour.py, pipeline.py, the
+    harness and results.suite_summary were left out: an edit there left a stale record "already
+    scored"). Now: the protocol modules, the model's file and every vsrbench module they import."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import vsrbench.codeversion as cv
+    import vsrbench.models.fstrn as fstrn
+    import vsrbench.models.lcvsr as lcvsr
+
+    def rel(model_file):
+        return {f.relative_to(cv.PACKAGE_ROOT).as_posix() for f in scoring_code_files(model_file)}
+
+    mine = rel(lcvsr.__file__)
+    assert {"models/lcvsr.py", "models/layers.py", "colour.py", "benchmark/pipeline.py", "benchmark/harness.py",
+            "benchmark/results.py", "benchmark/feed.py", "datasets/stores.py", "models/checkpoint.py",
+            "metrics/quality.py", "degradations/imresize.py"} <= mine
+    assert not mine & {"cli.py", "models/zsm.py", "models/fstrn.py", "training/loop.py", "leaderboard/boards.py"}
+    assert "models/layers.py" not in rel(fstrn.__file__)  # FSTRN builds its own layers
+
+    kw = dict(device="cpu", limit_clips=1, crop=(16, 16), home=demo_home, results=tmp_path, progress=False,
+              temporal=False, random_weights=True)
+    lc, fs, bic = (evaluate(m, "demo", **kw) for m in ("lcvsr", "fstrn", "bicubic"))
+    real_read = cv._read_source
+
+    def edit(name):  # the hash reads the file as if it had been edited
+        target = (cv.PACKAGE_ROOT / name).resolve()
+        monkeypatch.setattr(cv, "_read_source", lambda p: real_read(p) + (b"\n# edited\n" if p == target else b""))
+        cv._hash_paths.cache_clear()
+
+    try:
+        edit("models/layers.py")
+        lc2 = evaluate("lcvsr", "demo", **kw)
+        assert not lc2.get("skipped") and lc2["id"] != lc["id"] and lc2["psnr"] == lc["psnr"]
+        assert evaluate("fstrn", "demo", **kw)["id"] == fs["id"]  # no layers.py in FSTRN: still scored
+        edit("colour.py")
+        bic2 = evaluate("bicubic", "demo", **kw)
+        assert not bic2.get("skipped") and bic2["id"] != bic["id"] and bic2["psnr"] == bic["psnr"]
+    finally:
+        monkeypatch.undo()
+        cv._hash_paths.cache_clear()
+    # unchanged code: the same identity in another process
+    repo = str(Path(vsrbench.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", "import json, vsrbench.models.lcvsr as m; from vsrbench.benchmark."
+                          "harness import code_identity; print(json.dumps(code_identity(m.__file__)))"],
+                         env=env, capture_output=True, text=True, timeout=120, check=True).stdout
+    assert json.loads(out) == lc["code"] == harness.code_identity(lcvsr.__file__)
+    assert evaluate("lcvsr", "demo", **kw)["skipped"]
 
 
 def test_source_hash_follows_file_bytes(tmp_path):

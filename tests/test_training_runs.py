@@ -96,6 +96,53 @@ def test_two_gloo_processes_give_the_one_process_weights_and_resume(home, tmp_pa
     assert _max_dw(a, c) < 1e-5
 
 
+_VALIDATING_RUN = """
+import sys
+
+from vsrbench.training import get_recipe, train
+
+rec = get_recipe("quick", "fstrn").replace(iters=4, batch=2, patch_h=4, patch_w=4, checkpoint_every=2, log_every=2,
+                                           val_suite="demo", val_crop=(32, 32))
+train("fstrn", out=sys.argv[1], recipe=rec, device="cpu", progress=False)
+"""
+
+
+def test_two_gloo_processes_validate_at_each_checkpoint_on_rank0_alone(home, tmp_path):
+    """torchrun training with validation (issue 20): rank 0 validates through the harness in one
+    process (``executor="local"``) while rank 1 waits at a barrier; before, the harness read torchrun's
+    environment and waited for rank 1 to join the evaluation, and the job hung at its first checkpoint
+    (here rank 0 gives up after VSRBENCH_DIST_TIMEOUT=60 s and the job fails)."""
+    import csv
+    import hashlib
+
+    from vsrbench.cli import main
+
+    assert main(["prepare", "demo", "--no-progress"]) == 0  # the validation suite, beside the Vimeo samples
+    script, out = tmp_path / "validating_run.py", tmp_path / "run"
+    script.write_text(_VALIDATING_RUN)
+    env = {**os.environ, "VSRBENCH_HOME": str(home), "OMP_NUM_THREADS": "1", "VSRBENCH_DIST_TIMEOUT": "60"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(_free_port()), str(script), str(out)]
+    try:
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=200)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"2-process training with validation did not finish in {e.timeout} s (hung at a checkpoint?)")
+    assert p.returncode == 0, p.stderr[-3000:]
+    rows = list(csv.DictReader(open(out / "metrics.csv")))
+    assert [int(r["iteration"]) for r in rows] == [2, 4]
+    vals = [float(r["val_psnr"]) for r in rows]
+    assert all(10 < v < 60 for v in vals) and all(0 < float(r["val_ssim"]) <= 1 for r in rows)
+    info = json.loads((out / "run.json").read_text())
+    assert info["processes"] == 2 and info["status"] == "done" and info["validation"]["iteration"] == 4
+    assert info["validation"]["psnr"] == pytest.approx(vals[1], abs=1e-4)
+    recs = [json.loads(f.read_text()) for f in (out / "validation").rglob("*.json")]  # one per checkpoint
+    assert len(recs) == 2 and all(r["provenance"]["world_size"] == 1 and r["n_frames"] == 128 for r in recs)
+    assert sorted(r["psnr"] for r in recs) == pytest.approx(sorted(vals), abs=1e-4)
+    last = "sha256:" + hashlib.sha256((out / "model.pth").read_bytes()).hexdigest()
+    assert [r["psnr"] for r in recs if r["weights"] == last] == pytest.approx([vals[1]], abs=1e-4)
+    assert not list((out / "validation").rglob("*.partial.jsonl"))
+
+
 class _FakeWriter:
     """Stands in for torch.utils.tensorboard.SummaryWriter (tensorboard is not a dependency)."""
 

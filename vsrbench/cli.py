@@ -270,7 +270,9 @@ def _cmd_demo(args) -> int:
     from vsrbench.datasets.demo import describe_demo
 
     print(describe_demo())
-    rec = evaluate(args.model, args.suite, device=args.device, force=args.force)
+    from vsrbench.benchmark.distributed import executor_from_env
+
+    rec = evaluate(args.model, args.suite, device=args.device, force=args.force, executor=executor_from_env())
     print(format_result_table(rec))
     return 0
 
@@ -605,6 +607,7 @@ def format_result_table(r: dict) -> str:
 
 
 def _cmd_evaluate(args) -> int:
+    from vsrbench.benchmark.distributed import executor_from_env
     from vsrbench.benchmark.harness import evaluate
 
     r = evaluate(
@@ -627,6 +630,7 @@ def _cmd_evaluate(args) -> int:
         cache_lr=not args.no_cache_lr,
         metrics=args.metrics,
         model_spec=spec_overrides_from_args(args),
+        executor=executor_from_env(),  # torchrun started this command: it is one rank of the job
     )
     from vsrbench.benchmark.distributed import is_main_process
 

@@ -1,7 +1,10 @@
 """One suite across processes and GPUs: ``torchrun --nproc-per-node N -m vsrbench evaluate ...``.
 
-Under torchrun (``RANK`` / ``WORLD_SIZE`` / ``LOCAL_RANK`` in the environment, ``WORLD_SIZE > 1``),
-:func:`vsrbench.benchmark.harness.evaluate` runs as one rank of the job:
+With ``executor="torchrun"`` (what ``vsrbench evaluate`` passes when torchrun started it: ``RANK`` /
+``WORLD_SIZE`` / ``LOCAL_RANK`` in the environment, ``WORLD_SIZE > 1``, see :func:`executor_from_env`),
+:func:`vsrbench.benchmark.harness.evaluate` runs as one rank of the job. The library never infers
+that mode from the environment: a process of a torchrun job (a training rank that validates) calls
+``evaluate`` with the default ``executor="local"`` and scores alone. As one rank of the job:
 
 * the process group is initialised (``gloo`` on the CPU, ``nccl`` on CUDA), with ``--device auto``
   (or a bare ``cuda``) each rank on ``cuda:LOCAL_RANK``;
@@ -26,6 +29,7 @@ seconds (default 6 h: the ranks' shares differ by up to a clip, which can take l
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import json
 import os
@@ -39,9 +43,12 @@ from vsrbench.errors import VsrbenchError
 __all__ = [
     "TorchrunEnv", "torchrun_env", "split_clips", "journal_path", "journal_paths", "journal_rank", "resumed_entries",
     "Run", "torchrun_aware", "current_run", "is_main_process", "dist_timeout", "TIMEOUT_ENV",
+    "EXECUTORS", "executor_from_env",
 ]
 
 TIMEOUT_ENV = "VSRBENCH_DIST_TIMEOUT"
+#: how an evaluation runs: ``local`` (this process alone) or ``torchrun`` (one rank of the job)
+EXECUTORS = ("local", "torchrun")
 DEFAULT_TIMEOUT_S = 6 * 3600.0
 
 
@@ -345,12 +352,20 @@ def _destroy_group() -> None:
 
 
 # --------------------------------------------------------------------------------------------- entry point
-_CURRENT: list[Run] = []
+#: the torchrun job of the evaluation running in this thread (set by :func:`torchrun_aware` from the
+#: call's explicit ``executor``; ``None`` for a local one, also inside a torchrun evaluation)
+_CURRENT: contextvars.ContextVar = contextvars.ContextVar("vsrbench_run", default=None)
 
 
 def current_run() -> Run | None:
-    """The torchrun job the running evaluation belongs to, or None (a single process)."""
-    return _CURRENT[-1] if _CURRENT else None
+    """The torchrun job the running evaluation belongs to, or None (``executor="local"``)."""
+    return _CURRENT.get()
+
+
+def executor_from_env(environ=None) -> str:
+    """``torchrun`` when torchrun started this process with ``WORLD_SIZE > 1``, else ``local``: for
+    the command line, which runs ``vsrbench evaluate`` as one rank of the job it was started in."""
+    return "local" if torchrun_env(environ) is None else "torchrun"
 
 
 def is_main_process() -> bool:
@@ -367,24 +382,39 @@ def _message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
+def _start_run(executor) -> Run | None:
+    """The :class:`Run` of ``executor`` (``None``: local)."""
+    if executor not in EXECUTORS:
+        raise VsrbenchError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
+    if executor == "local":
+        return None
+    env = torchrun_env()
+    if env is None:
+        if os.environ.get("WORLD_SIZE") == "1":
+            return None  # a job of one process: the plain path
+        raise VsrbenchError("executor 'torchrun' needs torchrun's environment (RANK, WORLD_SIZE); start the job "
+                            "with `torchrun --nproc-per-node N ...` or use executor 'local'")
+    return Run(env)
+
+
 def torchrun_aware(fn):
-    """Run ``fn`` (``evaluate``) as one rank of a torchrun job when the environment says so: sets
-    :func:`current_run`, posts this rank's error for the others, leaves the job at the end."""
+    """Run ``fn`` (``evaluate``, which takes ``executor``) as one rank of a torchrun job when its
+    ``executor`` is ``torchrun``: sets :func:`current_run`, posts this rank's error for the others,
+    leaves the job at the end. With ``executor="local"`` (the default) :func:`current_run` is None."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        env = torchrun_env()
-        if env is None or _CURRENT:
-            return fn(*args, **kwargs)
-        run = Run(env)
-        _CURRENT.append(run)
+        run = _start_run(kwargs.get("executor", "local"))
+        token = _CURRENT.set(run)
         try:
             return fn(*args, **kwargs)
         except BaseException as e:
-            run.fail(_message(e))
+            if run is not None:
+                run.fail(_message(e))
             raise
         finally:
-            _CURRENT.pop()
-            run.close()
+            _CURRENT.reset(token)
+            if run is not None:
+                run.close()
 
     return wrapper

@@ -40,12 +40,13 @@ from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writin
 __all__ = ["evaluate", "code_identity", "no_weights_message"]
 
 def code_identity(model_file: str | os.PathLike | None, *extra_files) -> dict:
-    """vsrbench's version and a hash of the source that decides a record's numbers: degradations,
-    metrics, ``benchmark/feed.py`` + ``windows.py`` and the model's own file (file bytes, cached per
-    process); ``extra_files``: e.g. the file of a ``package.module:factory`` model's factory."""
+    """vsrbench's version and a hash of the source that decides a record's numbers: the protocol
+    modules (harness, pipeline, feeding, suites, records, metrics, degradations, stores, colour...), the
+    model's own file and every vsrbench module they import (``codeversion.scoring_code_files``; file
+    bytes, cached per process); ``extra_files``: e.g. the file of a ``package.module:factory`` model's factory."""
     from vsrbench.codeversion import PACKAGE_ROOT, scoring_code_files, source_hash
 
-    files = list(dict.fromkeys(scoring_code_files(model_file) + [Path(f) for f in extra_files if f]))
+    files = scoring_code_files(model_file, *extra_files)
     names = []
     for f in files:
         try:
@@ -406,6 +407,7 @@ def evaluate(
     progress: bool = True,
     metrics="default",
     model_spec: dict | None = None,
+    executor: str = "local",
 ) -> dict:
     """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
 
@@ -429,10 +431,14 @@ def evaluate(
         model_spec: for ``model='package.module:factory'`` (a model of your own, see
             ``vsrbench.models.custom``): ModelSpec fields overriding the factory's ``vsrbench_spec``;
             the record keeps the name as given, the resolved ``model_spec`` and the factory's file hash.
+        executor: ``local`` (this process scores every clip, also when it is one process of a torchrun
+            job, e.g. a training rank that validates) or ``torchrun`` (this process is one rank of the
+            torchrun job that started it: it scores its share of the clips and rank 0 writes the one
+            record, see :mod:`vsrbench.benchmark.distributed`). Never inferred from the environment:
+            ``vsrbench evaluate`` passes ``torchrun`` when torchrun started it.
 
-    Under ``torchrun`` (``WORLD_SIZE > 1``) this process is one rank: it scores its share of the clips
-    and rank 0 writes the one record (:mod:`vsrbench.benchmark.distributed`). Reading the next clip
-    and scoring the previous one overlap the model's calls (:mod:`vsrbench.benchmark.pipeline`).
+    Reading the next clip and scoring the previous one overlap the model's calls
+    (:mod:`vsrbench.benchmark.pipeline`).
     """
     import torch
 

@@ -207,14 +207,16 @@ def _validate(model: str, rec: Recipe, weights: Path, dev: torch.device, out: Pa
     """Score ``weights`` on the recipe's suite through the harness (records under RUN/validation).
 
     The harness seeds the global RNG: it runs inside ``fork_rng`` so that the training RNG stream (and
-    with it --resume's exactness) does not depend on whether or when validation ran.
+    with it --resume's exactness) does not depend on whether or when validation ran. Under torchrun
+    only rank 0 validates, alone (``executor="local"``), while the other ranks wait at a barrier.
     """
     from vsrbench.benchmark.harness import evaluate
 
     devices = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         r = evaluate(model, rec.val_suite, checkpoint=str(weights), device=str(dev), crop=rec.val_crop,
-                     results=out / "validation", force=True, temporal=False, progress=False, home=home)
+                     results=out / "validation", force=True, temporal=False, progress=False, home=home,
+                     executor="local")
     return float(r["psnr"]), float(r["ssim"])
 
 
@@ -415,6 +417,7 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
                 own["cuda"] = torch.cuda.get_rng_state(dev)
             rng["ranks"] = ddp.gather_objects(own, dist)
         if not writes:
+            ddp.barrier(dist)  # while rank 0 writes and validates (the group's timeout, ddp.TIMEOUT)
             return
         state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
@@ -439,6 +442,7 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         _write_json(run_json, {**run_info, "iterations": it, "status": status, "loss": loss})
         if tb is not None:
             tb.flush()
+        ddp.barrier(dist)  # the other ranks wait here for this checkpoint (and its validation)
 
     end = rec.iters if stop_after is None else min(rec.iters, int(stop_after))
     if start >= end:
