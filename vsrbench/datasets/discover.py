@@ -235,12 +235,12 @@ def _discover_reds(entry: DatasetEntry, root: Path) -> list[ClipSource]:
     """REDS' official layout: ``<gt_dir>/<clip>/00000000.png..`` beside the official LR tree
     (``train_sharp_bicubic/X4/<clip>/`` with the same file names); every clip in both, checked."""
     gt_name = entry.extra["gt_dir"]
-    gt = find_dir(root, lambda d: d.name == gt_name and not _images(d))
+    names = tuple(entry.clips)
+    gt = find_dir(root, lambda d: d.name == gt_name and any((d / c).is_dir() for c in names))
     if gt is None:
         raise VsrbenchError(f"{root}: no {gt_name} folder; expected the official {entry.name} layout "
                             f"({gt_name}/000/00000000.png ...)")
     lr_dirs = {v: _official_lr_dir(entry, root, tuple(parts)) for v, parts in entry.extra["official_lr"].items()}
-    names = tuple(entry.clips)
     present = sorted((p.name for p in gt.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
     if present != sorted(names, key=natural_key):
         extra = [p for p in present if p not in names]
