@@ -107,3 +107,17 @@ def test_prepare_reds_refuses_a_missing_lr_archive(reds, tmp_path):
         prepare("reds", home=tmp_path / "h2", source=only_gt, progress=False, quiet=True)
     with pytest.raises(VsrbenchError, match="holds train_sharp.zip and train_sharp_bicubic.zip"):
         prepare("reds", home=tmp_path / "h2", source=reds["served"] / "train_sharp.zip", progress=False, quiet=True)
+
+
+def test_reference_reported_rows_match_suites_by_protocol():
+    from pathlib import Path
+
+    from vsrbench.leaderboard.boards import load_reported
+
+    f = Path(__file__).resolve().parents[1] / "vsrbench" / "leaderboard" / "data" / "reported_reference_models.csv"
+    df, _ = load_reported(f)
+    got = {(r.model, r.suite): (r.psnr, r.ssim) for r in df.itertuples()}
+    assert got[("BasicVSR", "reds4")] == (31.42, 0.8909)  # RGB row lands on the RGB suite
+    assert got[("IconVSR", "vimeo90k-t-bd")] == (37.84, 0.9524)
+    assert got[("BasicVSR++", "reds4")] == (32.39, 0.9069)
+    assert all(str(s).startswith("BasicVSR (Chan et al. CVPR 2021) Table 1") for s in df["paper"])
