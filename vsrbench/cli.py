@@ -29,6 +29,26 @@ _workers = flag(check_workers, "--workers")  # >= 1, capped at the usable cores 
 # degrade
 
 
+_WEIGHTS_HELP = ("an official checkpoint by name (e.g. basicvsr: reds4, vimeo90k-bi, vimeo90k-bd; see `vsrbench "
+                 "models`): downloaded once into $VSRBENCH_HOME/weights, verified by its published hash")
+
+
+def _add_weights_option(p) -> None:
+    p.add_argument("--weights", metavar="NAME", help=_WEIGHTS_HELP)
+
+
+def _checkpoint_of(model: str, args) -> str | None:
+    """--checkpoint, or the cached file of --weights NAME (downloaded first); not both."""
+    name = getattr(args, "weights", None)
+    if not name:
+        return getattr(args, "checkpoint", None)
+    if getattr(args, "checkpoint", None):
+        raise VsrbenchError("--weights and --checkpoint name the weights twice; pass one of them")
+    from vsrbench.models.weights import fetch_weights
+
+    return str(fetch_weights(model, name))
+
+
 def _add_degrade(sub) -> None:
     from vsrbench.degradations.spec import VALID_OPS
 
@@ -90,6 +110,7 @@ def _add_upscale(sub) -> None:
     p.add_argument("--input", required=True, help="folder with one sub-folder of LR frames (or one video file) per clip")
     p.add_argument("--output", required=True, help="folder to create with the SR clips")
     p.add_argument("--checkpoint", help="weights (.pth/.pt) for the model, loaded strictly")
+    _add_weights_option(p)
     p.add_argument("--random-weights", action="store_true",
                    help="run a model with parameters without --checkpoint (seeded random weights: a smoke run)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
@@ -107,7 +128,7 @@ def _cmd_upscale(args) -> int:
         args.output,
         args.model,
         args.scale,
-        checkpoint=args.checkpoint,
+        checkpoint=_checkpoint_of(args.model, args),
         device=args.device,
         dtype=args.dtype,
         overwrite=args.overwrite,
@@ -464,6 +485,11 @@ def _cmd_models(args) -> int:
                 for r in model_listing()]
     else:
         rows = _model_rows_full()
+    from vsrbench.models.weights import weights_of
+
+    for r in rows:
+        r["weights"] = {n: {"file": w.filename, "trained_on": w.trained_on, "url": w.url, "layout": w.layout}
+                        for n, w in weights_of(r["name"]).items()}
     if args.format == "json":
         print(json.dumps(rows, indent=1))
         return 0
@@ -478,6 +504,11 @@ def _cmd_models(args) -> int:
         table.append([r["name"], sp["task"], sp["frames_in"], sp["frames_out"], sp["colour"], scales, params, ck])
     print(text_table(["model", "task", "in", "out", "colour", "scales", "params", "checkpoint"], table,
                      right={2, 3, 6}))
+    official = [f"  {r['name']}: " + "; ".join(f"{n} ({w['file']}: {w['trained_on']})" for n, w in r["weights"].items())
+                for r in rows if r["weights"]]
+    if official:
+        print("\nofficial checkpoints (--weights NAME on evaluate, upscale, profile; sweep --weights MODEL=NAME):")
+        print("\n".join(official))
     return 0
 
 
@@ -495,6 +526,7 @@ def _add_evaluate(sub) -> None:
     p.add_argument("--model", required=True, help="registered model (vsrbench models), or package.module:factory")
     p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
     p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
+    _add_weights_option(p)
     p.add_argument("--random-weights", action="store_true",
                    help="score seeded random weights instead (a smoke run: boards list it apart, never ranked)")
     p.add_argument("--seed", type=flag(check_seed, "--seed"), default=0, help="seed for --random-weights (default 0)")
@@ -613,7 +645,7 @@ def _cmd_evaluate(args) -> int:
     r = evaluate(
         args.model,
         args.suite,
-        checkpoint=args.checkpoint,
+        checkpoint=_checkpoint_of(args.model, args),
         device=args.device,
         dtype=args.dtype,
         tile=args.tile,
@@ -657,6 +689,8 @@ def _add_profile(sub) -> None:
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
     p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="frames per model call (default 1)")
     p.add_argument("--repeats", type=flag(positive_int, "--repeats"), default=5, help="timed repeats (median reported)")
+    p.add_argument("--weights", metavar="NAME", help=_WEIGHTS_HELP + "; loaded strictly into each --model "
+                   "(the timing does not depend on the weights)")
     p.add_argument("--format", choices=["table", "json"], default="table")
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_profile)
@@ -676,7 +710,12 @@ def _cmd_profile(args) -> int:
     for name in args.model:
         info = get_model_info(name, flags if ":" in name else None)  # flags: for package.module:factory names
         scale = args.scale or info.spec.scales[0]
-        net = create_model(info, scale=scale).to(dev).eval()
+        net = create_model(info, scale=scale)
+        if args.weights:
+            from vsrbench.models import load_checkpoint
+
+            load_checkpoint(net, _checkpoint_of(name, args))
+        net = net.to(dev).eval()
         for dt in args.dtype:
             rows.append(profile_model(net, (h, w), device=dev, dtype=dt, batch=args.batch, repeats=args.repeats))
     print(json.dumps(rows, indent=1) if args.format == "json" else format_runtime_table(rows))
@@ -728,6 +767,9 @@ def _add_sweep(sub) -> None:
     p.add_argument("--checkpoints", nargs="+", default=[], metavar="MODEL=PATH",
                    help="weights per model (repeat a model for several checkpoints: one task each); models with "
                         "parameters and no checkpoint need --random-weights")
+    p.add_argument("--weights", nargs="+", default=[], metavar="MODEL=NAME",
+                   help="official checkpoints per model (e.g. basicvsr=reds4; repeat a model for several: one task "
+                        "each), downloaded here first into $VSRBENCH_HOME/weights")
     p.add_argument("--scheduler", default="local:1", metavar="local:N|tcp://HOST:PORT",
                    help="local:N (N one-thread worker processes on this machine; default local:1) or a Dask "
                         "scheduler address")
@@ -752,6 +794,19 @@ def _parse_checkpoints(items) -> dict[str, list[str]]:
     return out
 
 
+def _sweep_checkpoints(args) -> dict[str, list[str]]:
+    """--checkpoints MODEL=PATH and --weights MODEL=NAME (fetched now) as one model -> paths map."""
+    from vsrbench.models.weights import fetch_weights
+
+    out = _parse_checkpoints(args.checkpoints)
+    for it in args.weights or []:
+        model, sep, name = it.partition("=")
+        if not sep or not model.strip() or not name.strip():
+            raise VsrbenchError(f"--weights {it!r}: use MODEL=NAME, e.g. basicvsr=reds4")
+        out.setdefault(model.strip(), []).append(str(fetch_weights(model.strip(), name.strip())))
+    return out
+
+
 def _cmd_sweep(args) -> int:
     from vsrbench.benchmark.sweep import sweep
 
@@ -763,7 +818,7 @@ def _cmd_sweep(args) -> int:
             print(f"{task.label}: {state}, PSNR {_fmt(outcome['psnr'])} SSIM {_fmt(outcome['ssim'])}", flush=True)
 
     r = sweep(
-        args.models, args.suites, _parse_checkpoints(args.checkpoints), args.scheduler, results=args.results,
+        args.models, args.suites, _sweep_checkpoints(args), args.scheduler, results=args.results,
         retries=args.retries, report=report, device=args.device, dtype=args.dtype, tile=args.tile,
         batch=args.batch, padding=args.padding, limit_clips=args.limit_clips,
         crop=args.crop, force=args.force, seed=args.seed,

@@ -605,6 +605,7 @@ def evaluate(
         "model_spec": info.spec.as_dict(),
         "weights": weights,
         "checkpoint": {"path": str(checkpoint), "sha256": ck_sha} if checkpoint else None,
+        "official_weights": _official_label(model, ck_sha if checkpoint else None),
         "training": training,
         "suite": st.name,
         "suite_settings": st.as_dict(),
@@ -676,3 +677,10 @@ def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metric
             raise
         finally:  # an error mid-clip still ends the progress line before its message is printed
             bar.close()
+
+
+def _official_label(model: str, sha256: str | None) -> str | None:
+    """``official:<model>/<name>`` when the checkpoint is one of the model's released files (by hash)."""
+    from vsrbench.models.weights import official_label
+
+    return official_label(model, sha256)

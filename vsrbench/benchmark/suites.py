@@ -2,7 +2,8 @@
 
 The per-test-set settings follow ``protocol.md`` ("Per test set"): Y channel, crop 0 and all frames
 for Vid4 / UDM10 / the Vimeo motion splits; the centre frame ``im4`` for Vimeo-90K-T; crop 8 for
-SPMCS; RGB for the x16 sets (as the DKSAN paper reports them). A suite never changes behaviour by
+SPMCS; RGB for the x16 sets (as the DKSAN paper reports them) and for REDS4 (as EDVR and BasicVSR
+report it). A suite never changes behaviour by
 its *name*: everything the harness does comes from these fields.
 """
 
@@ -80,9 +81,18 @@ def _suites() -> dict[str, Suite]:
         Suite("udm10", "udm10", "bd:x4", 4, description="UDM10, BDx4, all frames"),
         Suite("udm10-bi", "udm10", "bi:x4", 4, description="UDM10, BIx4"),
         Suite("vimeo90k-t", "vimeo90k", "bi:x4", 4, set="test", split="test", frames="centre",
-              description="Vimeo-90K-T (7,824 clips), BIx4, centre frame im4"),
+              description="Vimeo-90K-T (7,824 clips), BIx4, centre frame im4 (also the recurrent models' protocol: "
+                          "BasicSR options/test/BasicVSR/test_BasicVSR_Vimeo90K_BIx4.yml center_frame_only true, "
+                          "test_y_channel true; MMagic's BasicVSR scores the centre frame of the mirrored sequence)"),
         Suite("vimeo90k-t-bd", "vimeo90k", "bd:x4", 4, set="test", split="test", frames="centre",
               description="Vimeo-90K-T, BDx4, centre frame im4"),
+        Suite("reds4", "reds", "bi:x4", 4, set="reds4", channel="rgb",
+              description="REDS4 (REDS training clips 000, 011, 015, 020, all 100 frames), the official BIx4 LR "
+                          "(train_sharp_bicubic/X4), RGB, crop 0, as EDVR and BasicVSR report it: BasicVSR (Chan et al. "
+                          "CVPR 2021) Table 1 note, 'all results are calculated on Y-channel except REDS4 "
+                          "(RGB-channel)'; BasicSR's ModelZoo lists EDVR's REDS numbers as (RGB); BasicSR "
+                          "options/test/BasicVSR/test_BasicVSR_REDS.yml: test_y_channel false, crop_border 0; "
+                          "MMagic's BasicVSR README: 'Evaluated on RGB channels for REDS4'"),
         Suite("vid3oc-x16", "vid3oc", "bi:x16", 16, channel="rgb", description="Vid3oC validation, BIx16, RGB"),
         Suite("intvid-x16", "intvid", "bi:x16", 16, channel="rgb", description="IntVID 050-059, BIx16, RGB"),
     ]

@@ -177,6 +177,46 @@ CATALOG: dict[str, DatasetEntry] = {
         extra={"train_count": 64612, "test_count": 7824},
         layout="septuplets",
     ),
+    "reds": DatasetEntry(
+        name="reds",
+        extracted_size=60_000_000_000,  # 24,000 GT PNGs 1280x720 (~1.7 MB each) + their X4 LR
+        title="REDS training set (Nah et al., NTIRE 2019): train_sharp GT and the official train_sharp_bicubic/X4 LR",
+        clips=tuple(f"{i:03d}" for i in range(240)),
+        frames=100,
+        frame_size=(720, 1280),
+        sources=(
+            Source("http://data.cv.snu.ac.kr:8008/webdav/dataset/REDS/train_sharp.zip", filename="train_sharp.zip",
+                   note="the official REDS page (https://seungjunnah.github.io/Datasets/reds.html), SNU CV lab "
+                        "server link: train/train_sharp/<clip>/000000NN.png, 240 clips x 100 frames 1280x720"),
+            Source("http://data.cv.snu.ac.kr:8008/webdav/dataset/REDS/train_sharp_bicubic.zip",
+                   filename="train_sharp_bicubic.zip",
+                   note="the official REDS page, SNU CV lab server link: train/train_sharp_bicubic/X4/<clip>/"
+                        "000000NN.png, 320x180"),
+            Source("https://seungjunnah.github.io/Datasets/reds.html", browser=True,
+                   note="the same two archives by Google Drive from the official REDS page; put train_sharp.zip and "
+                        "train_sharp_bicubic.zip (or their extracted folders) in one folder and run "
+                        "`vsrbench prepare reds --source FOLDER`"),
+        ),
+        licence="CC BY 4.0 (REDS, Nah et al. 2019; see the official page).",
+        default_variants=("bi:x4",),
+        sets=("train", "reds4"),
+        description=(
+            "train_sharp (GT) + train_sharp_bicubic/X4 (LR), both archives; set 'reds4' = clips 000, 011, 015, 020 "
+            "(the REDS4 test set of EDVR / BasicVSR, taken from the training set), set 'train' = the other 236 "
+            "(BasicSR / MMagic train on these plus the 30 val_sharp clips, which this entry does not hold). "
+            "The bi:x4 LR stores are the official LR files, not recomputed: the REDS authors made them with "
+            "MATLAB imresize (bicubic, x1/4) from the sharp frames"
+        ),
+        layout="reds",
+        extra={
+            "archives": ("train_sharp.zip", "train_sharp_bicubic.zip"),  # both needed: downloaded separately
+            "set_clips": {"reds4": ("000", "011", "015", "020")},  # other clips: the first set ('train')
+            "gt_dir": "train_sharp",
+            # variant -> the source folder path holding its official LR clips
+            "official_lr": {"bi:x4": ("train_sharp_bicubic", "X4")},
+            "official_lr_note": "official REDS train_sharp_bicubic/X4 (MATLAB imresize bicubic x1/4, by the REDS authors)",
+        },
+    ),
     "vid4": DatasetEntry(
         name="vid4",
         extracted_size=200_000_000,  # BasicSR's Vid4.zip: GT 119 MB + BIx4 (+ BDx4)

@@ -45,6 +45,7 @@ class ClipTask:
     expect_hw: tuple[int, int] | None
     want_png: bool
     want_arrays: bool
+    lr_frames: dict | None = None  # variant -> the source's official LR frame paths (used, not recomputed)
 
 
 @dataclass
@@ -104,7 +105,7 @@ def process_clip(task: ClipTask) -> tuple[str, dict[str, EncodedVariant]]:
     else:
         n, source = len(frames), ((p, read_frame_bgr(p)) for p in frames)
     return clip, _degrade_and_encode(dataset, clip, n, source, task.specs, task.expect_hw, task.want_png,
-                                     task.want_arrays, True)
+                                     task.want_arrays, True, task.lr_frames)
 
 
 def derive_clip(task: DeriveTask) -> tuple[str, dict[str, EncodedVariant]]:
@@ -119,9 +120,21 @@ def derive_clip(task: DeriveTask) -> tuple[str, dict[str, EncodedVariant]]:
                                      False)
 
 
+def _official_lr(path: str, hw: tuple, scale: int, where: str) -> np.ndarray:
+    """An official LR frame the source ships, checked to be the GT frame's size / scale."""
+    bgr = read_frame_bgr(path)
+    want = (hw[0] // scale, hw[1] // scale)
+    if tuple(bgr.shape[:2]) != want or hw[0] % scale or hw[1] % scale:
+        raise VsrbenchError(f"{where}: official LR frame {path} is {bgr.shape[1]}x{bgr.shape[0]}, expected "
+                            f"{want[1]}x{want[0]} (width x height; GT / {scale}); the LR archive does not match")
+    return bgr
+
+
 def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, want_arrays,
-                        with_gt: bool) -> dict[str, EncodedVariant]:
-    """``frames`` yields ``(where, bgr)`` for frames 0..n-1 -> ``{variant: EncodedVariant}``."""
+                        with_gt: bool, lr_frames: dict | None = None) -> dict[str, EncodedVariant]:
+    """``frames`` yields ``(where, bgr)`` for frames 0..n-1 -> ``{variant: EncodedVariant}``; a variant
+    in ``lr_frames`` takes the source's official LR frames instead of degrading GT."""
+    lr_frames = lr_frames or {}
     degs = dict((s, parse_spec(s)) for s in specs)
     keep = {s: set(d.select_frames(n)) for s, d in degs.items()}
     variants = ["GT", *specs] if with_gt else list(specs)
@@ -144,6 +157,8 @@ def _degrade_and_encode(dataset, clip, n, frames, specs, expect_hw, want_png, wa
                 img_bgr = bgr
             elif i not in keep[v]:
                 continue
+            elif v in lr_frames:
+                img_bgr = _official_lr(lr_frames[v][i], hw, degs[v].scale, f"{dataset} clip {clip}, frame {i}")
             else:
                 d = degs[v]
                 if d.channel_symmetric:  # BGR in, BGR out: saves two channel flips per frame

@@ -26,6 +26,7 @@ class ClipSource:
     video: str | None = None  # the clip's video file (frames decoded by vsrbench.datasets.video)
     n_frames: int = 0  # frames of the video file (decoded and counted at discovery)
     sha256: str | None = None  # pinned sha256 of the video's RGB frames (catalog), checked while preparing
+    lr: dict | None = None  # variant -> official LR frame paths the source ships (REDS), used as they are
 
 
 def _images(d: Path) -> bool:
@@ -166,6 +167,8 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
         return _discover_vimeo(entry, root, quiet)
     if entry.layout == "package-videos":
         return _discover_package_videos(entry, root)
+    if entry.layout == "reds":
+        return _discover_reds(entry, root), {}
     names = entry.clips if isinstance(entry.clips, tuple) else None
     if names:
         base = find_dir(root, lambda d: all((d / n).is_dir() for n in names) or set(names) <= set(_clip_entries(d)))
@@ -218,6 +221,50 @@ def discover_clips(entry: DatasetEntry, root: Path | None, quiet: bool = False) 
         if n35 > entry.extra["max_35"]:
             raise VsrbenchError(f"{base}: {n35} clips have 35 frames; SPMCS has at most one")
     return clips, {}
+
+
+def _official_lr_dir(entry: DatasetEntry, root: Path, parts: tuple) -> Path:
+    top = find_dir(root, lambda d: d.name == parts[0] and d.joinpath(*parts[1:]).is_dir())
+    if top is None:
+        raise VsrbenchError(f"{root}: no {'/'.join(parts)} folder (the official LR); {entry.name} needs "
+                            f"{' and '.join(entry.extra.get('archives', ()))} -- put both in the --source folder")
+    return top.joinpath(*parts[1:])
+
+
+def _discover_reds(entry: DatasetEntry, root: Path) -> list[ClipSource]:
+    """REDS' official layout: ``<gt_dir>/<clip>/00000000.png..`` beside the official LR tree
+    (``train_sharp_bicubic/X4/<clip>/`` with the same file names); every clip in both, checked."""
+    gt_name = entry.extra["gt_dir"]
+    names = tuple(entry.clips)
+    gt = find_dir(root, lambda d: d.name == gt_name and any((d / c).is_dir() for c in names))
+    if gt is None:
+        raise VsrbenchError(f"{root}: no {gt_name} folder; expected the official {entry.name} layout "
+                            f"({gt_name}/000/00000000.png ...)")
+    lr_dirs = {v: _official_lr_dir(entry, root, tuple(parts)) for v, parts in entry.extra["official_lr"].items()}
+    present = sorted((p.name for p in gt.iterdir() if p.is_dir() and not p.name.startswith(".")), key=natural_key)
+    if present != sorted(names, key=natural_key):
+        extra = [p for p in present if p not in names]
+        lack = [n for n in names if n not in present]
+        raise VsrbenchError(f"{gt}: {entry.name} has {len(names)} clips; found {len(present)}"
+                            + (f", missing {', '.join(lack[:5])}" if lack else "")
+                            + (f", unexpected {', '.join(extra[:5])}" if extra else "") + "; re-extract the archive")
+    set_of = {c: s for s, cs in entry.extra.get("set_clips", {}).items() for c in cs}
+    clips = []
+    for c in present:
+        frames = list_frames(gt / c)
+        allowed = entry.expected_frames(c)
+        if allowed and len(frames) not in allowed:
+            raise VsrbenchError(f"{entry.name} clip {c} ({gt / c}): found {len(frames)} frames, expected "
+                                f"{' or '.join(map(str, allowed))}; re-extract or re-download it")
+        lr = {}
+        for v, d in lr_dirs.items():
+            lr_frames = list_frames(d / c) if (d / c).is_dir() else []
+            if [p.name for p in lr_frames] != [p.name for p in frames]:
+                raise VsrbenchError(f"{entry.name} clip {c}: the official LR frames in {d / c} ({len(lr_frames)}) are "
+                                    f"not the GT frames' names ({len(frames)}); re-extract the LR archive")
+            lr[v] = [str(p) for p in lr_frames]
+        clips.append(ClipSource(c, set_of.get(c, entry.sets[0]), [str(p) for p in frames], lr=lr))
+    return clips
 
 
 def copy_vimeo_lists(root: Path, ds_home: Path, clips) -> None:

@@ -151,12 +151,14 @@ def download(
     timeout: float = 60.0,
     progress: bool = True,
     max_bytes: int | None = None,
+    manual: str = "--source FILE",
 ) -> Path:
     """Download the first working mirror of ``urls`` to ``dest``; resume a ``dest.part`` left behind.
 
     Each mirror is tried ``retries`` times with exponential backoff (``backoff * 2**k`` s), resuming
     from the bytes already on disk; a host that does not resolve or refuses the connection is not
-    retried (no network: retrying only delays the message). ``size`` and ``sha256`` are checked when given; a mismatch removes
+    retried (no network: retrying only delays the message; the message says to pass the file by hand
+    with ``manual``, the command's flag). ``size`` and ``sha256`` are checked when given; a mismatch removes
     the file and raises :class:`VsrbenchError`. ``max_bytes`` caps the transfer (default ``size``
     when given, else :data:`DEFAULT_MAX_BYTES`): a body past it, or past the server's Content-Length,
     stops the download with :class:`VsrbenchError` and removes the part file. Returns ``dest``. An existing ``dest`` of the right size
@@ -217,6 +219,6 @@ def download(
     by_hand = urls[0] if len(urls) == 1 else " or ".join(urls)
     if urls and unreachable == set(urls):
         hosts = ", ".join(dict.fromkeys(_host(u) for u in urls))
-        raise VsrbenchError(f"cannot reach {hosts} (no network?); download {by_hand} by hand and pass --source FILE{kept}")
+        raise VsrbenchError(f"cannot reach {hosts} (no network?); download {by_hand} by hand and pass {manual}{kept}")
     detail = "; ".join(errors.values()) or "no mirror answered"
-    raise VsrbenchError(f"could not download {dest.name} ({detail}); download {by_hand} by hand and pass --source FILE{kept}")
+    raise VsrbenchError(f"could not download {dest.name} ({detail}); download {by_hand} by hand and pass {manual}{kept}")

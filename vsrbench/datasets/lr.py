@@ -32,7 +32,7 @@ def lr_store_staleness(meta: dict) -> str | None:
     current. A GT store is never stale; a store without the key predates the versioning."""
     from vsrbench.codeversion import degradation_code_version
 
-    if meta.get("variant", "GT") == "GT":
+    if meta.get("variant", "GT") == "GT" or meta.get("lr_origin"):  # GT, or the source's own LR files
         return None
     have, now = meta.get(DEGRADATION_CODE_KEY), degradation_code_version()
     if have == now:

@@ -164,7 +164,9 @@ def prepare(
         result.did_work = False
         return result
 
-    if source is None and urls is None and _only_lr_missing(entry.name, home, todo, lmdb_keys):
+    official_lr = set(entry.extra.get("official_lr", {}))  # those come from the source, never from GT
+    if (source is None and urls is None and _only_lr_missing(entry.name, home, todo, lmdb_keys)
+            and not any(k.variant in official_lr for k in todo)):
         # GT is prepared: new LR variants come from the GT stores, no source or download needed
         for k in todo:
             add_variant(entry.name, k.variant, set="all" if k.set == "*" else k.set, backend=k.backend,
@@ -226,7 +228,10 @@ def _prepare_locked(job: PrepareJob, result: PrepareResult, todo: dict[StoreKey,
     writers = {}
     for k, p in todo.items():
         kw = {"map_size": job.map_size} if k.backend == "lmdb" else {}
-        writers[k] = make_writer(k.backend, p, store_meta(entry, k.set, k.variant, k.backend, job.lmdb_keys),
+        meta = store_meta(entry, k.set, k.variant, k.backend, job.lmdb_keys)
+        if k.variant in entry.extra.get("official_lr", {}):
+            meta["lr_origin"] = entry.extra.get("official_lr_note", "the source's official LR frames")
+        writers[k] = make_writer(k.backend, p, meta,
                                  job.commit_every, **kw)
 
     def targets(c: ClipSource):
@@ -240,7 +245,8 @@ def _prepare_locked(job: PrepareJob, result: PrepareResult, todo: dict[StoreKey,
     want_arrays = any(k.backend == "hdf5" for k in writers)
     expect = {c.clip: entry.expected_size(c.clip) for c in pending}
     by_clip = {c.clip: c for c in pending}
-    tasks = [ClipTask(entry.name, c.clip, frames_arg(c), specs, expect[c.clip], want_png, want_arrays) for c in pending]
+    tasks = [ClipTask(entry.name, c.clip, frames_arg(c), specs, expect[c.clip], want_png, want_arrays,
+                      {v: p for v, p in (c.lr or {}).items() if v in specs} or None) for c in pending]
     total_frames = sum(len(c.frames) if c.frames else c.n_frames or entry.expected_frames(c.clip)[0] for c in pending)
     _log(
         f"{entry.name}: {len(pending)} clips ({total_frames} frames) -> GT + {', '.join(specs) or 'no LR'} "

@@ -66,6 +66,8 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
         from vsrbench.datasets.video import package_data_dir
 
         return package_data_dir(entry.extra["package"], entry.extra["package_dir"], entry.extra.get("pip"))
+    if entry.extra.get("archives"):
+        return _obtain_archives(entry, source, urls, ds_home, progress, quiet)
     if source is not None:
         p = Path(source).expanduser()
         if p.is_dir():
@@ -95,6 +97,39 @@ def obtain_source(entry: DatasetEntry, source=None, urls=None, home=None, progre
     except BadArchiveError as e:  # unsafe, a bomb or corrupt: do not reuse this copy on the next run
         dest.unlink(missing_ok=True)
         raise BadArchiveError(f"{e} (the downloaded copy {dest} was removed)") from None
+
+
+def _obtain_archives(entry: DatasetEntry, source, urls, ds_home: Path, progress: bool, quiet: bool) -> Path:
+    """A dataset in several archives (REDS: GT and LR), each extracted to ``<home>/<name>/source/<stem>``.
+
+    ``source``: a folder holding the extracted trees, or the archives under their official names.
+    ``urls``: one per archive, matched by file name. Returns the folder that holds all parts."""
+    names = entry.extra["archives"]
+    if source is not None:
+        p = Path(source).expanduser()
+        if not p.is_dir():
+            raise VsrbenchError(f"--source {p}: {entry.name} comes in {len(names)} archives; pass the folder that "
+                                f"holds {' and '.join(names)} (or the folders they extract to)")
+        if not all((p / n).is_file() for n in names):
+            return p
+        for n in names:
+            _extract_cached(p / n, ds_home / "source" / Path(n).stem, progress, quiet, entry)
+        return ds_home / "source"
+    by_name = {s.filename: s for s in entry.sources if not s.browser}
+    for n in names:
+        s = by_name.get(n)
+        url = next((u for u in urls or [] if Path(u.split("?")[0]).name == n), None) if urls else (s.url if s else None)
+        if url is None:
+            raise VsrbenchError(f"{entry.name}: no URL for {n}; pass --url for each of {', '.join(names)}")
+        dest = ds_home / "downloads" / n
+        log(f"downloading {n} from {url}", quiet)
+        download(url, dest, sha256=None if urls or s is None else s.sha256, progress=progress)
+        try:
+            _extract_cached(dest, ds_home / "source" / Path(n).stem, progress, quiet, entry)
+        except BadArchiveError as e:
+            dest.unlink(missing_ok=True)
+            raise BadArchiveError(f"{e} (the downloaded copy {dest} was removed)") from None
+    return ds_home / "source"
 
 
 def find_dir(root: Path, pred, depth: int = 4) -> Path | None:

@@ -27,6 +27,7 @@ no suite of that protocol (``reds4``, ``brcn5``, ...) keep their own column.
 from __future__ import annotations
 
 import math
+import re
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,9 @@ def weights_label(r: dict) -> str:
     from vsrbench.models.provenance import trained_label
 
     w = r.get("weights", "none")
+    ow = r.get("official_weights")
+    if isinstance(ow, str) and re.fullmatch(r"official:[\w.+-]{1,60}/[\w.+-]{1,60}", ow) and str(w).startswith("sha256:"):
+        return f"{ow} ({w[:15]})"  # a released checkpoint, known by its hash
     label = trained_label(r.get("training"))
     if label and str(w).startswith("sha256:"):
         return f"{label[:-1]}; {w[:15]})"
