@@ -98,3 +98,12 @@ def official_code_cache(request, tmp_path_factory) -> pathlib.Path:
     runs: pytest's cache folder ($VSRBENCH_OFFICIAL_CODE, when set, is looked in first)."""
     cache = getattr(request.config, "cache", None)
     return pathlib.Path(cache.mkdir("vsrbench-official-code")) if cache else tmp_path_factory.mktemp("official-code")
+
+
+@pytest.fixture(scope="session")
+def basicsr_archs(official_code_cache) -> dict:
+    """BasicSR 1.4.2's ``archs/<name>_arch.py`` modules the reference-model tests compare with,
+    loaded once per session (tests/official_code.py)."""
+    from official_code import basicsr_archs
+
+    return basicsr_archs(official_code_cache, "basicvsr", "basicvsrpp", "edvr", "tof", "duf")

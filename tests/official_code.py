@@ -13,6 +13,12 @@ download fails the test is skipped, or fails when ``CI`` is set.
 
     root = official_source("basicsr", cache_dir)
     arch = official_module(root, "basicsr/archs/basicvsr_arch.py", stubs={...})
+    archs = basicsr_archs(cache_dir, "basicvsr", "edvr")  # BasicSR's archs/<name>_arch.py, stubs given
+
+BasicSR's stubs (:func:`basicsr_stubs`) keep the real ``ops/dcn/deform_conv.py`` (its
+``ModulatedDeformConvPack`` with BasicSR's parameters and initialisation; ``arch_util.DCNv2Pack``
+runs DCNv2 through ``torchvision.ops.deform_conv2d`` with torchvision >= 0.9, the code path of
+BasicSR 1.4.2 without compiled extensions) and replace only its logger and registries.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ from dataclasses import dataclass
 
 import pytest
 
-__all__ = ["PINNED", "official_archive", "official_source", "official_module", "stub_module"]
+__all__ = ["PINNED", "official_archive", "official_source", "official_module", "stub_module", "Registry",
+           "basicsr_stubs", "basicsr_archs"]
 
 
 @dataclass(frozen=True)
@@ -194,3 +201,40 @@ def official_module(root: pathlib.Path, relpath: str, stubs: dict | None = None)
                 if parent in sys.modules:
                     setattr(sys.modules[parent], child, sys.modules[mod_name])
         return importlib.import_module(name)
+
+
+class Registry:
+    """A registry whose decorators return what they decorate (BasicSR's ``ARCH_REGISTRY.register()``,
+    mmengine's ``register_module()``)."""
+
+    def register(self, *args, **kwargs):
+        return lambda obj: obj
+
+    def register_module(self, *args, **kwargs):
+        return lambda obj: obj
+
+
+def basicsr_stubs(root: pathlib.Path) -> dict:
+    """The stubs BasicSR 1.4.2's ``archs/*_arch.py`` need (see the module docstring)."""
+    import logging
+
+    stubs = {
+        # its __init__ only re-exports deform_conv's names
+        "basicsr.ops.dcn": official_module(root, "basicsr/ops/dcn/deform_conv.py"),
+        "basicsr.utils": {"get_root_logger": lambda *a, **k: logging.getLogger("basicsr")},
+        "basicsr.utils.registry": {"ARCH_REGISTRY": Registry()},
+    }
+    try:
+        import distutils.version  # noqa: F401  (arch_util.py imports LooseVersion; gone from Python 3.12)
+    except ImportError:
+        from packaging.version import Version
+
+        stubs["distutils.version"] = {"LooseVersion": lambda v: Version(v.split("+")[0])}
+    return stubs
+
+
+def basicsr_archs(cache_dir: pathlib.Path, *names: str) -> dict[str, types.ModuleType]:
+    """``{name: basicsr.archs.<name>_arch}`` of the pinned BasicSR, its package ``__init__`` not run."""
+    root = official_source("basicsr", cache_dir)
+    stubs = basicsr_stubs(root)
+    return {name: official_module(root, f"basicsr/archs/{name}_arch.py", stubs) for name in names}

@@ -21,7 +21,7 @@ import torch
 import torchvision
 from torch import nn
 
-from official_code import official_module, official_source
+from official_code import Registry, official_module, official_source
 from vsrbench.errors import VsrbenchError
 from vsrbench.models import create_model, get_model_info, load_checkpoint
 
@@ -38,36 +38,6 @@ def _one_thread():
 
 
 TOL = 1e-4
-
-
-class _Registry:
-    def register(self, *args, **kwargs):
-        return lambda obj: obj
-
-    def register_module(self, *args, **kwargs):
-        return lambda obj: obj
-
-
-# ---------------------------------------------------------------------------------------- BasicSR
-@pytest.fixture(scope="module")
-def basicsr_archs(official_code_cache):
-    root = official_source("basicsr", official_code_cache)
-    dcn = official_module(root, "basicsr/ops/dcn/deform_conv.py")
-    stubs = {
-        "basicsr.ops.dcn": dcn,  # its __init__ only re-exports deform_conv's names
-        "basicsr.utils": {"get_root_logger": lambda *a, **k: logging.getLogger("basicsr")},
-        "basicsr.utils.registry": {"ARCH_REGISTRY": _Registry()},
-    }
-    try:
-        import distutils.version  # noqa: F401  (arch_util.py imports LooseVersion; gone from Python 3.12)
-    except ImportError:
-        from packaging.version import Version
-
-        stubs["distutils.version"] = {"LooseVersion": lambda v: Version(v.split("+")[0])}
-    return {
-        "basicvsr": official_module(root, "basicsr/archs/basicvsr_arch.py", stubs),
-        "basicvsrpp": official_module(root, "basicsr/archs/basicvsrpp_arch.py", stubs),
-    }
 
 
 # ---------------------------------------------------------------------------------------- MMagic
@@ -119,7 +89,7 @@ def mmagic_net(official_code_cache):
         "mmengine.model": {"BaseModule": nn.Module},
         "mmengine.model.weight_init": {"constant_init": _constant_init, "kaiming_init": noop, "normal_init": noop,
                                        "update_init_info": noop, "xavier_init": noop},
-        "mmengine.registry": {"Registry": lambda *a, **k: _Registry()},
+        "mmengine.registry": {"Registry": lambda *a, **k: Registry()},
         "mmengine.runner": {"load_checkpoint": noop},
         "mmengine.utils.dl_utils.parrots_wrapper": {"_BatchNorm": nn.modules.batchnorm._BatchNorm},
     }
@@ -135,7 +105,7 @@ def mmagic_net(official_code_cache):
         "mmcv.ops": {"ModulatedDeformConv2d": _MMCVModulatedDeformConv2d,
                      "modulated_deform_conv2d": _mmcv_modulated_deform_conv2d},
         "mmcv.cnn": {"ConvModule": _ConvModule},
-        "mmagic.registry": {"MODELS": _Registry()},
+        "mmagic.registry": {"MODELS": Registry()},
         "mmagic.models.archs": {"PixelShufflePack": up.PixelShufflePack, "ResidualBlockNoBN": sr.ResidualBlockNoBN},
         "mmagic.models.utils": utils,
     }
@@ -192,6 +162,7 @@ def _compare(ours: nn.Module, official: nn.Module, x: torch.Tensor) -> float:
 # ---------------------------------------------------------------------------------------- tests
 @pytest.mark.parametrize("shape", [(3, 40, 48), (2, 64, 64)])
 def test_basicvsr_equals_basicsr(basicsr_archs, tmp_path, shape):
+    torch.manual_seed(2)  # the initial weights: the result does not depend on the tests run before
     official = basicsr_archs["basicvsr"].BasicVSR(num_feat=64, num_block=2, spynet_path=None)
     sd = _perturb_all(official, seed=1)
     torch.save({"params": sd}, tmp_path / "BasicVSR.pth")  # BasicSR's released layout
@@ -203,6 +174,7 @@ def test_basicvsr_equals_basicsr(basicsr_archs, tmp_path, shape):
 
 @pytest.mark.parametrize("shape", [(7, 34, 37)])
 def test_iconvsr_equals_basicsr(basicsr_archs, tmp_path, shape):
+    torch.manual_seed(2)  # the initial weights: the result does not depend on the tests run before
     official = basicsr_archs["basicvsr"].IconVSR(num_feat=64, num_block=2, keyframe_stride=5, temporal_padding=2,
                                                  spynet_path=None, edvr_path=None)
     sd = _perturb_all(official, seed=2)
@@ -223,6 +195,7 @@ def _mmagic_file(path, generator_sd: dict) -> None:
 
 
 def test_basicvsrpp_equals_mmagic(mmagic_net, tmp_path):
+    torch.manual_seed(2)  # the initial weights: the result does not depend on the tests run before
     official = mmagic_net.BasicVSRPlusPlusNet(mid_channels=64, num_blocks=2, spynet_pretrained=None)
     _mmagic_file(tmp_path / "bvpp.pth", _perturb_all(official, seed=4, gain=0.7))
     ours = load_checkpoint(create_model("basicvsrpp", num_blocks=2), tmp_path / "bvpp.pth")

@@ -30,8 +30,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, flow_warp, lrelu, \
-    pairwise_flows
+from vsrbench.models.layers import flow_warp, lrelu
+from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["BasicVSR", "SPEC", "CARD"]

@@ -45,9 +45,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from vsrbench.models.layers import modulated_deform_conv
-from vsrbench.models.refblocks import PixelShufflePack, ResidualBlocksWithInputConv, SpyNet, flow_warp, lrelu, \
-    pairwise_flows
+from vsrbench.models.layers import flow_warp, lrelu, modulated_deform_conv
+from vsrbench.models.refblocks import PixelShufflePack, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["BasicVSRPlusPlus", "SecondOrderDeformableAlignment", "SPEC", "CARD"]

@@ -25,7 +25,7 @@ from typing import Callable
 
 from vsrbench.errors import VsrbenchError
 from vsrbench.numeric import positive_int
-from vsrbench.models.registry import ModelCard, ModelInfo, ModelSpec
+from vsrbench.models.spec import ModelCard, ModelInfo, ModelSpec
 
 __all__ = [
     "is_custom_name", "resolve_factory", "custom_spec", "custom_model_info", "parse_spec_flags",

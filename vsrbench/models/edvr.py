@@ -26,6 +26,7 @@ from torch import nn
 
 from vsrbench.models.edvr_blocks import PCDAlignment, TSAFusion, add_pyramid_layers, pyramid_features
 from vsrbench.models.layers import ResidualBlockNoBN, make_layer
+from vsrbench.models.layers import lrelu as _lrelu
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["EDVR", "EDVR_CONFIGS"]
@@ -39,10 +40,6 @@ EDVR_CONFIGS = {
     "edvr-l": (128, 5, 40, "EDVR_L_x4_SR_REDS_official-9f5f5039.pth"),
     "edvr-l-vimeo90k": (128, 7, 40, "EDVR_L_x4_SR_Vimeo90K_official-162b54e4.pth"),
 }
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
 
 
 class EDVR(nn.Module):

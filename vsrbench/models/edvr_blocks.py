@@ -1,5 +1,6 @@
 """EDVR's building blocks (Wang et al., CVPR-W 2019, "EDVR: Video Restoration with Enhanced Deformable
-Convolutional Networks", sec. 3.2 and 3.3), shared by EDVR and (later) IconVSR.
+Convolutional Networks", sec. 3.2 and 3.3), shared by EDVR and IconVSR (its keyframe feature
+extractor, ``iconvsr.EDVRFeatureExtractor``).
 
 * :class:`DeformAlignPack` -- DCNv2 whose offsets and masks come from a separate feature (BasicSR's
   ``DCNv2Pack``): a ``conv_offset`` predicts ``3 * G * k * k`` channels, split in three equal chunks
@@ -20,18 +21,15 @@ checked against that code in ``tests/test_refmodels_window.py``.
 
 from __future__ import annotations
 
-import logging
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vsrbench.models.layers import ResidualBlockNoBN, make_layer, modulated_deform_conv
+from vsrbench.models.layers import DCNv2Pack, ResidualBlockNoBN, make_layer
+from vsrbench.models.layers import lrelu as _lrelu
+from vsrbench.models.layers import up2 as _up2
 
 __all__ = ["DeformAlignPack", "PCDAlignment", "TSAFusion", "add_pyramid_layers", "pyramid_features", "LEVELS"]
-
-_log = logging.getLogger(__name__)
 
 #: pyramid levels, coarse to fine (L3 = 1/4 size, L1 = full size)
 LEVELS = ("l3", "l2", "l1")
@@ -40,42 +38,15 @@ LEVELS = ("l3", "l2", "l1")
 OFFSET_WARN = 50.0
 
 
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.1)
+class DeformAlignPack(DCNv2Pack):
+    """BasicSR's ``DCNv2Pack``: :class:`~vsrbench.models.layers.DCNv2Pack` with the offset conv named
+    ``conv_offset``, BasicSR's initialisation (``weight`` uniform in +-1/sqrt(fan_in), ``bias`` 0,
+    ``conv_offset`` 0: offsets 0, mask 0.5) and its warning when the mean |offset| exceeds 50.
+    ``forward(x, feat)`` deforms ``x`` with the offsets and mask predicted from ``feat``."""
 
-
-def _up2(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-
-
-class DeformAlignPack(nn.Module):
-    """Modulated deformable conv (DCNv2) driven by a separate offset feature.
-
-    Parameters: ``weight`` (``out x in x k x k``), ``bias`` and ``conv_offset`` (``in -> 3 G k k``,
-    zero-initialised: offsets 0, mask 0.5). ``forward(x, feat)`` deforms ``x`` with the offsets and
-    mask predicted from ``feat``; a mean |offset| above 50 is logged as a warning, as BasicSR does.
-    """
-
-    def __init__(self, in_channels: int = 64, out_channels: int = 64, kernel_size: int = 3, padding: int = 1,
-                 deformable_groups: int = 8):
-        super().__init__()
-        self.padding = padding
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        nn.init.uniform_(self.weight, -bound, bound)
-        self.conv_offset = nn.Conv2d(in_channels, 3 * deformable_groups * kernel_size * kernel_size, kernel_size,
-                                     1, padding)
-        nn.init.zeros_(self.conv_offset.weight)
-        nn.init.zeros_(self.conv_offset.bias)
-
-    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        first, second, logits = torch.chunk(self.conv_offset(feat), 3, dim=1)
-        offset = torch.cat((first, second), dim=1)
-        if not torch.jit.is_tracing() and offset.numel() and float(offset.detach().abs().mean()) > OFFSET_WARN:
-            _log.warning("deformable offsets have mean magnitude %.1f (> %g): alignment may have diverged",
-                         float(offset.detach().abs().mean()), OFFSET_WARN)
-        return modulated_deform_conv(x, offset, torch.sigmoid(logits), self.weight, self.bias, padding=self.padding)
+    offset_conv = "conv_offset"
+    zero_bias = True
+    warn_mean_offset = OFFSET_WARN
 
 
 def add_pyramid_layers(module: nn.Module, in_channels: int = 3, num_feat: int = 64, num_blocks: int = 5) -> None:

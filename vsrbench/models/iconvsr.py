@@ -36,9 +36,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vsrbench.models.layers import ResidualBlockNoBN, make_layer
-from vsrbench.models.refblocks import BasicSRX4Head, PCDAlignment, ResidualBlocksWithInputConv, SpyNet, \
-    TSAFusion, flow_warp, lrelu, pairwise_flows
+from vsrbench.models.edvr_blocks import PCDAlignment, TSAFusion, add_pyramid_layers, pyramid_features
+from vsrbench.models.layers import flow_warp
+from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["IconVSR", "EDVRFeatureExtractor", "SPEC", "CARD"]
@@ -70,21 +70,13 @@ class EDVRFeatureExtractor(nn.Module):
     def __init__(self, num_input_frame: int = 5, num_feat: int = 64):
         super().__init__()
         self.center_frame_idx = num_input_frame // 2
-        self.conv_first = nn.Conv2d(3, num_feat, 3, 1, 1)
-        self.feature_extraction = make_layer(ResidualBlockNoBN, 5, nf=num_feat)
-        self.conv_l2_1 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
-        self.conv_l2_2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.conv_l3_1 = nn.Conv2d(num_feat, num_feat, 3, 2, 1)
-        self.conv_l3_2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        add_pyramid_layers(self, 3, num_feat, 5)
         self.pcd_align = PCDAlignment(num_feat=num_feat, deformable_groups=8)
         self.fusion = TSAFusion(num_feat=num_feat, num_frame=num_input_frame, center_frame_idx=self.center_frame_idx)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c, h, w = x.shape
-        l1 = self.feature_extraction(lrelu(self.conv_first(x.reshape(-1, c, h, w))))
-        l2 = lrelu(self.conv_l2_2(lrelu(self.conv_l2_1(l1))))
-        l3 = lrelu(self.conv_l3_2(lrelu(self.conv_l3_1(l2))))
-        pyr = [f.view(b, t, *f.shape[1:]) for f in (l1, l2, l3)]
+        pyr = [f.view(b, t, *f.shape[1:]) for f in pyramid_features(self, x.reshape(-1, c, h, w))]
         ref = [p[:, self.center_frame_idx] for p in pyr]
         aligned = torch.stack([self.pcd_align([p[:, i] for p in pyr], ref) for i in range(t)], dim=1)
         return self.fusion(aligned)

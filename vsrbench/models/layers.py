@@ -4,7 +4,11 @@
   ``conv1`` / ``conv2``).
 * :func:`modulated_deform_conv` and :class:`DCNv2Pack` -- modulated deformable convolution (DCNv2)
   through :func:`torchvision.ops.deform_conv2d`, with offsets and masks predicted from a separate
-  "offset feature" (EDVR / BasicSR ``DCNv2Pack`` and ZSM ``DCN_sep`` layout).
+  "offset feature" (ZSM ``DCN_sep`` layout; EDVR / BasicSR's ``DCNv2Pack`` is its subclass
+  ``edvr_blocks.DeformAlignPack``, which only renames the offset conv and initialises as BasicSR).
+* :func:`flow_warp` -- backward warping by a dense flow (BasicVSR, IconVSR, BasicVSR++, TOFlow).
+* :func:`lrelu`, :func:`up2` -- LeakyReLU(0.1) and bilinear x2 (``align_corners=False``), as every
+  EDVR-family network uses them.
 * :func:`deformable_kernel_conv2d` and :class:`DeformableKernelConv2d` -- the deformable-kernel
   convolution of DKSAN's eq. 11 (Gao et al.'s Deformable Kernels combined with DCNv2): the kernel is
   resampled at ``k + dk`` from a learnable weight grid and the input at ``p + p_k + dp_k``
@@ -18,6 +22,7 @@ float32 under autocast).
 
 from __future__ import annotations
 
+import logging
 import math
 
 import torch
@@ -26,6 +31,9 @@ from torch import nn
 from torchvision.ops import deform_conv2d
 
 __all__ = [
+    "lrelu",
+    "up2",
+    "flow_warp",
     "ResidualBlockNoBN",
     "make_layer",
     "modulated_deform_conv",
@@ -37,6 +45,32 @@ __all__ = [
     "DeformableKernelConv2d",
     "pad_to_multiple",
 ]
+
+
+_log = logging.getLogger(__name__)
+
+
+def lrelu(x: torch.Tensor) -> torch.Tensor:
+    """LeakyReLU with slope 0.1 (every LeakyReLU of the EDVR / BasicVSR family)."""
+    return F.leaky_relu(x, 0.1)
+
+
+def up2(x: torch.Tensor) -> torch.Tensor:
+    """Bilinear x2 upsampling, ``align_corners=False``."""
+    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+
+
+def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
+    """Sample ``x`` (``N x C x H x W``) at ``p + flow(p)``; ``flow`` is ``N x 2 x H x W`` in pixels,
+    channel 0 horizontal, 1 vertical. Bilinear, pixel centres at integer positions
+    (``align_corners=True``), outside samples by ``padding_mode``."""
+    _, _, h, w = x.shape
+    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(h, 1).expand(h, w)
+    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, w).expand(h, w)
+    px = xs + flow[:, 0].to(x.dtype)
+    py = ys + flow[:, 1].to(x.dtype)
+    grid = torch.stack((px * (2.0 / max(w - 1, 1)) - 1.0, py * (2.0 / max(h - 1, 1)) - 1.0), dim=3)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
 
 
 def make_layer(block, n: int, **kwargs) -> nn.Sequential:
@@ -114,7 +148,16 @@ class DCNv2Pack(nn.Module):
     ``conv_offset_mask`` starts at zero (offsets 0, mask 0.5: a plain half-strength conv), the
     BasicSR / EDVR practice that keeps early training stable; ``weight`` gets PyTorch's default
     ``Conv2d`` initialisation.
+
+    Subclasses set :attr:`offset_conv` (the offset conv's name in the state_dict),
+    :attr:`zero_bias` (BasicSR's ``ModulatedDeformConv`` initialisation: ``weight`` uniform in
+    +-1/sqrt(fan_in), ``bias`` 0) and :attr:`warn_mean_offset` (log a warning when the mean |offset|
+    exceeds it, as BasicSR's ``DCNv2Pack`` does).
     """
+
+    offset_conv = "conv_offset_mask"
+    zero_bias = False
+    warn_mean_offset: float | None = None
 
     def __init__(
         self,
@@ -130,24 +173,32 @@ class DCNv2Pack(nn.Module):
         self.padding = padding
         self.deformable_groups = deformable_groups
         self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
         bound = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
-        nn.init.uniform_(self.bias, -bound, bound)
+        if self.zero_bias:
+            self.bias = nn.Parameter(torch.zeros(out_channels))
+            nn.init.uniform_(self.weight, -bound, bound)
+        else:
+            self.bias = nn.Parameter(torch.empty(out_channels))
+            nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+            nn.init.uniform_(self.bias, -bound, bound)
         off_in = in_channels if offset_channels is None else offset_channels
-        self.conv_offset_mask = nn.Conv2d(
-            off_in, 3 * deformable_groups * kernel_size * kernel_size, kernel_size, 1, padding
-        )
-        nn.init.zeros_(self.conv_offset_mask.weight)
-        nn.init.zeros_(self.conv_offset_mask.bias)
+        conv = nn.Conv2d(off_in, 3 * deformable_groups * kernel_size * kernel_size, kernel_size, 1, padding)
+        nn.init.zeros_(conv.weight)
+        nn.init.zeros_(conv.bias)
+        self.add_module(self.offset_conv, conv)
 
     def offsets_and_mask(self, offset_feat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.conv_offset_mask(offset_feat)
+        out = getattr(self, self.offset_conv)(offset_feat)
         o1, o2, m = torch.chunk(out, 3, dim=1)
         return torch.cat((o1, o2), dim=1), torch.sigmoid(m)
 
     def forward(self, x: torch.Tensor, offset_feat: torch.Tensor) -> torch.Tensor:
         offset, mask = self.offsets_and_mask(offset_feat)
+        if self.warn_mean_offset is not None and not torch.jit.is_tracing() and offset.numel():
+            mean = float(offset.detach().abs().mean())
+            if mean > self.warn_mean_offset:
+                _log.warning("deformable offsets have mean magnitude %.1f (> %g): alignment may have diverged",
+                             mean, self.warn_mean_offset)
         return modulated_deform_conv(x, offset, mask, self.weight, self.bias, padding=self.padding)
 
 

@@ -1,98 +1,99 @@
 """What ``vsrbench models`` lists, without importing torch for the built-in models.
 
-The built-in models' interface (:class:`ModelSpec`), parameter count (at the first supported
-scale) and checkpoint name are written here once more, as plain data, so a listing costs
-milliseconds instead of importing torch and building every network (about 5 s).
-``tests/test_frictions.py`` checks every entry against the registered model (spec, card and the
-parameters of the built network), so this table cannot drift. Models registered in the running
-process or by plug-ins (entry-point group ``vsrbench.models``) are imported and counted as before.
+Each model file is the one place that declares its models (``register_model(name, spec, card)``:
+interface, paper, checkpoint name and source page; the parameter count is that of the network its
+factory builds). ``listing.json`` beside this file is **generated** from those registrations
+(``python -m vsrbench.models.listing --write``), with, per model, a digest of the source of its
+module and of every ``vsrbench.models`` module that module imports. Listing reads the file and
+checks the digests (hashing a few small files, no import): a model whose source changed since the
+file was written is imported and listed from the live registry instead, so the listing is never
+stale, only slower. ``tests/test_frictions.py`` checks that the shipped file is current. Models
+registered in the running process or by plug-ins (entry-point group ``vsrbench.models``) are
+imported and counted as before.
 """
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import json
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
-from vsrbench.models.registry import ENTRY_POINT_GROUP, ModelSpec, _REGISTRY
+from vsrbench.models.registry import BUILTIN_MODULES, ENTRY_POINT_GROUP, _REGISTRY
+from vsrbench.models.spec import ModelCard, ModelSpec
 
-__all__ = ["BUILTIN_MODULES", "BUILTIN", "model_listing"]
+__all__ = ["Listing", "builtin_listing", "model_listing", "generate", "LISTING_FILE"]
 
-_INTERP = ModelSpec(task="vsr", frames_in=1, frames_out=1, colour="rgb", scales=(2, 3, 4, 8, 16),
-                    input_range=(0.0, 255.0), spatial_multiple=1)
-
-#: BasicVSR, IconVSR, BasicVSR++: RGB x4, the whole clip per call
-_RECURRENT_X4 = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
-
-
-_BASICSR_ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
-
-
-def _window(frames: int, scales: tuple[int, ...], multiple: int = 1, upsample: str | None = None) -> ModelSpec:
-    """An RGB [0, 1] centre-frame window model (the BasicSR reference models)."""
-    return ModelSpec(task="vsr", frames_in=frames, frames_out=1, colour="rgb", scales=scales,
-                     spatial_multiple=multiple, input_upsample=upsample)
+LISTING_FILE = Path(__file__).with_name("listing.json")
+_FORMAT = 1
+_HERE = Path(__file__).parent
+#: modules that decide nothing listed (loading, your own models, provenance): left out of the digests
+_NOT_LISTED = {"vsrbench.models.custom", "vsrbench.models.checkpoint", "vsrbench.models.provenance",
+               "vsrbench.models.listing"}
 
 
 @dataclass(frozen=True)
 class Listing:
+    """One registered model as listed: its module, interface, parameter count and card."""
+
     module: str
     spec: ModelSpec
-    params: int
-    checkpoint_name: str | None = None
-    checkpoint_url: str | None = None
+    params: int | str
+    card: ModelCard
+
+    @property
+    def checkpoint_name(self) -> str | None:
+        return self.card.checkpoint_name
+
+    @property
+    def checkpoint_url(self) -> str | None:
+        """The checkpoint's source page (or the file's URL)."""
+        return self.card.checkpoint_url
+
+    def row(self, name: str) -> dict:
+        return {"name": name, "spec": self.spec.as_dict(), "params": self.params,
+                "checkpoint_name": self.checkpoint_name, "checkpoint_url": self.checkpoint_url,
+                "card": self.card.as_dict()}
 
 
-BUILTIN: dict[str, Listing] = {
-    "bicubic": Listing("vsrbench.models.interpolation", _INTERP, 0),
-    "bilinear": Listing("vsrbench.models.interpolation", _INTERP, 0),
-    "nearest": Listing("vsrbench.models.interpolation", _INTERP, 0),
-    "lanczos": Listing("vsrbench.models.interpolation", _INTERP, 0),
-    "lcvsr": Listing("vsrbench.models.lcvsr",
-                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="y", scales=(3, 4)), 5_483_320),
-    "fstrn": Listing("vsrbench.models.fstrn",
-                     ModelSpec(task="vsr", frames_in=5, frames_out=1, colour="y", scales=(4,)), 426_561),
-    "dksan": Listing("vsrbench.models.dksan",
-                     ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="rgb", scales=(16,)), 29_477_560),
-    "zsm": Listing("vsrbench.models.zsm",
-                   ModelSpec(task="stvsr", frames_in=4, frames_out=7, colour="rgb", scales=(4,), spatial_multiple=4),
-                   11_102_771, "xiang2020zooming.pth", "https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020"),
-    "edvr-m": Listing("vsrbench.models.edvr", _window(5, (4,), 4), 3_300_131,
-                      "EDVR_M_x4_SR_REDS_official-32075921.pth", _BASICSR_ZOO),
-    "edvr-l": Listing("vsrbench.models.edvr", _window(5, (4,), 4), 20_633_827,
-                      "EDVR_L_x4_SR_REDS_official-9f5f5039.pth", _BASICSR_ZOO),
-    "edvr-l-vimeo90k": Listing("vsrbench.models.edvr", _window(7, (4,), 4), 20_699_363,
-                               "EDVR_L_x4_SR_Vimeo90K_official-162b54e4.pth", _BASICSR_ZOO),
-    "tof": Listing("vsrbench.models.tof", _window(7, (4,), 4, "bicubic"), 1_405_899,
-                   "tof_x4_vimeo90k_official-32c9e01f.pth", _BASICSR_ZOO),
-    "duf-16l": Listing("vsrbench.models.duf", _window(7, (2, 3, 4)), 1_737_488,
-                       "DUF_x4_16L_official-bf8f0cfa.pth", _BASICSR_ZOO),
-    "duf-28l": Listing("vsrbench.models.duf", _window(7, (4,)), 2_118_432,
-                       "DUF_x4_28L_official-cbada450.pth", _BASICSR_ZOO),
-    "duf-52l": Listing("vsrbench.models.duf", _window(7, (4,)), 5_821_952,
-                       "DUF_x4_52L_official-483d2c78.pth", _BASICSR_ZOO),
-    "basicvsr": Listing("vsrbench.models.basicvsr", _RECURRENT_X4, 6_291_311, "BasicVSR_REDS4-543c8261.pth",
-                        "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"),
-    "iconvsr": Listing("vsrbench.models.iconvsr", _RECURRENT_X4, 8_694_991, "IconVSR_REDS-aaa5367f.pth",
-                       "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"),
-    "basicvsrpp": Listing("vsrbench.models.basicvsrpp", _RECURRENT_X4, 7_322_927,
-                          "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth",
-                          "https://download.openmmlab.com/mmediting/restorers/basicvsr_plusplus/"
-                          "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth"),
-}
-
-#: the modules that register the built-in models, in registration order
-BUILTIN_MODULES = tuple(dict.fromkeys(item.module for item in BUILTIN.values()))
+# ------------------------------------------------------------------------------ source digests
+def _models_imports(path: Path) -> set[str]:
+    """The ``vsrbench.models.X`` modules ``path`` imports at module level (X a file of this package)."""
+    out = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("vsrbench.models"):
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        out |= {n for n in names if n.startswith("vsrbench.models.") and n not in _NOT_LISTED
+                and (_HERE / f"{n.rsplit('.', 1)[1]}.py").is_file()}
+    return out
 
 
-def _has_plugins() -> bool:
-    from importlib.metadata import entry_points
+def source_digest(module: str) -> str:
+    """sha256 over the source of ``module`` and of the ``vsrbench.models`` modules it imports at module
+    level, transitively (those of :data:`_NOT_LISTED` left out)."""
+    seen, todo = set(), [module]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(_models_imports(_HERE / f"{m.rsplit('.', 1)[1]}.py"))
+    h = hashlib.sha256()
+    for m in sorted(seen):
+        h.update(m.encode() + b"\0" + (_HERE / f"{m.rsplit('.', 1)[1]}.py").read_bytes() + b"\0")
+    return h.hexdigest()
 
-    return bool(list(entry_points(group=ENTRY_POINT_GROUP)))
 
-
+# ------------------------------------------------------------------------------ live and stored
 def _count_params(name: str) -> int | str:
-    from vsrbench.models.registry import create_model, get_model_info
-
     import torch
+
+    from vsrbench.models.registry import create_model, get_model_info
 
     try:
         with torch.device("meta"):  # shapes only: no memory, no initialisation
@@ -102,18 +103,96 @@ def _count_params(name: str) -> int | str:
         return f"error: {e}"
 
 
+def _live(name: str) -> Listing:
+    info = _REGISTRY[name]
+    return Listing(info.factory.__module__, info.spec, _count_params(name), info.card)
+
+
+def _import_modules(modules) -> None:
+    import importlib
+
+    for mod in modules:
+        importlib.import_module(mod)
+
+
+def generate() -> dict:
+    """The content of ``listing.json``: every built-in model from its live registration (imports torch)."""
+    _import_modules(BUILTIN_MODULES)
+    models = {}
+    for name, info in sorted(_REGISTRY.items()):
+        if info.factory.__module__ in BUILTIN_MODULES:
+            item = _live(name)
+            models[name] = {"module": item.module, "digest": source_digest(item.module), "spec": item.spec.as_dict(),
+                            "params": item.params, "card": item.card.as_dict()}
+    return {"format": _FORMAT, "generated_by": "python -m vsrbench.models.listing --write", "models": models}
+
+
+def _from_stored(entry: dict) -> Listing:
+    spec = dict(entry["spec"])
+    spec["scales"] = tuple(spec["scales"])
+    spec["input_range"] = tuple(spec["input_range"])
+    return Listing(entry["module"], ModelSpec(**spec), entry["params"], ModelCard(**entry["card"]))
+
+
+def _stored() -> dict:
+    try:
+        data = json.loads(LISTING_FILE.read_text(encoding="utf-8"))
+        return data["models"] if data.get("format") == _FORMAT else {}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}  # missing or damaged: every model is listed live
+
+
+def builtin_listing() -> dict[str, Listing]:
+    """The built-in models, from ``listing.json`` where its digests match the sources, else live."""
+    digests = {m: source_digest(m) for m in BUILTIN_MODULES}
+    fresh: dict[str, Listing] = {}
+    bad: set = set()
+    for name, entry in _stored().items():
+        try:
+            if entry["module"] in digests and entry["digest"] == digests[entry["module"]]:
+                fresh[name] = _from_stored(entry)
+        except (KeyError, TypeError, ValueError):
+            bad.add(entry.get("module") if isinstance(entry, dict) else None)
+    stale = (set(BUILTIN_MODULES) - {item.module for item in fresh.values()}) | (bad & set(BUILTIN_MODULES))
+    if stale:  # sources changed since the file was written (or a module is new): ask the registry
+        _import_modules(BUILTIN_MODULES)
+        fresh = {n: item for n, item in fresh.items() if item.module not in stale}
+        fresh.update({n: _live(n) for n, info in _REGISTRY.items() if info.factory.__module__ in stale})
+    return fresh
+
+
+def _has_plugins() -> bool:
+    from importlib.metadata import entry_points
+
+    return bool(list(entry_points(group=ENTRY_POINT_GROUP)))
+
+
 def model_listing() -> list[dict]:
     """One row per model, sorted by name: ``name``, ``spec`` (dict), ``params``, ``checkpoint_name``,
-    ``checkpoint_url``. Built-in rows come from :data:`BUILTIN` (no torch import); others are built
-    on the ``meta`` device to count their parameters."""
+    ``checkpoint_url`` (the source page), ``card`` (dict). Built-in rows come from ``listing.json``
+    (no torch import while it is current); others are built on the ``meta`` device to count their
+    parameters."""
     if _has_plugins():
         from vsrbench.models.registry import _load_builtin_and_entry_points
 
         _load_builtin_and_entry_points()
-    rows = {n: {"name": n, "spec": b.spec.as_dict(), "params": b.params, "checkpoint_name": b.checkpoint_name,
-                "checkpoint_url": b.checkpoint_url} for n, b in BUILTIN.items()}
+    builtin = builtin_listing()
+    rows = {n: item.row(n) for n, item in builtin.items()}
     for n, info in _REGISTRY.items():
-        if n not in BUILTIN or info.factory.__module__ != BUILTIN[n].module:
-            rows[n] = {"name": n, "spec": info.spec.as_dict(), "params": _count_params(n),
-                       "checkpoint_name": info.card.checkpoint_name, "checkpoint_url": info.card.checkpoint_url}
+        if n not in builtin or info.factory.__module__ != builtin[n].module:
+            rows[n] = _live(n).row(n)
     return [rows[n] for n in sorted(rows)]
+
+
+def _write() -> None:
+    text = json.dumps(generate(), indent=1, sort_keys=True) + "\n"
+    tmp = LISTING_FILE.with_name(f".{LISTING_FILE.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, LISTING_FILE)  # atomic: never a half-written listing
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python -m vsrbench.models.listing --write  (regenerates listing.json from the model files)")
+    _write()
+    print(f"wrote {LISTING_FILE}")

@@ -1,11 +1,10 @@
 """Blocks shared by the recurrent reference models (BasicVSR, IconVSR, BasicVSR++).
 
 Written from the papers (Chan et al., CVPR 2021 and CVPR 2022; Ranjan & Black, CVPR 2017 for
-SPyNet; Wang et al., CVPRW 2019 for EDVR's PCD / TSA) and from reading the official code (BasicSR
+SPyNet) and from reading the official code (BasicSR
 1.4.2 ``archs/*_arch.py``, MMagic 1.2.0 ``basicvsr_net.py``); no code is copied. Module and
 parameter names are the official ones, so that released checkpoints load with ``strict=True``.
 
-* :func:`flow_warp`: backward warping by a dense flow (bilinear, ``align_corners=True``).
 * :class:`SpyNet`: the 6-level spatial pyramid flow network, in either key layout
   (``'basicsr'``: plain convs ``basic_module.L.basic_module.{0,2,4,6,8}``; ``'mmagic'``:
   ConvModule-style ``basic_module.L.basic_module.{0..4}.conv``).
@@ -15,9 +14,9 @@ parameter names are the official ones, so that released checkpoints load with ``
 * :class:`PixelShufflePack`: conv then pixel shuffle (MMagic's key ``upsample_conv``).
 * :class:`BasicSRX4Head`: BasicSR's x4 reconstruction (``upconv1`` / ``upconv2`` / ``conv_hr`` /
   ``conv_last`` on the model itself) plus the bilinear x4 of the LR frame.
-* :class:`ModulatedDCNPack`, :class:`PCDAlignment`, :class:`TSAFusion`: EDVR's alignment and
-  fusion, as IconVSR's keyframe feature extractor uses them (BasicSR key names: ``conv_offset``,
-  ``offset_conv1.l3``, ...). NOTE for the merge: the EDVR reference models need the same blocks.
+
+``flow_warp`` and ``lrelu`` are :mod:`vsrbench.models.layers`'; EDVR's PCD alignment and TSA fusion
+(IconVSR's keyframe features) are :mod:`vsrbench.models.edvr_blocks`'.
 """
 
 from __future__ import annotations
@@ -26,40 +25,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vsrbench.models.layers import ResidualBlockNoBN, make_layer, modulated_deform_conv
+from vsrbench.models.layers import ResidualBlockNoBN, flow_warp, lrelu, make_layer
 
 __all__ = [
-    "flow_warp",
     "SpyNet",
     "pairwise_flows",
     "ResidualBlocksWithInputConv",
     "PixelShufflePack",
     "BasicSRX4Head",
-    "ModulatedDCNPack",
-    "PCDAlignment",
-    "TSAFusion",
-    "lrelu",
 ]
 
 _SLOPE = 0.1
-
-
-def lrelu(x: torch.Tensor) -> torch.Tensor:
-    """LeakyReLU with slope 0.1 (every LeakyReLU of these models)."""
-    return F.leaky_relu(x, _SLOPE)
-
-
-def flow_warp(x: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
-    """Sample ``x`` (``N x C x H x W``) at ``p + flow(p)``; ``flow`` is ``N x 2 x H x W`` in pixels,
-    channel 0 horizontal, 1 vertical. Bilinear, pixel centres at integer positions
-    (``align_corners=True``), outside samples by ``padding_mode``."""
-    _, _, h, w = x.shape
-    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(h, 1).expand(h, w)
-    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, w).expand(h, w)
-    px = xs + flow[:, 0].to(x.dtype)
-    py = ys + flow[:, 1].to(x.dtype)
-    grid = torch.stack((px * (2.0 / max(w - 1, 1)) - 1.0, py * (2.0 / max(h - 1, 1)) - 1.0), dim=3)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding_mode, align_corners=True)
 
 
 class _ConvAct(nn.Module):
@@ -207,132 +183,3 @@ class BasicSRX4Head(nn.Module):
         out = lrelu(F.pixel_shuffle(self.upconv2(out), 2))
         out = self.conv_last(lrelu(self.conv_hr(out)))
         return out + F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False)
-
-
-class ModulatedDCNPack(nn.Module):
-    """DCNv2 whose offsets and masks are predicted from a separate feature (BasicSR ``DCNv2Pack``).
-
-    Parameters ``weight``, ``bias`` and ``conv_offset`` (``k x k`` conv to ``3 * G * k * k``); its
-    output splits into thirds ``o1, o2, m``: ``offset = cat(o1, o2)`` in torchvision's layout,
-    ``mask = sigmoid(m)``.
-    """
-
-    def __init__(self, in_channels: int = 64, out_channels: int = 64, kernel_size: int = 3, padding: int = 1,
-                 deformable_groups: int = 8):
-        super().__init__()
-        self.padding = padding
-        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        bound = 1.0 / (in_channels * kernel_size * kernel_size) ** 0.5
-        nn.init.uniform_(self.weight, -bound, bound)
-        self.conv_offset = nn.Conv2d(in_channels, 3 * deformable_groups * kernel_size * kernel_size,
-                                     kernel_size, 1, padding)
-        nn.init.zeros_(self.conv_offset.weight)
-        nn.init.zeros_(self.conv_offset.bias)
-
-    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        o1, o2, m = torch.chunk(self.conv_offset(feat), 3, dim=1)
-        return modulated_deform_conv(x, torch.cat((o1, o2), dim=1), torch.sigmoid(m), self.weight, self.bias,
-                                     padding=self.padding)
-
-
-class PCDAlignment(nn.Module):
-    """EDVR's pyramid, cascading and deformable alignment of a neighbour to the reference.
-
-    Levels ``l3`` (1/4 size) to ``l1``: the offset feature from [nbr, ref] (and, below l3, the
-    upsampled offset feature of the level above, doubled); a deformable conv of the neighbour;
-    below l3 merged with the upsampled aligned feature of the level above (``feat_conv``). LeakyReLU
-    after every offset conv and after the aligned features of l3 and l2. Then a cascading
-    deformable conv at l1 guided by [aligned, ref], followed by a LeakyReLU.
-    """
-
-    def __init__(self, num_feat: int = 64, deformable_groups: int = 8):
-        super().__init__()
-        self.offset_conv1, self.offset_conv2 = nn.ModuleDict(), nn.ModuleDict()
-        self.offset_conv3, self.dcn_pack, self.feat_conv = nn.ModuleDict(), nn.ModuleDict(), nn.ModuleDict()
-        for i in (3, 2, 1):
-            lv = f"l{i}"
-            self.offset_conv1[lv] = nn.Conv2d(num_feat * 2, num_feat, 3, 1, 1)
-            self.offset_conv2[lv] = nn.Conv2d(num_feat * (1 if i == 3 else 2), num_feat, 3, 1, 1)
-            if i < 3:
-                self.offset_conv3[lv] = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-            self.dcn_pack[lv] = ModulatedDCNPack(num_feat, num_feat, 3, 1, deformable_groups)
-            if i < 3:
-                self.feat_conv[lv] = nn.Conv2d(num_feat * 2, num_feat, 3, 1, 1)
-        self.cas_offset_conv1 = nn.Conv2d(num_feat * 2, num_feat, 3, 1, 1)
-        self.cas_offset_conv2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
-        self.cas_dcnpack = ModulatedDCNPack(num_feat, num_feat, 3, 1, deformable_groups)
-
-    def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]) -> torch.Tensor:
-        """``nbr``, ``ref``: ``[L1, L2, L3]`` features (``N x C x H x W`` at 1, 1/2, 1/4 size)."""
-        up = lambda t: F.interpolate(t, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
-        off_up = feat_up = None
-        for i in (3, 2, 1):
-            lv = f"l{i}"
-            off = lrelu(self.offset_conv1[lv](torch.cat((nbr[i - 1], ref[i - 1]), dim=1)))
-            if i == 3:
-                off = lrelu(self.offset_conv2[lv](off))
-            else:
-                off = lrelu(self.offset_conv2[lv](torch.cat((off, off_up), dim=1)))
-                off = lrelu(self.offset_conv3[lv](off))
-            feat = self.dcn_pack[lv](nbr[i - 1], off)
-            if i < 3:
-                feat = self.feat_conv[lv](torch.cat((feat, feat_up), dim=1))
-            if i > 1:
-                feat = lrelu(feat)
-                off_up, feat_up = up(off) * 2, up(feat)
-        off = lrelu(self.cas_offset_conv1(torch.cat((feat, ref[0]), dim=1)))
-        off = lrelu(self.cas_offset_conv2(off))
-        return lrelu(self.cas_dcnpack(feat, off))
-
-
-class TSAFusion(nn.Module):
-    """EDVR's temporal and spatial attention fusion of ``N x T x C x H x W`` aligned features.
-
-    Temporal: each frame's embedding (``temporal_attn2``) is correlated (channel dot product) with
-    the reference frame's (``temporal_attn1``); its sigmoid weights that frame. Fusion: 1x1 conv of
-    the weighted frames. Spatial: a two-level max+avg pooled attention pyramid (3x3, stride 2,
-    padding 1; average pooling counts the padding), upsampled back; ``out = fused * 2 * sigmoid(a)
-    + add(a)``.
-    """
-
-    def __init__(self, num_feat: int = 64, num_frame: int = 5, center_frame_idx: int = 2):
-        super().__init__()
-        self.center_frame_idx = center_frame_idx
-        nf, tnf = num_feat, num_frame * num_feat
-        self.temporal_attn1 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.temporal_attn2 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.feat_fusion = nn.Conv2d(tnf, nf, 1, 1)
-        self.spatial_attn1 = nn.Conv2d(tnf, nf, 1)
-        self.spatial_attn2 = nn.Conv2d(nf * 2, nf, 1)
-        self.spatial_attn3 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.spatial_attn4 = nn.Conv2d(nf, nf, 1)
-        self.spatial_attn5 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.spatial_attn_l1 = nn.Conv2d(nf, nf, 1)
-        self.spatial_attn_l2 = nn.Conv2d(nf * 2, nf, 3, 1, 1)
-        self.spatial_attn_l3 = nn.Conv2d(nf, nf, 3, 1, 1)
-        self.spatial_attn_add1 = nn.Conv2d(nf, nf, 1)
-        self.spatial_attn_add2 = nn.Conv2d(nf, nf, 1)
-
-    @staticmethod
-    def _pool2(x: torch.Tensor) -> torch.Tensor:
-        return torch.cat((F.max_pool2d(x, 3, 2, 1), F.avg_pool2d(x, 3, 2, 1)), dim=1)
-
-    def forward(self, aligned: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = aligned.shape
-        ref = self.temporal_attn1(aligned[:, self.center_frame_idx])
-        emb = self.temporal_attn2(aligned.reshape(-1, c, h, w)).view(b, t, -1, h, w)
-        weight = torch.sigmoid((emb * ref.unsqueeze(1)).sum(dim=2, keepdim=True))  # b x t x 1 x h x w
-        weighted = (aligned * weight).reshape(b, t * c, h, w)
-        fused = lrelu(self.feat_fusion(weighted))
-
-        up = lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # noqa: E731
-        attn = lrelu(self.spatial_attn1(weighted))
-        attn = lrelu(self.spatial_attn2(self._pool2(attn)))
-        level = lrelu(self.spatial_attn_l1(attn))
-        level = lrelu(self.spatial_attn_l2(self._pool2(level)))
-        level = up(lrelu(self.spatial_attn_l3(level)))
-        attn = lrelu(self.spatial_attn3(attn)) + level
-        attn = self.spatial_attn5(up(lrelu(self.spatial_attn4(attn))))
-        add = self.spatial_attn_add2(lrelu(self.spatial_attn_add1(attn)))
-        return fused * torch.sigmoid(attn) * 2 + add

@@ -26,26 +26,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vsrbench.models.layers import flow_warp as warp
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
-__all__ = ["TOFlow", "SPyNetBN", "warp"]
+__all__ = ["TOFlow", "SPyNetBN"]
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 #: the official weights expect the reference (centre) frame first
 _OFFICIAL_ORDER = (3, 0, 1, 2, 4, 5, 6)
-
-
-def warp(x: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-    """Backward warp ``B x C x H x W`` by ``flow`` (``B x 2 x H x W``, (dx, dy) pixels): bilinear, zeros
-    outside, pixel centres at the corners of the normalised grid (``align_corners=True``)."""
-    b, _, h, w = x.shape
-    ys = torch.arange(h, dtype=x.dtype, device=x.device).view(1, h, 1)
-    xs = torch.arange(w, dtype=x.dtype, device=x.device).view(1, 1, w)
-    gx = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
-    gy = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
-    grid = torch.stack((gx, gy), dim=3)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
 def _flow_level() -> nn.Module:

@@ -60,24 +60,14 @@ padded (replicate, bottom / right) and the output cropped back.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vsrbench.models.layers import DCNv2Pack, ResidualBlockNoBN, make_layer, pad_to_multiple
+from vsrbench.models.layers import lrelu as _lrelu
+from vsrbench.models.layers import up2 as _up2
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
 
 __all__ = ["ZoomingSlowMo", "PCDAlignNoCascade", "EasyPCD", "DeformableConvLSTM", "BiDeformableConvLSTM"]
-
-_LRELU_SLOPE = 0.1
-
-
-def _lrelu(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, _LRELU_SLOPE)
-
-
-def _up2(x: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-
 
 class PCDAlignNoCascade(nn.Module):
     """EDVR's pyramid-cascading-deformable alignment without the cascade, in two directions.
