@@ -541,7 +541,7 @@ def evaluate(
             for e in part["entries"]:
                 done.setdefault(e["clip"], e)
     per_clip = [done[c] for c in clips]
-    lr_size = per_clip[0]["lr_size"] if per_clip else None
+    lr_size = ", ".join(dict.fromkeys(r["lr_size"] for r in per_clip)) if per_clip else None  # Vid4: three sizes
 
     def fr(v):
         return math.inf if v is None else v
