@@ -221,3 +221,50 @@ def test_a_huge_name_in_a_record_is_cut_when_read(base_record, tmp_path, capsys)
     assert "big.json" in err and "too long" in err
     assert main(["leaderboard", "--results", str(res), "--format", "html", "--out", str(tmp_path / "b.html")]) == 0
     assert len((tmp_path / "b.html").read_text()) < 2_000_000
+
+
+def _inside(fig) -> list[str]:
+    """The texts of the axes (point labels) whose drawn extent leaves the axes box."""
+    fig.canvas.draw()
+    r = fig.canvas.get_renderer()
+    out = []
+    for ax in fig.axes:
+        box = ax.get_window_extent(r)
+        for t in ax.texts:
+            e = t.get_window_extent(r)
+            if e.x0 < box.x0 - 0.5 or e.x1 > box.x1 + 0.5 or e.y0 < box.y0 - 0.5 or e.y1 > box.y1 + 0.5:
+                out.append(t.get_text())
+    return out
+
+
+def test_plot_labels_inside_axes_and_devices_named(store, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    from vsrbench.leaderboard.boards import load_reported
+    from vsrbench.leaderboard.plots import per_clip_bars, psnr_vs_runtime
+
+    monkeypatch.delenv("VSRBENCH_SHARED", raising=False)
+    recs = load_results(store)
+    fig = psnr_vs_runtime(recs, "vid4", load_reported()[0])
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert any(t.startswith("EDVR (reported") for t in labels)  # the label that ran past the right edge
+    assert not _inside(fig), _inside(fig)
+    assert all("(" in t and t.endswith(")") for t in labels)  # every point names its device
+    assert "bicubic (CPU)" in labels and "bicubic (H200)" in labels
+    plt.close(fig)
+    fig = per_clip_bars(recs, "vid4")
+    ax = fig.axes[0]
+    assert ax.get_ylim()[0] > 15  # from a floor under the lowest bar, not from 0
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert not any("lcvsr" in t for t in legend)  # the smoke check is no bar
+    assert any("smoke" in t.get_text() for t in fig.texts)
+    plt.close(fig)
+
+
+def test_plot_without_out_dir_writes_beside_the_store(store, tmp_path, capsys):
+    res = tmp_path / "res"
+    shutil.copytree(store, res)
+    assert main(["plot", "--results", str(res), "--suite", "vid4", "--image-format", "png"]) == 0
+    err = capsys.readouterr().err
+    assert str(tmp_path / "plots") in err
+    assert (tmp_path / "plots" / "psnr_vs_runtime_vid4.png").is_file()

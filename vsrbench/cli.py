@@ -836,7 +836,8 @@ def _add_leaderboard(sub) -> None:
                    help="md (default), html (one self-contained page with sortable tables and plots), "
                         "csv (tidy: board, row keys, column, value, best), latex (booktabs tables)")
     p.add_argument("--out", help="write to this file instead of stdout")
-    p.add_argument("--reported", help="papers' numbers CSV (default $VSRBENCH_SHARED/reference/reported.csv if it exists)")
+    p.add_argument("--reported", metavar="FILE", help="more papers' numbers (a CSV like vsrbench/leaderboard/data/"
+                   "reported.csv), added to the published rows that ship with vsrbench")
     p.add_argument("--no-reported", action="store_true", help="leave out the reported rows")
     p.add_argument("--profile", nargs="+", metavar="JSON",
                    help="add `vsrbench profile --format json` output file(s) to the runtime board (FLOPs, memory)")
@@ -886,12 +887,14 @@ def _add_plot(sub) -> None:
     )
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--suite", nargs="+", help="only these suites (default: every suite with results)")
-    p.add_argument("--out-dir", required=True, help="folder for the plot files")
+    p.add_argument("--out-dir", help="folder for the plot files (default: plots/ beside the results store, "
+                                     "$VSRBENCH_HOME/plots for the default store)")
     p.add_argument("--kind", nargs="+", choices=["runtime", "clips"], default=["runtime", "clips"],
                    help="which results plots (default both)")
     p.add_argument("--image-format", nargs="+", choices=["png", "svg"], default=["png", "svg"],
                    help="file formats (default png svg)")
-    p.add_argument("--reported", help="papers' numbers CSV for the runtime plot (default $VSRBENCH_SHARED/reference/reported.csv)")
+    p.add_argument("--reported", metavar="FILE", help="more papers' numbers for the runtime plot, added to the "
+                   "published rows that ship with vsrbench")
     p.add_argument("--temporal-profile", nargs="+", metavar="LABEL=PNG",
                    help="temporal-profile images to compare side by side, e.g. bicubic=out/calendar_temporal_profile.png")
     p.set_defaults(func=_cmd_plot)
@@ -903,6 +906,11 @@ def _cmd_plot(args) -> int:
     from vsrbench.leaderboard.boards import load_reported
     from vsrbench.outputs import ensure_dir
 
+    if not args.out_dir:
+        from vsrbench.benchmark.results import results_dir
+
+        args.out_dir = str(results_dir(args.results).parent / "plots")
+        print(f"vsrbench plot: no --out-dir given: writing the plots to {args.out_dir}", file=sys.stderr)
     ensure_dir(args.out_dir, "choose another --out-dir")
     records = load_results(args.results)
     figs = plots.make_plots(records, args.suite, load_reported(args.reported)[0], kinds=args.kind)
