@@ -16,6 +16,7 @@ from vsrbench import __version__
 from vsrbench.errors import VsrbenchError
 from vsrbench.models.custom import add_model_interface_args, spec_overrides_from_args
 from vsrbench.sizes import hw_label
+from vsrbench.text import plural
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
@@ -82,7 +83,7 @@ def _cmd_degrade(args) -> int:
         overwrite=args.overwrite,
         allow_gaps=args.allow_gaps,
     )
-    print(f"wrote {summary['frames']} frames of {summary['clips']} clips ({summary['spec']}) to {summary['output']}")
+    print(f"wrote {summary['frames']} frames of {plural(summary['clips'], 'clip')} ({summary['spec']}) to {summary['output']}")
     return 0
 
 
@@ -128,7 +129,7 @@ def _cmd_upscale(args) -> int:
         random_weights=args.random_weights,
         model_spec=spec_overrides_from_args(args),
     )
-    print(f"wrote {s['frames']} frames of {s['clips']} clips ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
+    print(f"wrote {s['frames']} frames of {plural(s['clips'], 'clip')} ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
 
 
@@ -148,13 +149,15 @@ def format_score_table(r: dict) -> str:
     from vsrbench.tables import text_table
 
     rows = []
+    any_inf = any(c["n_inf"] for c in r["clips"].values())  # the note column only when a clip needs it
     for name, c in r["clips"].items():
         inf = f"({c['n_inf']} identical frame(s), PSNR inf, excluded)" if c["n_inf"] else ""
-        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"]), inf])
+        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"])] + ([inf] if any_inf else []))
     rows.append(None)
-    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"]), ""])
-    rows.append(["(mean over frames)", "", _fmt(r["frame_mean"]["psnr"]), _fmt(r["frame_mean"]["ssim"]), ""])
-    lines = [text_table(["clip", "frames", "PSNR", "SSIM", ""], rows, right={1, 2, 3})]
+    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"])] + ([""] if any_inf else []))
+    rows.append(["(mean over frames)", "", _fmt(r["frame_mean"]["psnr"]), _fmt(r["frame_mean"]["ssim"])]
+                + ([""] if any_inf else []))
+    lines = [text_table(["clip", "frames", "PSNR", "SSIM"] + (["note"] if any_inf else []), rows, right={1, 2, 3})]
     lines.append(f"channel {r['channel']}, crop_border {r['crop_border']}; {r['aggregation']}")
     if r["n_inf"]:
         lines.append(f"note: {r['n_inf']} frame(s) identical to GT (PSNR = inf) are left out of the means")
@@ -413,10 +416,10 @@ def _cmd_prepare(args) -> int:
     if r.from_gt_stores:
         print(f"{r.dataset}: the new LR variants were made from the prepared GT stores in {r.seconds:.1f} s")
     elif r.did_work:
-        print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
+        print(f"{r.dataset}: {r.frames} GT frames of {plural(r.clips, 'clip')} prepared in {r.seconds:.1f} s")
     else:
         clips, frames = prepared_counts(r)
-        print(f"{r.dataset}: already prepared; nothing to do ({clips} clips, {frames} frames at "
+        print(f"{r.dataset}: already prepared; nothing to do ({plural(clips, 'clip')}, {frames} frames at "
               f"{vsrbench_home() / r.dataset})")
     return 0
 
@@ -493,6 +496,10 @@ def _cmd_models(args) -> int:
     for r in rows:
         sp, card = r["spec"], r["card"]
         ck = card.get("checkpoint_name") or ("-" if not card.get("checkpoint_url") else card["checkpoint_url"])
+        if card.get("checkpoint_name") and card.get("checkpoint_url"):
+            ck += f" ({card['checkpoint_url']})"
+        elif r["params"] and ck == "-" and not isinstance(r["params"], str):
+            ck = "none published: `vsrbench train`"
         params = f"{r['params']:,}" if isinstance(r["params"], int) else r["params"]
         scales = ",".join("x%d" % s for s in sp["scales"])
         table.append([r["name"], sp["task"], sp["frames_in"], sp["frames_out"], sp["colour"], scales, params, ck])
@@ -549,7 +556,10 @@ def result_header(r: dict) -> str:
     if w == "none":
         w = "no weights needed (parameter-free)"
     elif w.startswith("random("):
-        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; pass --checkpoint for published weights"
+        from vsrbench.models.listing import weights_hint
+
+        hint = weights_hint(r["model"]) or "pass --checkpoint FILE for trained weights"
+        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; {hint}"
     elif w.startswith("sha256:"):
         w = f"checkpoint sha256 {w[7:19]}..."
         from vsrbench.models.provenance import trained_label
@@ -593,7 +603,7 @@ def prepared_line(r) -> str:
 
     clips, frames = prepared_counts(r)
     state = "prepared now" if r.did_work else "already prepared"
-    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {vsrbench_home() / r.dataset}"
+    return f"{r.dataset} dataset {state}: {plural(clips, 'clip')}, {frames} frames at {vsrbench_home() / r.dataset}"
 
 
 def format_result_table(r: dict) -> str:

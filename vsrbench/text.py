@@ -10,7 +10,7 @@ import math
 import re
 import unicodedata
 
-__all__ = ["csv_cell", "html_text", "md_cell", "md_text", "strip_controls", "tex_cell"]
+__all__ = ["csv_cell", "html_text", "md_cell", "md_text", "plural", "strip_controls", "tex_cell"]
 
 #: the bidi embedding / override / isolate characters (U+202A-202E, U+2066-2069) and the marks
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
@@ -83,3 +83,8 @@ def csv_cell(v) -> str:
     if raw[:1] in _FORMULA_START and not _is_number(raw):
         return "'" + strip_controls(raw)
     return strip_controls(raw)
+
+
+def plural(n: int, word: str) -> str:
+    """``plural(1, 'clip') == '1 clip'``, ``plural(3, 'clip') == '3 clips'``."""
+    return f"{n} {word}{'' if n == 1 else 's'}"

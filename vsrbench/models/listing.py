@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from vsrbench.models.registry import ENTRY_POINT_GROUP, ModelSpec, _REGISTRY
 
-__all__ = ["BUILTIN_MODULES", "BUILTIN", "model_listing"]
+__all__ = ["BUILTIN_MODULES", "BUILTIN", "model_listing", "weights_hint"]
 
 _INTERP = ModelSpec(task="vsr", frames_in=1, frames_out=1, colour="rgb", scales=(2, 3, 4, 8, 16),
                     input_range=(0.0, 255.0), spatial_multiple=1)
@@ -83,3 +83,15 @@ def model_listing() -> list[dict]:
             rows[n] = {"name": n, "spec": info.spec.as_dict(), "params": _count_params(n),
                        "checkpoint_name": info.card.checkpoint_name, "checkpoint_url": info.card.checkpoint_url}
     return [rows[n] for n in sorted(rows)]
+
+
+def weights_hint(name: str) -> str:
+    """Where a built-in model's weights come from, in words: the official source of a published
+    checkpoint, or that none exists and ``vsrbench train`` makes them; '' for other models."""
+    b = BUILTIN.get(name)
+    if b is None or not b.params:
+        return ""
+    if b.checkpoint_url:
+        return (f"the official weights {b.checkpoint_name} are linked (Google Drive) from the README of "
+                f"{b.checkpoint_url}")
+    return f"no published weights exist; train them with `vsrbench train --model {name}`"
