@@ -39,6 +39,7 @@ def _variant(base: dict, **kw) -> dict:
     r["runtime"] = {**r["runtime"], **rt}
     r["id"] = f"{r['model']}-{r['suite']}-{r['runtime']['device']}-{r['weights']}"[:60]
     r.setdefault("provenance", {})["date"] = "2024-01-01T00:00:00"
+    r["provenance"]["device"] = "cuda:0" if r["runtime"]["device"] == GPU else "cpu"
     return r
 
 

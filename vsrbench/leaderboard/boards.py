@@ -172,6 +172,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "flops_per_frame": math.nan,
             "peak_memory_mb": math.nan,
             "device": rt.get("device") or "",
+            "device_type": str((r.get("provenance") or {}).get("device") or "").split(":")[0],
             "dtype": rt.get("dtype") or (r.get("settings") or {}).get("dtype", ""),
             "lr_size": rt.get("lr_size") or "",
             "n_clips": r.get("n_clips"),
@@ -180,7 +181,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         })
     cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", *[k for k, _, _ in TECOGAN_METRICS],
                        "ms_per_frame", "fps", "params",
-                       "flops_per_frame", "peak_memory_mb", "device", "dtype", "lr_size", "n_clips", "n_frames", "date"]
+                       "flops_per_frame", "peak_memory_mb", "device", "device_type", "dtype", "lr_size", "n_clips", "n_frames", "date"]
     df = pd.DataFrame(rows, columns=cols)
     if not df.empty:  # the same (model, weights, settings, suite, device) twice: the newest value of each column
         # (a --metrics tecogan record and a default one of the same settings fill each other's columns); a

@@ -37,15 +37,20 @@ def _label(r) -> str:
     return _text(s)
 
 
-def _device_short(name: str) -> str:
-    """A device name short enough for a point label: ``NVIDIA H200`` -> ``H200``, the CPU's model -> ``CPU``."""
+def _device_short(name: str, kind: str = "") -> str:
+    """A device name short enough for a point label: ``NVIDIA H200`` -> ``H200``, a CPU (the record's
+    provenance says ``cpu``, or the name is a CPU model's) -> ``CPU``."""
     n = str(name or "")
     if not n:
         return "device not stated"
     low = n.lower()
-    if any(k in low for k in ("xeon", "intel", "amd", "ryzen", "epyc", "cpu", "arm", "apple m")) and "gpu" not in low:
+    if kind == "cpu" or (not kind and any(k in low for k in ("xeon", "intel", "amd", "ryzen", "epyc", "cpu"))):
         return "CPU"
     return n.replace("NVIDIA ", "").replace("GeForce ", "")
+
+
+def _device_type(r: dict) -> str:
+    return str((r.get("provenance") or {}).get("device") or "").split(":")[0]
 
 
 def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
@@ -64,7 +69,8 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
     points = []
     for _, r in df.iterrows():
         ax.scatter(r["ms_per_frame"], r["psnr"], s=40, zorder=3)
-        points.append((r["ms_per_frame"], r["psnr"], f"{_label(r)} ({_text(_device_short(r['device']))})", "black"))
+        dev = _text(_device_short(r["device"], r["device_type"]))
+        points.append((r["ms_per_frame"], r["psnr"], f"{_label(r)} ({dev})", "black"))
     if reported is not None and not reported.empty:
         rep = reported[(reported["suite"] == suite) & reported["ms_per_frame"].notna() & reported["psnr"].notna()]
         for _, r in rep.iterrows():
@@ -176,7 +182,7 @@ def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
         allv += [v for v in vals if np.isfinite(v)]
         lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
         if len({(x.get("runtime") or {}).get("device") for x in recs}) > 1:  # the same model on two devices
-            lab += f" ({_device_short((r.get('runtime') or {}).get('device'))})"
+            lab += f" ({_device_short((r.get('runtime') or {}).get('device'), _device_type(r))})"
         ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=_text(lab))
     if allv:
         lo, hi = min(allv), max(allv)
