@@ -336,6 +336,17 @@ def _cmd_datasets(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
+    import builtins
+    import textwrap
+
+    width = _terminal_width()
+
+    def print(text=""):  # every line wrapped to the terminal (URLs are never broken)
+        for line in str(text).split("\n"):
+            ind = " " * (len(line) - len(line.lstrip()) + 2)
+            builtins.print("\n".join(textwrap.wrap(line, width, subsequent_indent=ind, break_long_words=False,
+                                                   break_on_hyphens=False)) if line.strip() else line)
+
     print(f"data root: {vsrbench_home()} (set VSRBENCH_HOME to change)\n")
     for r in rows:
         print(f"{r['name']}: {r['title']}")
@@ -443,7 +454,14 @@ def _add_suites(sub) -> None:
                      "scored channel, border crop (pixels removed on every side), which frames are scored "
                      "and what the suite reproduces. Pass a suite name to `vsrbench evaluate --suite`."),
     )
+    p.add_argument("--long", action="store_true", help="whole descriptions (default: cut to the terminal's width)")
     p.set_defaults(func=_cmd_suites)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _cmd_suites(args) -> int:
@@ -451,11 +469,24 @@ def _cmd_suites(args) -> int:
 
     from vsrbench.tables import text_table
 
+    head = ["suite", "dataset", "degradation", "scale", "ch", "crop", "frames", "description"]
     rows = [[s.name, s.dataset, s.degradation, "x%d" % s.scale, s.channel, s.crop_border, s.frames, s.description]
             for s in SUITES.values()]
-    print(text_table(["suite", "dataset", "degradation", "scale", "ch", "crop", "frames", "description"], rows,
-                     right={3, 4, 5}))
+    if not args.long:  # the description column gets what the terminal has left
+        used = max(len(ln) for ln in text_table(head[:-1], [r[:-1] for r in rows]).splitlines()) + 2
+        room = max(20, _terminal_width() - used - 3)
+        rows = [r[:-1] + [_cut_words(r[-1], room)] for r in rows]
+    print(text_table(head, rows, right={3, 4, 5}))
+    if not args.long:
+        print("(descriptions cut to the terminal's width: `vsrbench suites --long` shows them whole)")
     return 0
+
+
+def _cut_words(text: str, n: int) -> str:
+    if len(text) <= n:
+        return text
+    cut = text[: n - 1]
+    return (cut[: cut.rfind(" ")] if cut.rfind(" ") > n // 2 else cut).rstrip(" ,;:(") + "…"
 
 
 def _add_models(sub) -> None:
