@@ -426,8 +426,9 @@ def _cmd_prepare(args) -> int:
     print(text_table(["backend", "variant", "store"], [[b, v, path] for (s, v, b), path in stores]))
     if r.from_gt_stores:
         print(f"{r.dataset}: the new LR variants were made from the prepared GT stores in {r.seconds:.1f} s")
-    elif r.did_work:
-        print(f"{r.dataset}: {r.frames} GT frames of {plural(r.clips, 'clip')} prepared in {r.seconds:.1f} s")
+    elif r.did_work:  # with progress on, prepare's own log already said "done in ..." once
+        if args.no_progress:
+            print(f"{r.dataset}: {r.frames} GT frames of {plural(r.clips, 'clip')} prepared in {r.seconds:.1f} s")
     else:
         clips, frames = prepared_counts(r)
         print(f"{r.dataset}: already prepared; nothing to do ({plural(clips, 'clip')}, {frames} frames at "
