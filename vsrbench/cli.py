@@ -1162,8 +1162,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except VsrbenchError as e:
-        print(f"vsrbench {args.command}: error: {e}", file=sys.stderr)
+    except VsrbenchError as e:  # names in a message may come from a store or record: no control characters
+        from vsrbench.text import strip_controls
+
+        print(f"vsrbench {args.command}: error: {strip_controls(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vsrbench {args.command}: interrupted; nothing partial was left in place", file=sys.stderr)

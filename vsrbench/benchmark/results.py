@@ -446,8 +446,10 @@ def journal_entry_problem(entry) -> str | None:
 
 
 def warn(message: str) -> None:
-    """One warning line on stderr (the results store's readers go on after it)."""
-    print(f"vsrbench: warning: {message}", file=sys.stderr, flush=True)
+    """One warning line on stderr (the results store's readers go on after it), without control characters."""
+    from vsrbench.text import strip_controls
+
+    print(f"vsrbench: warning: {strip_controls(message)}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- summaries
