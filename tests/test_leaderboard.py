@@ -100,7 +100,7 @@ def test_quality_board_measured_and_reported_rows(store, reported_csv):
     assert mask.loc[measured.index, "demo PSNR"].all()
     # no numbers copied into the notes: the reported rows are the one source
     assert not any(re.search(r"\d+\.\d\d", n) for n in q.notes)
-    assert any("reported rows from" in n for n in notes)
+    assert any("shipped with vsrbench" in n and str(reported_csv) in n for n in notes)
 
 
 def test_other_boards(store, reported_csv):

@@ -269,3 +269,57 @@ def test_plot_without_out_dir_writes_beside_the_store(store, tmp_path, capsys):
     err = capsys.readouterr().err
     assert str(tmp_path / "plots") in err
     assert (tmp_path / "plots" / "psnr_vs_runtime_vid4.png").is_file()
+
+
+# ---------------------------------------------------------------------------------------------
+# hints and widths of the first hour
+
+
+def test_weights_hints_name_the_source():
+    from vsrbench.benchmark.harness import no_weights_message
+
+    zsm = no_weights_message("zsm")
+    assert "https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020" in zsm and "xiang2020zooming.pth" in zsm
+    for m in ("fstrn", "lcvsr", "dksan"):
+        assert f"no published weights exist; train them with `vsrbench train --model {m}`" in no_weights_message(m)
+    from vsrbench.cli import result_header
+
+    rec = {"model": "fstrn", "suite": "vid4", "weights": "random(seed=0)", "settings": {},
+           "suite_settings": {"degradation": "bi:x4", "channel": "y", "crop_border": 0, "frames": "all"}}
+    head = result_header(rec)
+    assert "no published weights exist" in head and "pass --checkpoint for published weights" not in head
+
+
+def test_train_summary_says_when_nothing_validates(tmp_path):
+    from vsrbench.training.loop import startup_summary
+    from vsrbench.training.recipes import get_recipe
+
+    data = {"dataset": "vimeo90k", "set": "train", "clips": 1, "gt": {"path": "GT.lmdb"}, "lr": {"path": "BIx4.lmdb"}}
+    quick = startup_summary("fstrn", get_recipe("quick", "fstrn"), data, "cpu", 1, tmp_path, False)
+    text = "\n".join(quick)
+    assert "no validation (pass --val-suite vid4 to score checkpoints)" in text
+    assert "1 clip;" in text and "batch" in text and "patch" in text and "device cpu" in text
+    paper = "\n".join(startup_summary("fstrn", get_recipe("paper", "fstrn"), data, "cpu", 1, tmp_path, False))
+    assert "validation: vid4 (128x128 centre crops)" in paper  # as the README says
+
+
+def test_widths_and_counts(capsys, monkeypatch):
+    from vsrbench.benchmark.suites import get_suite
+    from vsrbench.cli import format_score_table
+    from vsrbench.datasets.catalog import get_entry
+    from vsrbench.sizes import hw_label
+    from vsrbench.text import plural
+
+    assert plural(1, "clip") == "1 clip" and plural(2, "clip") == "2 clips"
+    assert get_suite("realclips").dataset == get_entry("realclips").name and get_suite("realclips").channel == "y"
+    assert hw_label("144x180, 144x176, 120x180") == "180x144, 176x144, 180x120 (WxH)"  # Vid4: every LR size
+    monkeypatch.setenv("COLUMNS", "110")
+    assert main(["suites"]) == 0
+    out = capsys.readouterr().out
+    assert max(len(ln) for ln in out.splitlines()) <= 110 and "--long" in out and "realclips" in out
+    r = {"clips": {"a": {"n_frames": 3, "psnr": 30.0, "ssim": 0.9, "n_inf": 0}}, "n_frames": 3, "psnr": 30.0,
+         "ssim": 0.9, "frame_mean": {"psnr": 30.0, "ssim": 0.9}, "channel": "y", "crop_border": 0,
+         "aggregation": "mean", "n_inf": 0}
+    table = format_score_table(r)
+    assert all(ln == ln.rstrip() for ln in table.splitlines())  # no empty trailing column
+    assert table.splitlines()[0].split() == ["clip", "frames", "PSNR", "SSIM"]

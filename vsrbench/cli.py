@@ -475,7 +475,7 @@ def _cmd_suites(args) -> int:
             for s in SUITES.values()]
     if not args.long:  # the description column gets what the terminal has left
         used = max(len(ln) for ln in text_table(head[:-1], [r[:-1] for r in rows]).splitlines()) + 2
-        room = max(20, _terminal_width() - used - 3)
+        room = max(8, _terminal_width() - used - 3)
         rows = [r[:-1] + [_cut_words(r[-1], room)] for r in rows]
     print(text_table(head, rows, right={3, 4, 5}))
     if not args.long:
