@@ -42,7 +42,9 @@ def test_models_listing_needs_no_torch_and_matches_the_registry():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "TORCH False" in out.stdout
-    assert re.search(r"^zsm\s+stvsr\s+4\s+7\s+rgb\s+x4\s+11,102,771\s+xiang2020zooming.pth$", out.stdout, re.M)
+    assert re.search(r"^zsm\s+stvsr\s+4\s+7\s+rgb\s+x4\s+11,102,771\s+xiang2020zooming.pth "
+                     r"\(https://github.com/Mukosame/Zooming-Slow-Mo-CVPR-2020\)$", out.stdout, re.M)
+    assert re.search(r"^fstrn\s.*none published: `vsrbench train`$", out.stdout, re.M)  # where weights come from
 
     # listing.json is current: generated from the model files' own registrations (regenerate with
     # `python -m vsrbench.models.listing --write`), and every row equals the live registry's

@@ -15,7 +15,8 @@ from vsrbench.cli import main
 from vsrbench.codeversion import degradation_code_version, scoring_code_files, source_hash
 from vsrbench.errors import VsrbenchError
 
-NO_WEIGHTS = "model fstrn has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
+NO_WEIGHTS = ("model fstrn has no weights: pass --checkpoint FILE (no published weights exist; train them with "
+              "`vsrbench train --model fstrn`), or --random-weights for a smoke run")
 
 
 @pytest.fixture(scope="module")

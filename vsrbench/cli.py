@@ -18,6 +18,7 @@ from vsrbench.errors import VsrbenchError
 from vsrbench.models.custom import add_model_interface_args, spec_overrides_from_args
 from vsrbench.numeric import check_float, check_hw, check_seed, check_workers, flag, non_negative_int, positive_int
 from vsrbench.sizes import hw_label
+from vsrbench.text import plural
 
 EPILOG = "Run 'vsrbench COMMAND --help' for a command's options. Docs: README.md."
 
@@ -88,7 +89,7 @@ def _cmd_degrade(args) -> int:
         overwrite=args.overwrite,
         allow_gaps=args.allow_gaps,
     )
-    print(f"wrote {summary['frames']} frames of {summary['clips']} clips ({summary['spec']}) to {summary['output']}")
+    print(f"wrote {summary['frames']} frames of {plural(summary['clips'], 'clip')} ({summary['spec']}) to {summary['output']}")
     return 0
 
 
@@ -135,7 +136,7 @@ def _cmd_upscale(args) -> int:
         random_weights=args.random_weights,
         model_spec=spec_overrides_from_args(args),
     )
-    print(f"wrote {s['frames']} frames of {s['clips']} clips ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
+    print(f"wrote {s['frames']} frames of {plural(s['clips'], 'clip')} ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
 
 
@@ -155,13 +156,15 @@ def format_score_table(r: dict) -> str:
     from vsrbench.tables import text_table
 
     rows = []
+    any_inf = any(c["n_inf"] for c in r["clips"].values())  # the note column only when a clip needs it
     for name, c in r["clips"].items():
         inf = f"({c['n_inf']} identical frame(s), PSNR inf, excluded)" if c["n_inf"] else ""
-        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"]), inf])
+        rows.append([name, c["n_frames"], _fmt(c["psnr"]), _fmt(c["ssim"])] + ([inf] if any_inf else []))
     rows.append(None)
-    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"]), ""])
-    rows.append(["(mean over frames)", "", _fmt(r["frame_mean"]["psnr"]), _fmt(r["frame_mean"]["ssim"]), ""])
-    lines = [text_table(["clip", "frames", "PSNR", "SSIM", ""], rows, right={1, 2, 3})]
+    rows.append(["mean over clips", r["n_frames"], _fmt(r["psnr"]), _fmt(r["ssim"])] + ([""] if any_inf else []))
+    rows.append(["(mean over frames)", "", _fmt(r["frame_mean"]["psnr"]), _fmt(r["frame_mean"]["ssim"])]
+                + ([""] if any_inf else []))
+    lines = [text_table(["clip", "frames", "PSNR", "SSIM"] + (["note"] if any_inf else []), rows, right={1, 2, 3})]
     lines.append(f"channel {r['channel']}, crop_border {r['crop_border']}; {r['aggregation']}")
     if r["n_inf"]:
         lines.append(f"note: {r['n_inf']} frame(s) identical to GT (PSNR = inf) are left out of the means")
@@ -342,6 +345,17 @@ def _cmd_datasets(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
+    import builtins
+    import textwrap
+
+    width = _terminal_width()
+
+    def print(text=""):  # every line wrapped to the terminal (URLs are never broken)
+        for line in str(text).split("\n"):
+            ind = " " * (len(line) - len(line.lstrip()) + 2)
+            builtins.print("\n".join(textwrap.wrap(line, width, subsequent_indent=ind, break_long_words=False,
+                                                   break_on_hyphens=False)) if line.strip() else line)
+
     print(f"data root: {vsrbench_home()} (set VSRBENCH_HOME to change)\n")
     for r in rows:
         print(f"{r['name']}: {r['title']}")
@@ -421,11 +435,12 @@ def _cmd_prepare(args) -> int:
     print(text_table(["backend", "variant", "store"], [[b, v, path] for (s, v, b), path in stores]))
     if r.from_gt_stores:
         print(f"{r.dataset}: the new LR variants were made from the prepared GT stores in {r.seconds:.1f} s")
-    elif r.did_work:
-        print(f"{r.dataset}: {r.frames} GT frames of {r.clips} clips prepared in {r.seconds:.1f} s")
+    elif r.did_work:  # with progress on, prepare's own log already said "done in ..." once
+        if args.no_progress:
+            print(f"{r.dataset}: {r.frames} GT frames of {plural(r.clips, 'clip')} prepared in {r.seconds:.1f} s")
     else:
         clips, frames = prepared_counts(r)
-        print(f"{r.dataset}: already prepared; nothing to do ({clips} clips, {frames} frames at "
+        print(f"{r.dataset}: already prepared; nothing to do ({plural(clips, 'clip')}, {frames} frames at "
               f"{vsrbench_home() / r.dataset})")
     return 0
 
@@ -441,7 +456,14 @@ def _add_suites(sub) -> None:
                      "scored channel, border crop (pixels removed on every side), which frames are scored "
                      "and what the suite reproduces. Pass a suite name to `vsrbench evaluate --suite`."),
     )
+    p.add_argument("--long", action="store_true", help="whole descriptions (default: cut to the terminal's width)")
     p.set_defaults(func=_cmd_suites)
+
+
+def _terminal_width() -> int:
+    import shutil
+
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
 def _cmd_suites(args) -> int:
@@ -449,11 +471,24 @@ def _cmd_suites(args) -> int:
 
     from vsrbench.tables import text_table
 
+    head = ["suite", "dataset", "degradation", "scale", "ch", "crop", "frames", "description"]
     rows = [[s.name, s.dataset, s.degradation, "x%d" % s.scale, s.channel, s.crop_border, s.frames, s.description]
             for s in SUITES.values()]
-    print(text_table(["suite", "dataset", "degradation", "scale", "ch", "crop", "frames", "description"], rows,
-                     right={3, 4, 5}))
+    if not args.long:  # the description column gets what the terminal has left
+        used = max(len(ln) for ln in text_table(head[:-1], [r[:-1] for r in rows]).splitlines()) + 2
+        room = max(8, _terminal_width() - used - 3)
+        rows = [r[:-1] + [_cut_words(r[-1], room)] for r in rows]
+    print(text_table(head, rows, right={3, 4, 5}))
+    if not args.long:
+        print("(descriptions cut to the terminal's width: `vsrbench suites --long` shows them whole)")
     return 0
+
+
+def _cut_words(text: str, n: int) -> str:
+    if len(text) <= n:
+        return text
+    cut = text[: n - 1]
+    return (cut[: cut.rfind(" ")] if cut.rfind(" ") > n // 2 else cut).rstrip(" ,;:(") + "…"
 
 
 def _add_models(sub) -> None:
@@ -499,6 +534,10 @@ def _cmd_models(args) -> int:
     for r in rows:
         sp, card = r["spec"], r["card"]
         ck = card.get("checkpoint_name") or ("-" if not card.get("checkpoint_url") else card["checkpoint_url"])
+        if card.get("checkpoint_name") and card.get("checkpoint_url"):
+            ck += f" ({card['checkpoint_url']})"
+        elif r["params"] and ck == "-" and not isinstance(r["params"], str):
+            ck = "none published: `vsrbench train`"
         params = f"{r['params']:,}" if isinstance(r["params"], int) else r["params"]
         scales = ",".join("x%d" % s for s in sp["scales"])
         table.append([r["name"], sp["task"], sp["frames_in"], sp["frames_out"], sp["colour"], scales, params, ck])
@@ -561,7 +600,10 @@ def result_header(r: dict) -> str:
     if w == "none":
         w = "no weights needed (parameter-free)"
     elif w.startswith("random("):
-        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; pass --checkpoint for published weights"
+        from vsrbench.models.listing import weights_hint
+
+        hint = weights_hint(r["model"]) or "pass --checkpoint FILE for trained weights"
+        w = f"untrained: {w.replace('random(', 'random weights (', 1)}; {hint}"
     elif w.startswith("sha256:"):
         w = f"checkpoint sha256 {w[7:19]}..."
         from vsrbench.models.provenance import trained_label
@@ -605,7 +647,7 @@ def prepared_line(r) -> str:
 
     clips, frames = prepared_counts(r)
     state = "prepared now" if r.did_work else "already prepared"
-    return f"{r.dataset} dataset {state}: {clips} clips, {frames} frames at {vsrbench_home() / r.dataset}"
+    return f"{r.dataset} dataset {state}: {plural(clips, 'clip')}, {frames} frames at {vsrbench_home() / r.dataset}"
 
 
 def format_result_table(r: dict) -> str:
@@ -873,7 +915,8 @@ def _add_leaderboard(sub) -> None:
                    help="md (default), html (one self-contained page with sortable tables and plots), "
                         "csv (tidy: board, row keys, column, value, best), latex (booktabs tables)")
     p.add_argument("--out", help="write to this file instead of stdout")
-    p.add_argument("--reported", help="papers' numbers CSV (default $VSRBENCH_SHARED/reference/reported.csv if it exists)")
+    p.add_argument("--reported", metavar="FILE", help="more papers' numbers (a CSV like vsrbench/leaderboard/data/"
+                   "reported.csv), added to the published rows that ship with vsrbench")
     p.add_argument("--no-reported", action="store_true", help="leave out the reported rows")
     p.add_argument("--profile", nargs="+", metavar="JSON",
                    help="add `vsrbench profile --format json` output file(s) to the runtime board (FLOPs, memory)")
@@ -923,12 +966,14 @@ def _add_plot(sub) -> None:
     )
     p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
     p.add_argument("--suite", nargs="+", help="only these suites (default: every suite with results)")
-    p.add_argument("--out-dir", required=True, help="folder for the plot files")
+    p.add_argument("--out-dir", help="folder for the plot files (default: plots/ beside the results store, "
+                                     "$VSRBENCH_HOME/plots for the default store)")
     p.add_argument("--kind", nargs="+", choices=["runtime", "clips"], default=["runtime", "clips"],
                    help="which results plots (default both)")
     p.add_argument("--image-format", nargs="+", choices=["png", "svg"], default=["png", "svg"],
                    help="file formats (default png svg)")
-    p.add_argument("--reported", help="papers' numbers CSV for the runtime plot (default $VSRBENCH_SHARED/reference/reported.csv)")
+    p.add_argument("--reported", metavar="FILE", help="more papers' numbers for the runtime plot, added to the "
+                   "published rows that ship with vsrbench")
     p.add_argument("--temporal-profile", nargs="+", metavar="LABEL=PNG",
                    help="temporal-profile images to compare side by side, e.g. bicubic=out/calendar_temporal_profile.png")
     p.set_defaults(func=_cmd_plot)
@@ -940,6 +985,11 @@ def _cmd_plot(args) -> int:
     from vsrbench.leaderboard.boards import load_reported
     from vsrbench.outputs import ensure_dir
 
+    if not args.out_dir:
+        from vsrbench.benchmark.results import results_dir
+
+        args.out_dir = str(results_dir(args.results).parent / "plots")
+        print(f"vsrbench plot: no --out-dir given: writing the plots to {args.out_dir}", file=sys.stderr)
     ensure_dir(args.out_dir, "choose another --out-dir")
     records = load_results(args.results)
     figs = plots.make_plots(records, args.suite, load_reported(args.reported)[0], kinds=args.kind)
@@ -1203,8 +1253,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _frame_limit(args):
             return int(args.func(args) or 0)
-    except VsrbenchError as e:
-        print(f"vsrbench {args.command}: error: {e}", file=sys.stderr)
+    except VsrbenchError as e:  # names in a message may come from a store or record: no control characters
+        from vsrbench.text import strip_controls
+
+        print(f"vsrbench {args.command}: error: {strip_controls(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"vsrbench {args.command}: interrupted; nothing partial was left in place", file=sys.stderr)

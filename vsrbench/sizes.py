@@ -22,6 +22,11 @@ def hw_label(text) -> str:
     """
     if not text:
         return "-"
+    if "," in str(text):  # one size per distinct clip size (Vid4's frames have three): '144x180, 144x176'
+        labels = [hw_label(t.strip()) for t in str(text).split(",")]
+        if all(lab.endswith(" (WxH)") for lab in labels):
+            return ", ".join(lab[: -len(" (WxH)")] for lab in labels) + " (WxH)"
+        return str(text)
     parts = str(text).lower().split("x")
     if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         return str(text)

@@ -74,7 +74,9 @@ def upscale_folder(
     ensure_parent(output_dir, "choose another --output")
     net = create_model(info, scale=scale, **(model_kwargs or {}))
     if not checkpoint and not random_weights and any(True for _ in net.parameters()):
-        raise VsrbenchError(f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)")
+        from vsrbench.benchmark.harness import no_weights_message
+
+        raise VsrbenchError(no_weights_message(model))
     if checkpoint:
         from vsrbench.models import load_checkpoint  # added by the model zoo
 

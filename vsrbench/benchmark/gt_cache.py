@@ -192,6 +192,21 @@ def _save(path: Path, key: str, work, secret: bytes) -> None:
                 pass
 
 
+_noticed: list[bool] = []
+
+
+def _notice_once(d: Path, size: int) -> None:
+    """Say once per process that the cache writes to disk, where, how much, and how to turn it off."""
+    if _noticed:
+        return
+    _noticed.append(True)
+    import sys
+
+    print(f"vsrbench: note: caching the GT flows of the temporal metrics under {d} ({size / 1e6:.0f} MB for this "
+          "clip; about 1 GB for all of Vid4), reused by later evaluations; VSRBENCH_TEMPORAL_CACHE=off turns the "
+          "cache off", file=sys.stderr, flush=True)
+
+
 #: free space the cache leaves on a disk: an entry that would leave less is not written (computed, not kept)
 KEEP_FREE_BYTES = 2 * 1024**3
 
@@ -237,6 +252,7 @@ def cached_gt_work(gts: list[np.ndarray], *, store, clip: str, indices, scale: i
                 errors.append(f"{d}: {diskspace.gb(free)} GB free, the cache keeps {diskspace.gb(KEEP_FREE_BYTES)} GB free")
                 continue
             _save(d / name, key, work, secret)
+            _notice_once(d, size)
             return work, "stored"
         except OSError as e:
             errors.append(f"{d}: {os_reason(e, d)}")

@@ -77,7 +77,11 @@ def _outputs_present(rec: dict, save_outputs) -> bool:
 
 
 def no_weights_message(model: str) -> str:
-    return f"model {model} has no weights: pass --checkpoint FILE (or --random-weights for a smoke run)"
+    from vsrbench.models.listing import weights_hint
+
+    hint = weights_hint(model)
+    return (f"model {model} has no weights: pass --checkpoint FILE" + (f" ({hint})" if hint else "")
+            + ", or --random-weights for a smoke run")
 
 
 def _git_commit() -> str | None:
@@ -556,7 +560,7 @@ def evaluate(
             for e in part["entries"]:
                 done.setdefault(e["clip"], e)
     per_clip = [done[c] for c in clips]
-    lr_size = per_clip[0]["lr_size"] if per_clip else None
+    lr_size = ", ".join(dict.fromkeys(r["lr_size"] for r in per_clip)) if per_clip else None  # Vid4: three sizes
 
     def fr(v):
         return math.inf if v is None else v

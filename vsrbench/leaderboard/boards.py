@@ -49,7 +49,10 @@ __all__ = [
     "is_smoke",
     "weights_label",
     "match_reported_suite",
+    "packaged_reported_path",
+    "suite_label",
     "temporal_board",
+    "unlisted_suites",
 ]
 
 ROW_KEYS = ["model", "kind", "paper", "weights", "settings"]
@@ -72,22 +75,43 @@ class Board:
     notes: list[str] = field(default_factory=list)
     suite_columns: bool = False  # value columns are '<suite> <metric>' (quality, temporal boards)
 
-    def best_mask(self) -> pd.DataFrame:
-        """Boolean frame, True where a cell holds the best measured value of its column."""
+    rank_within: list[str] = field(default_factory=list)  # rank only among rows equal in these columns
+
+    def best_mask(self, rank: int = 1) -> pd.DataFrame:
+        """Boolean frame, True where a cell holds the best (``rank`` 2: the second best) measured value
+        of its column; with ``rank_within`` (runtime: device and LR size) only among rows that share
+        those columns, and only where at least two such rows have a value (a lone row is not 'best')."""
         mask = pd.DataFrame(False, index=self.df.index, columns=self.df.columns)  # never smoke or reported rows
         if self.df.empty or "kind" not in self.df:
             return mask
-        measured = self.df["kind"] == "measured"
+        measured = self.df[self.df["kind"] == "measured"]
+        if self.rank_within:
+            groups = [g for _, g in measured.groupby([measured[c].astype(str) for c in self.rank_within], sort=False)]
+        else:
+            groups = [measured]
         for col, how in self.best.items():
             if col not in self.df:
                 continue
-            vals = pd.to_numeric(self.df.loc[measured, col], errors="coerce")
-            vals = vals[vals.notna()]
-            if vals.empty:
-                continue
-            target = vals.max() if how == "max" else vals.min()
-            mask.loc[vals.index[vals == target], col] = True
+            for g in groups:
+                vals = pd.to_numeric(g[col], errors="coerce")
+                vals = vals[vals.notna()]
+                if vals.empty or (self.rank_within and len(vals) < 2):
+                    continue
+                distinct = sorted(set(vals), reverse=how == "max")
+                if len(distinct) >= rank:
+                    mask.loc[vals.index[vals == distinct[rank - 1]], col] = True
         return mask
+
+
+def suite_label(name: str) -> str:
+    """A suite column's name as the boards show it: a reported row's suite that ``vsrbench suites``
+    does not list (``brcn5``, ``udm10 (bd-duf)``) is marked 'no suite here'."""
+    return name if name in SUITES else f"{name} (no suite here)"
+
+
+def unlisted_suites(names) -> list[str]:
+    """The names among ``names`` that are not registered suites, in order, once each."""
+    return [s for s in dict.fromkeys(names) if s not in SUITES]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -152,6 +176,7 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
             "flops_per_frame": math.nan,
             "peak_memory_mb": math.nan,
             "device": rt.get("device") or "",
+            "device_type": str((r.get("provenance") or {}).get("device") or "").split(":")[0],
             "dtype": rt.get("dtype") or (r.get("settings") or {}).get("dtype", ""),
             "lr_size": rt.get("lr_size") or "",
             "n_clips": r.get("n_clips"),
@@ -160,11 +185,13 @@ def records_frame(records: list[dict]) -> pd.DataFrame:
         })
     cols = ROW_KEYS + ["suite", "psnr", "ssim", "tof", "warping_error", "tpsnr", *[k for k, _, _ in TECOGAN_METRICS],
                        "ms_per_frame", "fps", "params",
-                       "flops_per_frame", "peak_memory_mb", "device", "dtype", "lr_size", "n_clips", "n_frames", "date"]
+                       "flops_per_frame", "peak_memory_mb", "device", "device_type", "dtype", "lr_size", "n_clips", "n_frames", "date"]
     df = pd.DataFrame(rows, columns=cols)
-    if not df.empty:  # the same (model, weights, settings, suite) twice: the newest value of each column
-        # (a --metrics tecogan record and a default one of the same settings fill each other's columns)
-        df = df.sort_values("date", kind="stable").groupby(ROW_KEYS + ["suite"], sort=False, as_index=False, dropna=False).last()
+    if not df.empty:  # the same (model, weights, settings, suite, device) twice: the newest value of each column
+        # (a --metrics tecogan record and a default one of the same settings fill each other's columns); a
+        # time on another device is another runtime row
+        df = df.sort_values("date", kind="stable").groupby(ROW_KEYS + ["suite", "device"], sort=False, as_index=False,
+                                                           dropna=False).last()
         df = df[cols]
     return df.reset_index(drop=True)
 
@@ -246,39 +273,44 @@ def match_reported_suite(test_set: str, degradation: str, scale, channel: str = 
     return f"{test_set}-x{sc}"
 
 
-def default_reported_path() -> Path | None:
-    """``$VSRBENCH_SHARED/reference/reported.csv`` when that exists, else None."""
-    sh = os.environ.get("VSRBENCH_SHARED")
-    if sh:
-        p = Path(sh) / "reference" / "reported.csv"
-        if p.is_file():
-            return p
-    return None
+def packaged_reported_path() -> Path:
+    """The published rows shipped with vsrbench (package data ``leaderboard/data/reported.csv``: one
+    row per number, with the paper's table (``source``) and its ``citation``)."""
+    from importlib.resources import files
+
+    return Path(str(files("vsrbench.leaderboard").joinpath("data/reported.csv")))
 
 
-def load_reported(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
-    """Reported rows (columns: model, kind='reported', paper, weights, settings, suite, psnr, ssim,
-    params, ms_per_frame, note) and a note saying where they came from (or why there are none).
+def packaged_reported_paths() -> list[Path]:
+    """Every shipped file of published rows (``leaderboard/data/*.csv``: the seed papers' and survey's
+    rows, and the reference models' papers' rows), in name order."""
+    return sorted(packaged_reported_path().parent.glob("*.csv"))
 
-    ``path`` None: ``$VSRBENCH_SHARED/reference/reported.csv`` if it exists, else no reported rows.
-    """
-    cols = ROW_KEYS + ["suite", "psnr", "ssim", "params", "ms_per_frame", "note"]
-    if path is None:
-        path = default_reported_path()
-        if path is None:
-            return pd.DataFrame(columns=cols), (
-                "no reported rows: pass --reported FILE or set VSRBENCH_SHARED (reference/reported.csv)")
-    path = Path(path)
+
+def default_reported_path() -> Path:
+    """The packaged reported rows (kept for callers of the old name)."""
+    return packaged_reported_path()
+
+
+REPORTED_COLUMNS = ROW_KEYS + ["suite", "psnr", "ssim", "params", "ms_per_frame", "note", "citation", "device",
+                               "lr_size"]
+_REPORTED_TEXT_MAX = 300  # a reported.csv cell longer than this is cut (boards are not for essays)
+
+
+def _read_reported(path: Path) -> list[dict]:
+    """The rows of one reported.csv file (columns: source, method, suite, psnr at least)."""
+    from vsrbench.errors import VsrbenchError
+
     if not path.is_file():
-        from vsrbench.errors import VsrbenchError
-
-        raise VsrbenchError(f"{path}: no such reported-results file")
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+        raise VsrbenchError(f"{path}: no such reported-results file; pass an existing CSV to --reported")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as e:
+        raise VsrbenchError(f"{path}: not a reported-results CSV ({type(e).__name__}); fix or remove --reported") from None
     need = {"source", "method", "suite", "psnr"}
     if not need <= set(raw.columns):
-        from vsrbench.errors import VsrbenchError
-
         raise VsrbenchError(f"{path}: needs the columns {', '.join(sorted(need))}; has {', '.join(raw.columns)}")
+    raw = raw.map(lambda v: v if len(v) <= _REPORTED_TEXT_MAX else v[: _REPORTED_TEXT_MAX - 1] + "…")
     rows = []
     for _, r in raw.iterrows():
         params_m = _num(r.get("params_m") or None)
@@ -300,8 +332,33 @@ def load_reported(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, 
             "ms_per_frame": sec * 1e3 if not math.isnan(sec) else math.nan,
             "note": "; ".join(x for x in (f"{r['suite']}: {deg} x{scale}" if deg else "", r.get("runtime_note", ""))
                               if x),
+            "citation": r.get("citation", ""),
+            "device": r.get("device", ""),
+            "lr_size": r.get("lr_size_wxh", ""),
         })
-    return pd.DataFrame(rows, columns=cols), f"reported rows from {path} ({len(rows)} numbers)"
+    return rows
+
+
+def load_reported(path: str | os.PathLike | None = None) -> tuple[pd.DataFrame, str]:
+    """Reported rows (columns :data:`REPORTED_COLUMNS`, kind 'reported') and a note saying where they
+    came from: always the packaged rows (:func:`packaged_reported_path`), plus ``path``'s rows when
+    given (``--reported FILE``; a row already packaged is not repeated)."""
+    key = lambda r: (r["model"], r["paper"], r["suite"], r["psnr"], r["ssim"])  # noqa: E731
+    rows: list[dict] = []
+    have: set = set()
+
+    def add(new: list[dict]) -> int:
+        fresh = [r for r in new if key(r) not in have]
+        have.update(key(r) for r in fresh)
+        rows.extend(fresh)
+        return len(fresh)
+
+    for shipped in packaged_reported_paths():
+        add(_read_reported(shipped))
+    note = f"reported rows: {len(rows)} published numbers shipped with vsrbench (each with its citation)"
+    if path is not None:
+        note += f", {add(_read_reported(Path(path)))} more from {path}"
+    return pd.DataFrame(rows, columns=REPORTED_COLUMNS), note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -360,14 +417,27 @@ def quality_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
         "quality", "Quality: PSNR (dB) / SSIM", df, suite_columns=True,
         best={c: "max" for c in keep},
         formats={c: ("{:.4f}" if c.endswith("SSIM") else "{:.2f}") for c in keep},
-        notes=[("Best measured value per column in bold; reported rows (kind 'reported', paper named) are "
-                "copied from the papers and never ranked with or mixed into measured values."),
+        notes=[("Best measured value per column in bold, second in italics (LaTeX: underlined); reported rows (kind "
+                "'reported', paper named) are copied from the papers and never ranked with or mixed into measured "
+                "values. A table without a settings column holds full runs (the suite's protocol as is)."),
                ("Smoke checks (random weights, a crop or a clip limit) are listed apart and never ranked: they "
                 "are not comparable with full-suite numbers."),
                ("Reported rows sit under the suite of the same protocol (dataset, degradation convention, scale, "
                 "channel): a 'BD' row is placed by the convention its paper used (DUF's for the Bicubic and DUF "
-                "rows, BasicVSR's otherwise); see protocol.md.")],
+                "rows, BasicVSR's otherwise). The protocol: Y of MATLAB's rgb2ycbcr, PSNR and SSIM per frame, "
+                "mean per clip, mean over clips; `vsrbench suites` gives each suite's degradation, channel, "
+                "crop border and frames (README, 'The protocol').")] + _unlisted_note(order, keep),
     )
+
+
+def _unlisted_note(order: list[str], value_cols: list[str]) -> list[str]:
+    shown = {c.rsplit(" ", 1)[0] for c in value_cols}
+    names = [s for s in unlisted_suites(order) if s in shown]
+    if not names:
+        return []
+    return [("Marked 'no suite here': " + ", ".join(names) + ". vsrbench has no suite of that protocol (`vsrbench "
+             "suites` does not list it), so nothing can be measured there yet; the rows are as the papers "
+             "published them.")]
 
 
 def temporal_board(measured: pd.DataFrame, suites: list[str] | None = None) -> Board:
@@ -416,41 +486,53 @@ def runtime_board(measured: pd.DataFrame, reported: pd.DataFrame | None = None, 
                      "FLOPs/frame (G)": _num(fl) / 1e9 if fl is not None else math.nan,
                      "peak memory (MiB)": _num(p.get("peak_memory_mb")), "device": p.get("device", ""),
                      "dtype": p.get("dtype", ""), "LR size (WxH)": hw_to_wh(p.get("lr_size", ""))})
-    if reported is not None and not reported.empty:
-        rep = reported[reported[["params", "ms_per_frame"]].notna().any(axis=1)]
-        seen = set()
-        for _, r in rep.iterrows():
-            key = (r["model"], r["paper"], r["params"], r["ms_per_frame"])
-            if key in seen:
-                continue
-            seen.add(key)
-            ms = r["ms_per_frame"]
-            rows.append({"model": r["model"], "kind": "reported", "paper": r["paper"], "weights": "paper",
-                         "settings": r.get("note") or "as published", "ms/frame": ms,
-                         "fps": 1e3 / ms if ms and not math.isnan(ms) else math.nan, "params": r["params"],
-                         "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan, "device": "", "dtype": "",
-                         "LR size (WxH)": ""})
+    rows += _reported_runtime_rows(reported)
     df = _sort_rows(pd.DataFrame(rows, columns=ROW_KEYS + cols))
     return Board(
         "runtime", "Runtime", df,
-        best={"ms/frame": "min", "fps": "max"},
+        best={"ms/frame": "min", "fps": "max"}, rank_within=["device", "LR size (WxH)"],
         formats={"ms/frame": "{:.2f}", "fps": "{:.2f}", "params": "{:,.0f}", "FLOPs/frame (G)": "{:.2f}",
                  "peak memory (MiB)": "{:.1f}"},
         notes=[("Evaluation rows time the model calls during that evaluation, at its LR size (crops are small); "
                 "'profile' rows come from `vsrbench profile --format json` at the field's LR size "
-                "(FLOPs = 2 x MACs). Peak memory is measured on CUDA only. Reported runtimes are on the papers' GPUs.")],
+                "(FLOPs = 2 x MACs). Peak memory is measured on CUDA only."),
+               ("Bold: the fastest measured row among rows of the same device and the same LR size (at least "
+                "two of them); times on different devices or LR sizes are never ranked against each other. "
+                "Reported runtimes are the papers' own, on their GPUs, never ranked."),
+               ("'-' under device, dtype or LR size of a reported row: the paper does not state it (Vid4's "
+                "frames have three sizes, so a whole-Vid4 time has no single LR size).")],
     )
+
+
+def _reported_runtime_rows(reported: pd.DataFrame | None) -> list[dict]:
+    """Reported rows that state a runtime or a parameter count, once per (model, paper, numbers)."""
+    if reported is None or reported.empty:
+        return []
+    rep = reported[reported[["params", "ms_per_frame"]].notna().any(axis=1)]
+    rows, seen = [], set()
+    for _, r in rep.iterrows():
+        key = (r["model"], r["paper"], r["params"], r["ms_per_frame"])
+        if key in seen:
+            continue
+        seen.add(key)
+        ms = r["ms_per_frame"]
+        rows.append({"model": r["model"], "kind": "reported", "paper": r["paper"], "weights": "paper",
+                     "settings": r.get("note") or "as published", "ms/frame": ms,
+                     "fps": 1e3 / ms if ms and not math.isnan(ms) else math.nan, "params": r["params"],
+                     "FLOPs/frame (G)": math.nan, "peak memory (MiB)": math.nan,
+                     "device": r.get("device") or "", "dtype": "", "LR size (WxH)": r.get("lr_size") or ""})
+    return rows
 
 
 def build_boards(records: list[dict], *, reported: str | os.PathLike | None | bool = None, suites: list[str] | None = None,
                  profiles: list[dict] | None = None) -> tuple[list[Board], list[str]]:
-    """The three boards from result records. ``reported``: a reported.csv path, None for the default
-    (``$VSRBENCH_SHARED/reference/reported.csv`` if present), False for none. Returns (boards, notes)."""
+    """The three boards from result records. ``reported``: None for the packaged published rows, a
+    reported.csv path for those plus the file's, False for none. Returns (boards, notes)."""
     measured = records_frame(records)
     if suites:
         measured = measured[measured["suite"].isin(suites)].reset_index(drop=True)
     if reported is False:
-        rep = pd.DataFrame(columns=ROW_KEYS + ["suite", "psnr", "ssim", "params", "ms_per_frame", "note"])
+        rep = pd.DataFrame(columns=REPORTED_COLUMNS)
         note = "reported rows left out"
     else:
         rep, note = load_reported(reported)

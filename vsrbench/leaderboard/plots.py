@@ -25,7 +25,9 @@ __all__ = ["make_plots", "per_clip_bars", "png_bytes", "psnr_vs_runtime", "save"
 def _text(s) -> str:
     """``s`` as literal text for matplotlib: a ``$`` would start mathtext (a model or clip named
     ``a$b$`` is drawn wrong, ``$\\x$`` crashes the plot); ``\\$`` is drawn as ``$``."""
-    return str(s).replace("$", r"\$")
+    from vsrbench.text import strip_controls
+
+    return strip_controls(s).replace("$", r"\$")
 
 
 def _label(r) -> str:
@@ -35,10 +37,27 @@ def _label(r) -> str:
     return _text(s)
 
 
+def _device_short(name: str, kind: str = "") -> str:
+    """A device name short enough for a point label: ``NVIDIA H200`` -> ``H200``, a CPU (the record's
+    provenance says ``cpu``, or the name is a CPU model's) -> ``CPU``."""
+    n = str(name or "")
+    if not n:
+        return "device not stated"
+    low = n.lower()
+    if kind == "cpu" or (not kind and any(k in low for k in ("xeon", "intel", "amd", "ryzen", "epyc", "cpu"))):
+        return "CPU"
+    return n.replace("NVIDIA ", "").replace("GeForce ", "")
+
+
+def _device_type(r: dict) -> str:
+    return str((r.get("provenance") or {}).get("device") or "").split(":")[0]
+
+
 def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | None = None):
     """Scatter of PSNR against ms/frame (log x) for the suite's full-run measured records; reported rows
-    of the same suite that state a runtime are hollow markers labelled '(reported)'. Smoke checks
-    (random weights, a crop or a clip limit) are left off these axes; the figure says how many."""
+    of the same suite that state a runtime are hollow markers labelled '(reported)'. Every point names
+    its device (a CPU time beside a GPU time is never silent). Smoke checks (random weights, a crop or a
+    clip limit) are left off these axes; the figure says how many. Labels are kept inside the axes."""
     df = records_frame(records)
     df = df[(df["suite"] == suite) & df["ms_per_frame"].notna() & np.isfinite(df["psnr"])]
     n_smoke = int((df["kind"] == "smoke").sum())
@@ -47,23 +66,60 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
     if n_smoke:
         fig.text(0.01, 0.01, f"{n_smoke} smoke check(s) (random weights / crop / clip limit) left out", fontsize=7,
                  color="grey")
+    points = []
     for _, r in df.iterrows():
         ax.scatter(r["ms_per_frame"], r["psnr"], s=40, zorder=3)
-        ax.annotate(_label(r), (r["ms_per_frame"], r["psnr"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        dev = _text(_device_short(r["device"], r["device_type"]))
+        points.append((r["ms_per_frame"], r["psnr"], f"{_label(r)} ({dev})", "black"))
     if reported is not None and not reported.empty:
         rep = reported[(reported["suite"] == suite) & reported["ms_per_frame"].notna() & reported["psnr"].notna()]
         for _, r in rep.iterrows():
             ax.scatter(r["ms_per_frame"], r["psnr"], s=40, facecolors="none", edgecolors="grey", zorder=2)
-            ax.annotate(_text(f"{r['model']} (reported)"), (r["ms_per_frame"], r["psnr"]), textcoords="offset points",
-                        xytext=(4, -10), fontsize=7, color="grey")
+            dev = _device_short(r.get("device", "")) if r.get("device") else "paper's GPU"
+            points.append((r["ms_per_frame"], r["psnr"], _text(f"{r['model']} (reported, {dev})"), "grey"))
     ax.set_xscale("log")
+    if points:  # room around the points for their labels
+        xs, ys = [p[0] for p in points], [p[1] for p in points]
+        lo, hi = min(xs), max(xs)
+        ax.set_xlim(lo / 1.6, hi * 1.6)
+        span = max(max(ys) - min(ys), 0.5)
+        ax.set_ylim(min(ys) - 0.15 * span, max(ys) + 0.15 * span)
     readable_log_ticks(ax.xaxis)
-    ax.set_xlabel("runtime (ms / frame, log scale)")
+    ax.set_xlabel("runtime (ms / frame, log scale; device in brackets)")
     ax.set_ylabel("PSNR (dB)")
     ax.set_title(_text(f"PSNR vs runtime: {suite}"))
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
+    for x, y, text, colour in points:
+        _label_inside(ax, x, y, text, colour)
     return fig
+
+
+def _label_inside(ax, x, y, text: str, colour: str) -> None:
+    """Annotate (x, y) with ``text`` beside the point, on its left where the right side would leave the
+    axes, below where the top would; the label is drawn inside the axes, whatever its length."""
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    for dx, dy, ha, va in ((5, 4, "left", "bottom"), (-5, 4, "right", "bottom"), (5, -4, "left", "top"),
+                           (-5, -4, "right", "top")):
+        a = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, fontsize=7,
+                        color=colour, annotation_clip=True)
+        ext = a.get_window_extent(renderer)
+        if ext.x0 >= box.x0 and ext.x1 <= box.x1 and ext.y0 >= box.y0 and ext.y1 <= box.y1:
+            return
+        a.remove()
+    # longer than either side: shrink the font until it fits on the roomier side
+    right = box.x1 - ax.transData.transform((x, y))[0] > ax.transData.transform((x, y))[0] - box.x0
+    size = 7.0
+    while True:
+        size -= 0.5
+        a = ax.annotate(text, (x, y), textcoords="offset points", xytext=(5 if right else -5, 4),
+                        ha="left" if right else "right", va="bottom", fontsize=size, color=colour, annotation_clip=True)
+        ext = a.get_window_extent(renderer)
+        if (ext.x0 >= box.x0 and ext.x1 <= box.x1 and ext.y1 <= box.y1) or size <= 3:
+            return
+        a.remove()
 
 
 def _plain(v: float, _pos=None) -> str:
@@ -104,27 +160,45 @@ def readable_log_ticks(axis, max_ticks: int = 7) -> None:
 
 
 def per_clip_bars(records: list[dict], suite: str, metric: str = "psnr"):
-    """Grouped bars: one group per clip, one bar per measured record of the suite."""
+    """Grouped bars: one group per clip, one bar per full-run measured record of the suite (smoke checks
+    are left out and counted in a footnote). The value axis starts at a floor just under the lowest
+    bar (not at 0), so a 0.3 dB gap is visible; the floor is written on the axis."""
+    from vsrbench.leaderboard.boards import is_smoke
+    from vsrbench.benchmark.results import settings_label
+
     recs = [r for r in records if r["suite"] == suite]
+    n_smoke = sum(1 for r in recs if is_smoke(r.get("weights"), r.get("settings")))
+    recs = [r for r in recs if not is_smoke(r.get("weights"), r.get("settings"))]
     clips = list(dict.fromkeys(c for r in recs for c in (r.get("clips") or {})))
     fig, ax = plt.subplots(figsize=(max(5, 1.2 * len(clips) * max(1, len(recs)) / 2), 4), dpi=100)
     width = 0.8 / max(1, len(recs))
     x = np.arange(len(clips))
+    allv = []
     for k, r in enumerate(recs):
         vals = []
         for c in clips:
             v = (r.get("clips") or {}).get(c, {}).get(metric)
             vals.append(math.nan if v is None else float(v))
-        from vsrbench.benchmark.results import settings_label
-
+        allv += [v for v in vals if np.isfinite(v)]
         lab = r["model"] + ("" if settings_label(r.get("settings")) == "full" else f" [{settings_label(r.get('settings'))}]")
+        if len({(x.get("runtime") or {}).get("device") for x in recs}) > 1:  # the same model on two devices
+            lab += f" ({_device_short((r.get('runtime') or {}).get('device'), _device_type(r))})"
         ax.bar(x + (k - (len(recs) - 1) / 2) * width, vals, width, label=_text(lab))
+    if allv:
+        lo, hi = min(allv), max(allv)
+        pad = max(hi - lo, 0.5 if metric == "psnr" else 0.01)
+        floor = math.floor((lo - 0.3 * pad) * 2) / 2 if metric == "psnr" else max(0.0, lo - 0.3 * pad)
+        ax.set_ylim(floor, hi + 0.25 * pad)
+        ax.text(0.0, 1.01, f"axis starts at {floor:g}", transform=ax.transAxes, fontsize=7, color="grey")
+    if n_smoke:
+        fig.text(0.01, 0.01, f"{n_smoke} smoke check(s) (random weights / crop / clip limit) left out", fontsize=7,
+                 color="grey")
     ax.set_xticks(x)
     ax.set_xticklabels([_text(c) for c in clips], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel({"psnr": "PSNR (dB)", "ssim": "SSIM"}.get(metric, metric))
     ax.set_title(_text(f"per-clip {metric.upper()}: {suite}"))
     if recs:
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 

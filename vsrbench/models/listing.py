@@ -25,7 +25,7 @@ from pathlib import Path
 from vsrbench.models.registry import BUILTIN_MODULES, ENTRY_POINT_GROUP, _REGISTRY
 from vsrbench.models.spec import ModelCard, ModelSpec
 
-__all__ = ["Listing", "builtin_listing", "model_listing", "generate", "LISTING_FILE"]
+__all__ = ["Listing", "builtin_listing", "model_listing", "generate", "LISTING_FILE", "weights_hint"]
 
 LISTING_FILE = Path(__file__).with_name("listing.json")
 _FORMAT = 1
@@ -182,6 +182,25 @@ def model_listing() -> list[dict]:
         if n not in builtin or info.factory.__module__ != builtin[n].module:
             rows[n] = _live(n).row(n)
     return [rows[n] for n in sorted(rows)]
+
+
+def weights_hint(name: str) -> str:
+    """Where a built-in model's weights come from, in words: ``--weights NAME`` where vsrbench can
+    fetch an official checkpoint, the official source page otherwise, or that none exists and
+    ``vsrbench train`` makes them; '' for models without parameters or not built in."""
+    from vsrbench.models.weights import weights_of
+
+    b = builtin_listing().get(name)
+    if b is None or not b.params:
+        return ""
+    official = weights_of(name)
+    if official:
+        return (f"official weights: --weights {'|'.join(official)} downloads and verifies one "
+                f"(`vsrbench models` lists them)")
+    if b.checkpoint_url:
+        return (f"the official weights {b.checkpoint_name} are linked (Google Drive) from the README of "
+                f"{b.checkpoint_url}")
+    return f"no published weights exist; train them with `vsrbench train --model {name}`"
 
 
 def _write() -> None:

@@ -285,6 +285,30 @@ def train(
         ddp.teardown(dist)
 
 
+def startup_summary(model: str, rec: Recipe, data: dict, dev, world: int, out: Path, resume: bool) -> list[str]:
+    """What ``train`` is about to do, in a few lines: data, clips, batch, patch, iterations, device, the
+    recipe and what it chose where the paper is silent, and the validation (or that there is none)."""
+    lr = (f"LR from {data['lr']['path']}" if "lr" in data else f"LR made on the fly ({data.get('lr_on_the_fly')})")
+    lines = [
+        f"train {model}: recipe {rec.name} ({rec.source or 'vsrbench'}); {'resuming in' if resume else 'writing to'} {out}",
+        f"  data: {data['dataset']} ({data['set']}), {data['clips']} clip{'s' if data['clips'] != 1 else ''}; "
+        f"GT {data['gt']['path']}; {lr}",
+        f"  {rec.iters} iterations, batch {rec.batch}" + (f" (over {world} processes)" if world > 1 else "")
+        + f", patch {rec.patch_w}x{rec.patch_h} LR px (WxH), {rec.frames} frames, x{rec.scale}, {rec.colour}; "
+        f"loss {rec.loss}, Adam lr {rec.lr:g}, scheduler {rec.scheduler}; device {dev}; "
+        f"checkpoint every {rec.checkpoint_every}",
+    ]
+    if rec.chosen:
+        first = rec.chosen[0] if len(rec.chosen[0]) <= 90 else rec.chosen[0][:89] + "…"
+        lines.append(f"  {len(rec.chosen)} choice(s) where the paper is silent (run.json 'chosen'), first: {first}")
+    if rec.val_suite:
+        crop = f"{rec.val_crop[1]}x{rec.val_crop[0]} centre crops" if rec.val_crop else "whole frames"
+        lines.append(f"  validation: {rec.val_suite} ({crop}) at every checkpoint, into metrics.csv")
+    else:
+        lines.append("  no validation (pass --val-suite vid4 to score checkpoints)")
+    return lines
+
+
 def _summary_writer_class():
     """``torch.utils.tensorboard.SummaryWriter`` when the ``tensorboard`` package is installed, else None
     (then the scalars go to ``metrics.csv`` only). vsrbench does not depend on tensorboard."""
@@ -341,6 +365,9 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
     if rec.val_suite:
         _check_validation(rec, home)
+    if progress and dist.rank == 0:
+        for line in startup_summary(model, rec, data_desc, dev, dist.world, out, resume):
+            print(line, file=sys.stderr, flush=True)
 
     torch.manual_seed(seed)  # the same initial weights on every rank
     net = create_model(model, scale=rec.scale)
