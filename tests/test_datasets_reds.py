@@ -112,12 +112,16 @@ def test_prepare_reds_refuses_a_missing_lr_archive(reds, tmp_path):
 def test_reference_reported_rows_match_suites_by_protocol():
     from pathlib import Path
 
-    from vsrbench.leaderboard.boards import load_reported
+    import pandas as pd
+
+    from vsrbench.leaderboard.boards import load_reported, packaged_reported_paths
 
     f = Path(__file__).resolve().parents[1] / "vsrbench" / "leaderboard" / "data" / "reported_reference_models.csv"
-    df, _ = load_reported(f)
+    assert f in packaged_reported_paths()  # shipped: on every board without --reported
+    df, _ = load_reported()
     got = {(r.model, r.suite): (r.psnr, r.ssim) for r in df.itertuples()}
     assert got[("BasicVSR", "reds4")] == (31.42, 0.8909)  # RGB row lands on the RGB suite
     assert got[("IconVSR", "vimeo90k-t-bd")] == (37.84, 0.9524)
     assert got[("BasicVSR++", "reds4")] == (32.39, 0.9069)
-    assert all(str(s).startswith("BasicVSR (Chan et al. CVPR 2021) Table 1") for s in df["paper"])
+    ours = df[df["paper"].str.startswith("BasicVSR (Chan et al. CVPR 2021) Table 1")]
+    assert len(ours) == len(pd.read_csv(f))  # every row of the file, each citing its table
