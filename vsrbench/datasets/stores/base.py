@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vsrbench.datasets.frames import check_frame_pixels
+from vsrbench.datasets.framerules import check_frame_pixels
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import atomic_write_text, name_problem
 
