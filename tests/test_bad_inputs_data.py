@@ -387,7 +387,7 @@ def test_disk_full_while_finishing(tmp_path, monkeypatch, capsys):
         Path(str(path) + ".tmp").write_text("{")  # a torn temp file, as a full disk leaves it
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(stores_mod, "_write_json_atomic", full)
+    monkeypatch.setattr(stores_mod.writer, "write_json_atomic", full)
     rc, _, err = cli(capsys, "prepare", "demo", "--variants", "", "--no-progress")
     assert rc == 2 and "no space left on device while writing" in err
     assert leftovers(home) == [] and not list(home.rglob("vsrbench.json"))

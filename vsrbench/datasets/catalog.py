@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from vsrbench.datasets.democlips import DEMO_CLIPS, demo_frame_size
+from vsrbench.datasets.splitpins import MOTION_SPLITS, PINNED_SHA256
 from vsrbench.errors import VsrbenchError
 from vsrbench.home import vsrbench_home  # noqa: F401  (the data root, re-exported here as before)
 
@@ -143,9 +145,7 @@ _RBPN_ARCHIVE = Source(
 
 def split_sources() -> dict[str, Source]:
     """The original (RBPN) Vimeo-90K motion-split lists: split -> raw GitHub URL at
-    :data:`RBPN_SPLITS_COMMIT`, pinned by the sha256 :mod:`vsrbench.datasets.splits` holds."""
-    from vsrbench.datasets.splits import MOTION_SPLITS, PINNED_SHA256
-
+    :data:`RBPN_SPLITS_COMMIT`, pinned by the sha256 :mod:`vsrbench.datasets.splitpins` holds."""
     raw = f"https://raw.githubusercontent.com/alterzero/RBPN-PyTorch/{RBPN_SPLITS_COMMIT}/vimeo90k"
     return {s: Source(f"{raw}/{s}_testset.txt", filename=f"{s}_testset.txt", sha256=PINNED_SHA256[("original", s)],
                       note=f"RBPN's original {s} split of sep_testlist.txt")
@@ -370,8 +370,6 @@ def get_entry(name: str) -> DatasetEntry:
         raise VsrbenchError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)} (see `vsrbench datasets`)")
     entry = CATALOG[key]
     if key == "demo":
-        from vsrbench.datasets.demo import DEMO_CLIPS, demo_frame_size
-
         entry = DatasetEntry(
             **{
                 **entry.__dict__,

@@ -28,9 +28,9 @@ class EncodedVariant:
     pngs: list[bytes] = field(default_factory=list)
     arrays: list[np.ndarray] = field(default_factory=list)
 
-    def payload(self, backend: str) -> list:
-        """What a store of ``backend`` writes: arrays for HDF5, PNG bytes otherwise."""
-        return self.arrays if backend == "hdf5" else self.pngs
+    def payload(self, kind: str) -> list:
+        """What a writer takes (its layout's ``payload``): ``array`` (RGB arrays, HDF5) or ``png`` (bytes)."""
+        return {"array": self.arrays, "png": self.pngs}[kind]
 
 
 @dataclass

@@ -9,10 +9,14 @@ from pathlib import Path
 
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["check_free_space", "estimate_pack_bytes", "free_bytes", "gb", "is_disk_full", "RESERVE_BYTES"]
+__all__ = ["check_free_space", "estimate_pack_bytes", "free_bytes", "gb", "is_disk_full", "DISK_FULL_ERRNOS",
+           "RESERVE_BYTES"]
 
 #: kept free on top of what a write needs (file-system metadata, lock files, the results written later)
 RESERVE_BYTES = 64 << 20
+
+#: the errnos of a write that found the disk full: no space, quota exceeded, file too large for the file system
+DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG})
 
 
 def gb(n: float) -> str:
@@ -55,8 +59,8 @@ def check_free_space(path: str | os.PathLike, needed: int, doing: str) -> None:
 
 
 def is_disk_full(e: BaseException) -> bool:
-    """True for the OSErrors a full disk or quota gives (ENOSPC, EDQUOT, EFBIG)."""
-    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1), errno.EFBIG)
+    """True for the OSErrors a full disk or quota gives (:data:`DISK_FULL_ERRNOS`)."""
+    return isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS
 
 
 def estimate_pack_bytes(clips, stores) -> int:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from vsrbench.datasets.diskspace import RESERVE_BYTES, check_free_space, free_bytes, gb
+from vsrbench.datasets.diskspace import RESERVE_BYTES, check_free_space, free_bytes, gb, is_disk_full
 from vsrbench.errors import VsrbenchError
 from vsrbench.hashing import sha256_file  # noqa: F401  (re-exported: vsrbench.datasets.sha256_file)
 
@@ -112,7 +112,7 @@ def _fetch_once(url: str, part: Path, size: int | None, cap: int, timeout: float
             ) as bar:
                 got = _stream(resp, f, bar, limit, part.parent if total is None else None)
         except OSError as e:
-            if e.errno == errno.ENOSPC:
+            if is_disk_full(e):
                 raise _stop(part, f"downloading {url}: the disk at {part.parent} would fill "
                                   f"({gb(free_bytes(part.parent))} GB free); free some space or set VSRBENCH_HOME "
                                   "to a folder on a larger disk") from None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,6 +18,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vsrbench.datasets.framerules import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_frame_pixels, max_pixels,  # noqa: F401
+                                          natural_key, parse_pixels)
+from vsrbench.datasets.video import VIDEO_EXTENSIONS, count_video_frames, is_video, iter_video, list_videos
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import atomic_write_bytes
 
@@ -43,18 +45,6 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-
-#: the largest frame vsrbench decodes, in pixels (8192 x 8192; an 8K UHD frame is 33 M pixels). A
-#: frame declaring more is refused from its header, before anything is decoded or allocated (a
-#: 1 KB PNG can declare 60000 x 60000). Raise it with ``--max-pixels N`` or ``VSRBENCH_MAX_PIXELS``.
-DEFAULT_MAX_PIXELS = 8192 * 8192
-MAX_PIXELS_ENV = "VSRBENCH_MAX_PIXELS"
-
-
-def natural_key(name: str) -> list:
-    """Sort key that orders digit runs by value: ``Frame 9`` < ``Frame 10`` < ``frame 11``."""
-    return [int(t) if t.isdecimal() else t.lower() for t in re.split(r"(\d+)", str(name))]  # not isdigit: '²'
-
 
 def list_clips(root: str | os.PathLike) -> list[str]:
     """Natural-sorted names of the clip folders in ``root`` (hidden folders ignored)."""
@@ -102,42 +92,6 @@ def _check_regular_frame(p: Path) -> None:
             else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file")
     via = f" (a link to {os.path.realpath(p)})" if p.is_symlink() else ""
     raise VsrbenchError(f"{p}: {kind}{via}, not an image file; a frame must be a regular file: restore the frame")
-
-
-def max_pixels() -> int:
-    """The frame-size limit in pixels: ``$VSRBENCH_MAX_PIXELS`` (``--max-pixels`` sets it) or
-    :data:`DEFAULT_MAX_PIXELS`."""
-    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not raw:
-        return DEFAULT_MAX_PIXELS
-    try:
-        n = parse_pixels(raw)
-    except ValueError as e:
-        raise VsrbenchError(f"{MAX_PIXELS_ENV}={raw!r}: {e}") from None
-    return n
-
-
-def parse_pixels(text: str) -> int:
-    """``N`` or ``WxH`` (``16384x16384``) -> a positive pixel count; ValueError otherwise."""
-    t = str(text).strip().lower()
-    parts = t.split("x") if "x" in t else [t]
-    if len(parts) > 2 or not all(p.isascii() and p.isdigit() and len(p) <= 12 for p in parts):
-        raise ValueError("not a pixel count (N, or WxH such as 16384x16384)")
-    n = int(parts[0]) * (int(parts[1]) if len(parts) == 2 else 1)
-    if n < 1:
-        raise ValueError("a pixel count must be at least 1")
-    return n
-
-
-def check_frame_pixels(width: int, height: int, where) -> None:
-    """Refuse a frame of ``width x height`` above :func:`max_pixels`, naming ``where`` (a file, or a
-    file and frame) and the flag that raises the limit."""
-    limit = max_pixels()
-    if int(width) * int(height) > limit:
-        raise VsrbenchError(
-            f"{where}: declares a {width}x{height} frame ({int(width) * int(height) / 1e6:.1f} M pixels), above the "
-            f"limit of {limit} pixels; if the frame is genuine pass --max-pixels N (or set {MAX_PIXELS_ENV})"
-        )
 
 
 def image_header_size(data) -> tuple[int, int] | None:
@@ -340,8 +294,6 @@ def list_clip_sources(root: str | os.PathLike, single_ok: bool = False) -> dict[
     ``root`` is a folder of clip folders and/or video files (one clip per file, named by its stem),
     or one video file (one clip, named by its stem). With ``single_ok``, a folder holding frames
     directly is one clip too (named by the folder)."""
-    from vsrbench.datasets.video import VIDEO_EXTENSIONS, is_video, list_videos
-
     root = Path(root)
     if root.is_file():
         if is_video(root):
@@ -372,8 +324,6 @@ def clip_frame_labels(src: str | os.PathLike) -> list[str]:
     src = Path(src)
     if src.is_dir():
         return [p.name for p in list_frames(src)]
-    from vsrbench.datasets.video import count_video_frames
-
     return [f"{src.name}#{i}" for i in range(count_video_frames(src))]
 
 
@@ -382,6 +332,4 @@ def iter_clip_frames(src: str | os.PathLike):
     src = Path(src)
     if src.is_dir():
         return (read_frame(p) for p in list_frames(src))
-    from vsrbench.datasets.video import iter_video
-
     return iter_video(src)

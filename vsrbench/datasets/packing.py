@@ -1,18 +1,23 @@
 """What ``prepare`` and ``add_variant`` share to write stores: the per-dataset lock, the metadata a
-store records about itself, and running the per-clip worker in clip order (in this process or in
-joblib workers)."""
+store records about itself, running the per-clip worker in clip order (in this process or in
+joblib workers) and the one loop that writes its results into the stores."""
 
 from __future__ import annotations
 
 import contextlib
+import sys
 from pathlib import Path
 from typing import NamedTuple
 
+from tqdm import tqdm
+
+from vsrbench.codeversion import degradation_code_version
 from vsrbench.datasets.catalog import DatasetEntry
+from vsrbench.datasets.stores import get_backend
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["StoreKey", "dataset_lock", "store_meta", "in_clip_order"]
+__all__ = ["StoreKey", "dataset_lock", "store_meta", "in_clip_order", "write_clips"]
 
 
 class StoreKey(NamedTuple):
@@ -25,15 +30,39 @@ class StoreKey(NamedTuple):
 
 def store_meta(entry: DatasetEntry, set: str, variant: str, backend: str, lmdb_keys: str) -> dict:
     """What a store records about itself (also the identity its resume journal checks)."""
-    from vsrbench.codeversion import degradation_code_version  # an LR store names the code that made it
-
+    layout = get_backend(backend).layout
+    keyed = bool(layout.max_key_bytes)
     return {
-        "dataset": entry.name, "set": "all" if backend == "folders" else set, "variant": variant,
+        "dataset": entry.name, "set": set if layout.per_set else "all", "variant": variant,
         "scale": 1 if variant == "GT" else parse_spec(variant).scale,
-        "key_style": lmdb_keys if backend == "lmdb" else "files",
-        "vimeo_names": entry.layout == "septuplets" and backend == "lmdb",
-        **({} if variant == "GT" else {"degradation_code": degradation_code_version()}),
+        "key_style": layout.key_style(lmdb_keys),
+        "vimeo_names": entry.layout == "septuplets" and keyed,
+        **({} if variant == "GT" else {"degradation_code": degradation_code_version()}),  # the code that made it
     }
+
+
+def write_clips(results, targets, writers, *, total: int, count, desc: str, progress: bool) -> int:
+    """The write loop of ``prepare`` and ``add_variant``: ``results`` yields ``(clip, {variant:
+    EncodedVariant})`` in clip order; ``targets(clip)`` -> ``[(variant, writer)]`` that take the clip;
+    ``count(clip, out)``: the source frames it had (for the progress bar and the total returned).
+    Then every ``(writer, clip order)`` of ``writers`` is finalized; on a :class:`VsrbenchError`
+    every writer is aborted instead (nothing half-written is kept)."""
+    frames = 0
+    try:
+        with tqdm(total=total, unit="frame", desc=desc, disable=not progress, file=sys.stderr) as bar:
+            for clip, out in results:
+                for variant, w in targets(clip):
+                    w.add_encoded(clip, out[variant])
+                n = count(clip, out)
+                bar.update(n)
+                frames += n
+        for w, order in writers:
+            w.finalize(order)
+    except VsrbenchError:
+        for w, _ in writers:
+            w.abort()
+        raise
+    return frames
 
 
 def in_clip_order(fn, tasks: list, workers: int, scheduler: str | None = None):

@@ -12,20 +12,21 @@ resumable (see :mod:`vsrbench.datasets.stores`); a rerun on complete stores does
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tqdm import tqdm
-
+from vsrbench.cluster import parse_scheduler
 from vsrbench.datasets.catalog import DatasetEntry, get_entry, vsrbench_home
 from vsrbench.datasets.clipwork import ClipTask, frames_arg, process_clip
 from vsrbench.datasets.discover import ClipSource, copy_vimeo_lists, discover_clips
-from vsrbench.datasets.packing import StoreKey, dataset_lock, in_clip_order, store_meta
+from vsrbench.datasets.diskspace import check_free_space, estimate_pack_bytes
+from vsrbench.datasets.packing import StoreKey, dataset_lock, in_clip_order, store_meta, write_clips
 from vsrbench.datasets.sources import log as _log
 from vsrbench.datasets.sources import obtain_source
-from vsrbench.datasets.stores import BACKENDS, check_clip_names, is_complete, make_writer, open_store, store_path
+from vsrbench.datasets.splits import install_splits
+from vsrbench.datasets.stores import (BACKENDS, check_clip_names, get_backend, is_complete, make_writer, open_store,
+                                      store_path, tree_backend)
 from vsrbench.datasets.variants import add_variant
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
@@ -132,45 +133,24 @@ def prepare(
     same path on its workers), the stores are still written here, byte for byte the same.
     """
     t0 = time.time()
-    workers, commit_every = check_workers(workers, "workers"), positive_int(commit_every, "commit_every")
-    entry = get_entry(name)
-    if backend not in BACKENDS:
-        raise VsrbenchError(f"unknown backend {backend!r}; use --lmdb, --hdf5 or --folders")
-    if lmdb_keys not in ("basicsr", "mmagic"):
-        raise VsrbenchError(f"--lmdb-keys {lmdb_keys!r}: use basicsr or mmagic")
-    specs = resolve_variants(entry, variants)
-    if scheduler:
-        from vsrbench.cluster import parse_scheduler
-
-        parse_scheduler(scheduler)  # a bad value fails before any work
-    home = Path(home) if home is not None else vsrbench_home()
-    job = PrepareJob(entry, specs, backend, home, source=source, urls=urls, workers=workers,
-                     lmdb_keys=lmdb_keys, commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet,
-                     scheduler=scheduler)
+    job = _make_job(name, backend, variants, source, workers, home, urls, lmdb_keys, commit_every, map_size,
+                    progress, quiet, scheduler)
+    entry, home = job.entry, job.home
     result = PrepareResult(entry.name, backend)
-
-    # the stores this run makes
-    wanted: dict[StoreKey, Path] = {}
-    for s in entry.sets:
-        for v in ["GT", *specs]:
-            if backend != "folders":
-                wanted[StoreKey(backend, s, v)] = store_path(entry.name, v, s, backend, home)
-    for v in ["GT", *specs] if backend == "folders" else ["GT"]:
-        wanted[StoreKey("folders", "*", v)] = store_path(entry.name, v, "all", "folders", home)
+    wanted = _wanted_stores(job)
     result.stores = {(k.set, k.variant, k.backend): p for k, p in wanted.items()}
     todo = {k: p for k, p in wanted.items() if not is_complete(p)}
     if not todo:
         _log(f"{entry.name}: already prepared ({len(wanted)} stores complete under {home / entry.name}); nothing to do", quiet)
         result.did_work = False
         return result
-
     official_lr = set(entry.extra.get("official_lr", {}))  # those come from the source, never from GT
     if (source is None and urls is None and _only_lr_missing(entry.name, home, todo, lmdb_keys)
             and not any(k.variant in official_lr for k in todo)):
         # GT is prepared: new LR variants come from the GT stores, no source or download needed
         for k in todo:
             add_variant(entry.name, k.variant, set="all" if k.set == "*" else k.set, backend=k.backend,
-                        workers=job.workers, home=home, commit_every=commit_every, map_size=map_size,
+                        workers=job.workers, home=home, commit_every=job.commit_every, map_size=map_size,
                         progress=progress, quiet=quiet, scheduler=scheduler)
         result.from_gt_stores = True
         result.seconds = time.time() - t0
@@ -179,6 +159,40 @@ def prepare(
 
     with dataset_lock(home / entry.name):
         return _prepare_locked(job, result, todo, t0)
+
+
+def _make_job(name, backend, variants, source, workers, home, urls, lmdb_keys, commit_every, map_size, progress,
+              quiet, scheduler) -> PrepareJob:
+    """The arguments of :func:`prepare`, checked (before any work) and resolved."""
+    workers, commit_every = check_workers(workers, "workers"), positive_int(commit_every, "commit_every")
+    entry = get_entry(name)
+    if backend not in BACKENDS:
+        raise VsrbenchError(f"unknown backend {backend!r}; use {', '.join(f'--{b}' for b in BACKENDS[:-1])} "
+                            f"or --{BACKENDS[-1]}")
+    if lmdb_keys not in ("basicsr", "mmagic"):
+        raise VsrbenchError(f"--lmdb-keys {lmdb_keys!r}: use basicsr or mmagic")
+    specs = resolve_variants(entry, variants)
+    if scheduler:
+        parse_scheduler(scheduler)  # a bad value fails before any work
+    home = Path(home) if home is not None else vsrbench_home()
+    return PrepareJob(entry, specs, backend, home, source=source, urls=urls, workers=workers, lmdb_keys=lmdb_keys,
+                      commit_every=commit_every, map_size=map_size, progress=progress, quiet=quiet, scheduler=scheduler)
+
+
+def _wanted_stores(job: PrepareJob) -> dict[StoreKey, Path]:
+    """The stores this run makes: GT and every LR variant in the backend's stores (per set where the
+    backend keeps sets apart), and the canonical GT tree (which holds the LR variants too when it is
+    the backend)."""
+    entry, specs, backend, home = job.entry, job.specs, job.backend, job.home
+    tree = tree_backend()
+    wanted: dict[StoreKey, Path] = {}
+    for s in entry.sets:
+        for v in ["GT", *specs]:
+            if get_backend(backend).layout.per_set:
+                wanted[StoreKey(backend, s, v)] = store_path(entry.name, v, s, backend, home)
+    for v in ["GT", *specs] if backend == tree.name else ["GT"]:
+        wanted[StoreKey(tree.name, "*", v)] = store_path(entry.name, v, "all", tree.name, home)
+    return wanted
 
 
 def _only_lr_missing(name: str, home: Path, todo: dict, lmdb_keys: str) -> bool:
@@ -190,22 +204,72 @@ def _only_lr_missing(name: str, home: Path, todo: dict, lmdb_keys: str) -> bool:
         gt = store_path(name, "GT", "all" if s == "*" else s, b, home)
         if not is_complete(gt):
             return False
-        if b == "lmdb" and open_store(gt).meta.get("key_style") != lmdb_keys:
+        if open_store(gt).meta.get("key_style") != get_backend(b).layout.key_style(lmdb_keys):
             return False
     return True
 
 
+def _store_meta(job: PrepareJob, k: StoreKey) -> dict:
+    """A store's marker; an LR variant the source ships (REDS's official X4) says where it came from."""
+    entry = job.entry
+    meta = store_meta(entry, k.set, k.variant, k.backend, job.lmdb_keys)
+    if k.variant in entry.extra.get("official_lr", {}):
+        meta["lr_origin"] = entry.extra.get("official_lr_note", "the source's official LR frames")
+    return meta
+
+
 def _prepare_locked(job: PrepareJob, result: PrepareResult, todo: dict[StoreKey, Path], t0: float) -> PrepareResult:
-    entry, specs, backend, home, quiet = job.entry, job.specs, job.backend, job.home, job.quiet
+    entry, specs, home, quiet = job.entry, job.specs, job.home, job.quiet
     todo = {k: p for k, p in todo.items() if not is_complete(p)}  # another run may have finished them
     if not todo:
         result.did_work = False
         return result
+    clips = _discover(job, result)
+    need = estimate_pack_bytes(clips, [(s, 1 if v == "GT" else parse_spec(v).scale) for (_, s, v) in todo])
+    check_free_space(home / entry.name, need, f"packing {entry.name} ({len(todo)} stores)")
+    writers = {k: make_writer(k.backend, p, _store_meta(job, k), job.commit_every, map_size=job.map_size)
+               for k, p in todo.items()}
+
+    def targets(clip: str):
+        c = by_clip[clip]
+        return [(k.variant, w) for k, w in writers.items() if (k.set in (c.set, "*")) and c.clip not in w.done]
+
+    by_clip = {c.clip: c for c in clips}
+    pending = [c for c in clips if targets(c.clip)]
+    if len(clips) > len(pending):
+        _log(f"{entry.name}: resuming; {len(clips) - len(pending)} of {len(clips)} clips already written", quiet)
+    kinds = {w.layout.payload for w in writers.values()}
+    tasks = [ClipTask(entry.name, c.clip, frames_arg(c), specs, entry.expected_size(c.clip), "png" in kinds,
+                      "array" in kinds, {v: p for v, p in (c.lr or {}).items() if v in specs} or None)
+             for c in pending]
+    total_frames = sum(len(c.frames) if c.frames else c.n_frames or entry.expected_frames(c.clip)[0] for c in pending)
+    _log(
+        f"{entry.name}: {len(pending)} clips ({total_frames} frames) -> GT + {', '.join(specs) or 'no LR'} "
+        f"as {job.backend}, {'Dask cluster ' + job.scheduler if job.scheduler else str(job.workers) + ' worker(s)'}", quiet,
+    )
+    order: dict[str, list[str]] = {}
+    for c in clips:
+        order.setdefault(c.set, []).append(c.clip)
+    all_clips = [c.clip for c in clips]
+    finals = [(w, all_clips if k.set == "*" else order.get(k.set, [])) for k, w in writers.items()]
+    result.frames += write_clips(in_clip_order(process_clip, tasks, job.workers, job.scheduler), targets, finals,
+                                 total=total_frames, count=lambda clip, out: len(out["GT"].indices),
+                                 desc=f"prepare {entry.name}", progress=job.progress)
+    result.clips = len(clips)
+    result.seconds = time.time() - t0
+    _log(f"{entry.name}: done in {result.seconds:.1f} s; stores under {home / entry.name}", quiet)
+    return result
+
+
+def _discover(job: PrepareJob, result: PrepareResult) -> list[ClipSource]:
+    """The clips of the source (obtained, downloaded if need be), their names checked before anything
+    is written; the ids a list names that the source lacks are reported; Vimeo's lists installed."""
+    entry, home, quiet = job.entry, job.home, job.quiet
     root = None if entry.layout == "rendered" else obtain_source(entry, job.source, job.urls, home, job.progress, quiet)
     clips, result.missing_ids = discover_clips(entry, root, quiet)
     if not clips:
         raise VsrbenchError(f"{entry.name}: no clips to prepare in {root}")
-    check_clip_names([c.clip for c in clips], backend, str(root))  # before anything is written
+    check_clip_names([c.clip for c in clips], job.backend, str(root))  # before anything is written
     if result.missing_ids:
         rep = home / entry.name / "missing_ids.txt"
         rep.parent.mkdir(parents=True, exist_ok=True)
@@ -216,65 +280,6 @@ def _prepare_locked(job: PrepareJob, result: PrepareResult, todo: dict[StoreKey,
             _log(f"{entry.name}: the {s} set has no clips in the source; its stores will be empty", quiet)
     if entry.layout == "septuplets":
         copy_vimeo_lists(root, home / entry.name, clips)
-        from vsrbench.datasets.splits import install_splits
-
         if install_splits(root, home):
             _log(f"vimeo90k: motion-split lists installed in {home / entry.name / 'splits'}", quiet)
-
-    from vsrbench.datasets.diskspace import check_free_space, estimate_pack_bytes
-
-    need = estimate_pack_bytes(clips, [(s, 1 if v == "GT" else parse_spec(v).scale) for (_, s, v) in todo])
-    check_free_space(home / entry.name, need, f"packing {entry.name} ({len(todo)} stores)")
-    writers = {}
-    for k, p in todo.items():
-        kw = {"map_size": job.map_size} if k.backend == "lmdb" else {}
-        meta = store_meta(entry, k.set, k.variant, k.backend, job.lmdb_keys)
-        if k.variant in entry.extra.get("official_lr", {}):
-            meta["lr_origin"] = entry.extra.get("official_lr_note", "the source's official LR frames")
-        writers[k] = make_writer(k.backend, p, meta,
-                                 job.commit_every, **kw)
-
-    def targets(c: ClipSource):
-        return [(k, w) for k, w in writers.items() if (k.set in (c.set, "*")) and c.clip not in w.done]
-
-    pending = [c for c in clips if targets(c)]
-    n_done = len(clips) - len(pending)
-    if n_done:
-        _log(f"{entry.name}: resuming; {n_done} of {len(clips)} clips already written", quiet)
-    want_png = any(k.backend in ("lmdb", "folders") for k in writers)
-    want_arrays = any(k.backend == "hdf5" for k in writers)
-    expect = {c.clip: entry.expected_size(c.clip) for c in pending}
-    by_clip = {c.clip: c for c in pending}
-    tasks = [ClipTask(entry.name, c.clip, frames_arg(c), specs, expect[c.clip], want_png, want_arrays,
-                      {v: p for v, p in (c.lr or {}).items() if v in specs} or None) for c in pending]
-    total_frames = sum(len(c.frames) if c.frames else c.n_frames or entry.expected_frames(c.clip)[0] for c in pending)
-    _log(
-        f"{entry.name}: {len(pending)} clips ({total_frames} frames) -> GT + {', '.join(specs) or 'no LR'} "
-        f"as {backend}, {'Dask cluster ' + job.scheduler if job.scheduler else str(job.workers) + ' worker(s)'}", quiet,
-    )
-    try:
-        results = in_clip_order(process_clip, tasks, job.workers, job.scheduler)
-        with tqdm(total=total_frames, unit="frame", desc=f"prepare {entry.name}", disable=not job.progress, file=sys.stderr) as bar:
-            for clip, out in results:
-                c = by_clip[clip]
-                for k, w in targets(c):
-                    ev = out[k.variant]
-                    w.add_clip(clip, ev.indices, ev.shape, ev.payload(k.backend))
-                    if w.should_flush():
-                        w.flush()
-                bar.update(len(out["GT"].indices))
-                result.frames += len(out["GT"].indices)
-        order = {}
-        for c in clips:
-            order.setdefault(c.set, []).append(c.clip)
-        all_clips = [c.clip for c in clips]
-        for k, w in writers.items():
-            w.finalize(all_clips if k.set == "*" else order.get(k.set, []))
-    except VsrbenchError:
-        for w in writers.values():
-            w.abort()
-        raise
-    result.clips = len(clips)
-    result.seconds = time.time() - t0
-    _log(f"{entry.name}: done in {result.seconds:.1f} s; stores under {home / entry.name}", quiet)
-    return result
+    return clips

@@ -18,28 +18,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from vsrbench.datasets.catalog import vsrbench_home
+from vsrbench.datasets.catalog import split_sources, vsrbench_home
+from vsrbench.datasets.download import download
+from vsrbench.datasets.splitpins import MOTION_SPLITS, PINNED_SHA256, SPLIT_COUNTS
 from vsrbench.errors import VsrbenchError
+from vsrbench.hashing import sha256_file
 
 __all__ = ["fetch_motion_splits", "install_splits", "PINNED_SHA256", "SPLIT_COUNTS", "MOTION_SPLITS", "read_id_list", "load_split", "check_split", "SplitCheck"]
 
-MOTION_SPLITS = ("fast", "medium", "slow")
-SPLIT_COUNTS = {
-    "cleaned": {"fast": 1225, "medium": 4977, "slow": 1613},
-    "original": {"fast": 1225, "medium": 4983, "slow": 1616},
-}
-#: sha256 of the published list files (as distributed; checked in load_split(verify=True))
-PINNED_SHA256 = {
-    ("cleaned", "fast"): "9cfd49bbe5ebcb28a976d309e3caefd9fe8a7ee8bdb5b5b5ce5ec29a007eed6a",
-    ("cleaned", "medium"): "c89afd293f5112f4f94d779abf033b37459fcfe80941ef2413920e9d30c88a4f",
-    ("cleaned", "slow"): "a170691a2c8bb967b82cca029abff372bf8523030e230748d2eff15cdcd959cb",
-    ("original", "fast"): "e68dfb8fd090eb9eedda02573021d64a2680e7101a484522c70e638967f6cd80",
-    ("original", "medium"): "0d43ac15911e095ba753ca65fad1a5fb8f4eab716455101ea80cde15110dbd8e",
-    ("original", "slow"): "7a237dec21c218d9ac0b9555166fc0989ee862257097ee22e0770a595657ec19",
-    ("cleaned", "test"): "5870e9167e0b8e3837a7b47521fe4e7f05d8b6f4f87350b58b4e2c31842baabd",
-    ("original", "test"): "5870e9167e0b8e3837a7b47521fe4e7f05d8b6f4f87350b58b4e2c31842baabd",
-    ("", "train"): "709c3e2ad825f46baa58744f3b10f8ba6f6e9256f0f70b89dbed6aba1a97f6d6",
-}
 _FORM_DIRS = {"cleaned": ("cleaned",), "original": ("rbpn-original", "original")}
 
 
@@ -95,8 +81,6 @@ def load_split(
             if len(set(ids)) != len(ids):
                 raise VsrbenchError(f"{p}: duplicate clip ids")
             if verify:
-                from vsrbench.hashing import sha256_file
-
                 digest, pinned = sha256_file(p), PINNED_SHA256[(form, split)]
                 if digest != pinned:
                     raise VsrbenchError(
@@ -142,8 +126,6 @@ def install_splits(source: str | os.PathLike, home=None) -> list[Path]:
     Every file must match its pinned sha256. Returns the installed paths ([] when none were found)."""
     import shutil
 
-    from vsrbench.hashing import sha256_file
-
     root = Path(source)
     dest_root = (Path(home) if home is not None else vsrbench_home()) / "vimeo90k" / "splits"
     installed = []
@@ -172,9 +154,6 @@ def fetch_motion_splits(home=None, urls: dict[str, str] | None = None, progress:
     """Download the original (RBPN) motion-split lists named by the catalog
     (:func:`vsrbench.datasets.catalog.split_sources`) into ``$VSRBENCH_HOME/vimeo90k/splits/rbpn-original/``,
     each checked against its pinned sha256; ``urls`` (split -> URL) overrides the catalog's."""
-    from vsrbench.datasets.catalog import split_sources
-    from vsrbench.datasets.download import download
-
     dest = (Path(home) if home is not None else vsrbench_home()) / "vimeo90k" / "splits" / _FORM_DIRS["original"][0]
     out = []
     for split, src in split_sources().items():

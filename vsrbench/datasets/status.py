@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from vsrbench.datasets.catalog import vsrbench_home
-from vsrbench.datasets.stores import MARKER, is_complete, store_damage
+from vsrbench.datasets.stores import MARKER, REGISTRY, is_complete, store_damage
 
 __all__ = ["local_status"]
 
@@ -16,11 +16,12 @@ def local_status(dataset: str, home=None) -> list[str]:
     if not root.is_dir():
         return []
     out = []
-    for p in sorted(root.iterdir()):
-        if p.is_dir() and (p / MARKER).is_file():
-            out.append(f"{p.name}/ (folders)")
-    for b, pat in (("lmdb", "*/*.lmdb"), ("hdf5", "*/*.h5")):
-        for p in sorted((root / b).glob(pat)):
+    backends = sorted(REGISTRY.values(), key=lambda b: b.layout.per_set)  # the trees first, as they sit in root
+    for b in backends:
+        if not b.layout.per_set:
+            out += [f"{p.name}/ ({b.name})" for p in sorted(root.iterdir()) if p.is_dir() and (p / MARKER).is_file()]
+            continue
+        for p in sorted((root / b.name).glob(f"*/*{b.layout.suffix}")):
             if is_complete(p):
                 out.append(str(p.relative_to(root)))
             elif store_damage(p) is not None:

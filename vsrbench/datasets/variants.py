@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-from tqdm import tqdm
 
 from vsrbench.datasets.catalog import get_entry, vsrbench_home
 from vsrbench.datasets.clipwork import DeriveTask, derive_clip
-from vsrbench.datasets.packing import dataset_lock, in_clip_order, store_meta
+from vsrbench.datasets.packing import dataset_lock, in_clip_order, store_meta, write_clips
 from vsrbench.datasets.sources import log
 from vsrbench.datasets.stores import find_store, is_complete, make_writer, open_store, store_path
 from vsrbench.degradations import parse_spec
-from vsrbench.errors import VsrbenchError
 from vsrbench.numeric import check_workers, positive_int
 
 __all__ = ["add_variant"]
@@ -54,22 +50,13 @@ def add_variant(
         if is_complete(final):
             return final
         meta = store_meta(entry, set, spec, b, gt.meta.get("key_style", "basicsr"))
-        writer = make_writer(b, final, meta, commit_every, **({"map_size": map_size} if b == "lmdb" else {}))
+        writer = make_writer(b, final, meta, commit_every, map_size=map_size)
         clips = gt.clips()
         pending = [c for c in clips if c not in writer.done]
-        tasks = [DeriveTask(gt, entry.name, c, [spec], b in ("lmdb", "folders"), b == "hdf5") for c in pending]
+        kinds = {writer.layout.payload}
+        tasks = [DeriveTask(gt, entry.name, c, [spec], "png" in kinds, "array" in kinds) for c in pending]
         log(f"{entry.name}: making {spec} from the GT store {gt.path} ({len(pending)} of {len(clips)} clips to do)", quiet)
-        try:
-            results = in_clip_order(derive_clip, tasks, workers, scheduler)
-            total = sum(gt.num_frames(c) for c in pending)
-            with tqdm(total=total, unit="frame", desc=f"{entry.name} {spec}", disable=not progress, file=sys.stderr) as bar:
-                for clip, out in results:
-                    ev = out[spec]
-                    writer.add_clip(clip, ev.indices, ev.shape, ev.payload(b))
-                    if writer.should_flush():
-                        writer.flush()
-                    bar.update(gt.num_frames(clip))
-            return writer.finalize(clips)
-        except VsrbenchError:
-            writer.abort()
-            raise
+        write_clips(in_clip_order(derive_clip, tasks, workers, scheduler), lambda clip: [(spec, writer)],
+                    [(writer, clips)], total=sum(gt.num_frames(c) for c in pending),
+                    count=lambda clip, out: gt.num_frames(clip), desc=f"{entry.name} {spec}", progress=progress)
+        return final

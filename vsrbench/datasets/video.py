@@ -32,7 +32,7 @@ from typing import Iterator
 
 import numpy as np
 
-from vsrbench.datasets.frames import check_frame_pixels
+from vsrbench.datasets.framerules import check_frame_pixels, natural_key
 from vsrbench.errors import VsrbenchError
 
 __all__ = [
@@ -88,8 +88,6 @@ def list_videos(root: str | os.PathLike) -> dict[str, Path]:
     """``{clip name (file stem): path}`` of the video files directly in ``root``, natural-sorted.
 
     Two files with one stem (``a.mp4`` and ``a.mkv``) would be two clips of one name: refused."""
-    from vsrbench.datasets.frames import natural_key
-
     root = Path(root)
     try:
         files = sorted((p for p in root.iterdir() if is_video(p)), key=lambda p: natural_key(p.name))

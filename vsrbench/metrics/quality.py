@@ -22,13 +22,15 @@ import math
 import cv2
 import numpy as np
 
+from vsrbench.colour import BT601_Y
+
 __all__ = ["rgb_to_y", "psnr", "ssim", "psnr_ssim", "to_uint8", "SSIM_WINDOW", "SSIM_SIGMA", "C1", "C2"]
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 C1 = (0.01 * 255) ** 2
 C2 = (0.03 * 255) ** 2
-_Y_WEIGHTS = np.array([65.481, 128.553, 24.966], dtype=np.float64)
+_Y_WEIGHTS = np.array(BT601_Y, dtype=np.float64)
 _Y_ROW = (_Y_WEIGHTS / 255.0).reshape(1, 3)
 
 

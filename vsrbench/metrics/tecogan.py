@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from vsrbench.colour import BT601_Y_DUF
 from vsrbench.metrics.lpips import LPIPS, image_to_tensor
 
 __all__ = [
@@ -111,7 +112,7 @@ def _flow(prev_grey: np.ndarray, next_grey: np.ndarray) -> np.ndarray:
 
 def psnr_tecogan(sr: np.ndarray, gt: np.ndarray) -> float:
     """TecoGAN's printed PSNR of one frame pair (already cut by :func:`crop_8x8`)."""
-    t = np.array([0.256788235294118, 0.504129411764706, 0.097905882352941])
+    t = np.array(BT601_Y_DUF)
     yt = gt.reshape(-1, 3).astype(np.float32).astype(np.float64) @ t + 16.0
     yp = sr.reshape(-1, 3).astype(np.float32).astype(np.float64) @ t + 16.0
     rmse = np.sqrt(np.mean((yt - yp) ** 2))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from vsrbench.colour import BT601_Y
 from vsrbench.metrics.quality import C1, C2, SSIM_SIGMA, SSIM_WINDOW
 
 __all__ = ["rgb_to_y_torch", "psnr_torch", "ssim_torch", "to_uint8_torch"]
@@ -27,7 +28,7 @@ def rgb_to_y_torch(x: torch.Tensor) -> torch.Tensor:
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected B x 3 x H x W RGB, got {tuple(x.shape)}")
     x = x.to(torch.float64)
-    w = torch.tensor([65.481, 128.553, 24.966], dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
+    w = torch.tensor(BT601_Y, dtype=torch.float64, device=x.device).view(1, 3, 1, 1)
     return 16.0 + (x * w).sum(dim=1, keepdim=True) / 255.0
 
 

@@ -20,6 +20,8 @@ import os
 import re
 from pathlib import Path
 
+from vsrbench.hashing import sha256_file
+
 __all__ = ["read_run_provenance", "trained_label", "RUN_JSON", "MAX_RUN_JSON_BYTES"]
 
 RUN_JSON = "run.json"
@@ -27,14 +29,6 @@ RUN_JSON = "run.json"
 MAX_RUN_JSON_BYTES = 1 << 20
 _NAME = re.compile(r"^[A-Za-z0-9_.+-]{1,40}$")
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _count(v) -> int | None:
@@ -70,7 +64,7 @@ def read_run_provenance(checkpoint: str | os.PathLike, checkpoint_sha256: str | 
     if not isinstance(recorded, str) or not _SHA.match(recorded):
         return None
     try:
-        sha = checkpoint_sha256 or _sha256_file(ck)
+        sha = checkpoint_sha256 or sha256_file(ck)
     except OSError:
         return None
     if recorded != sha:

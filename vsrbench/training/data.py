@@ -23,6 +23,7 @@ from torch.utils.data import Dataset, Sampler
 
 from vsrbench.colour import rgb_to_ycbcr
 from vsrbench.datasets import find_store, get_entry, open_store, read_id_list, vsrbench_home
+from vsrbench.datasets.stores import store_marker
 from vsrbench.degradations import parse_spec
 from vsrbench.errors import VsrbenchError
 
@@ -52,15 +53,8 @@ class TrainData:
 
 def marker_hash(path: str | Path) -> str:
     """SHA-256 of a store's completion marker (``vsrbench.json``, or the HDF5 root attribute)."""
-    path = Path(path)
-    if path.is_file():
-        import h5py
-
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("vsrbench", "")
-        data = raw.encode() if isinstance(raw, str) else bytes(raw)
-    else:
-        data = (path / "vsrbench.json").read_bytes()
+    raw = store_marker(path) or ""
+    data = raw.encode() if isinstance(raw, str) else bytes(raw)
     return hashlib.sha256(data).hexdigest()
 
 
