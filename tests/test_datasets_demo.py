@@ -93,7 +93,7 @@ def test_find_store_explains(tmp_path):
 
 
 def test_catalog_entries():
-    assert set(CATALOG) == {"vimeo90k", "vid4", "spmcs", "udm10", "vid3oc", "intvid", "realclips", "demo"}
+    assert set(CATALOG) == {"vimeo90k", "vid4", "spmcs", "udm10", "vid3oc", "intvid", "realclips", "demo", "reds"}
     v = get_entry("vimeo90k")
     assert v.sources[0].url == "http://data.csail.mit.edu/tofu/dataset/vimeo_septuplet.zip"
     assert v.extra == {"train_count": 64612, "test_count": 7824} and v.sets == ("train", "test")
