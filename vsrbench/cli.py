@@ -153,10 +153,10 @@ def format_score_csv(r: dict) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["clip", "index", "pred", "gt", "psnr", "ssim"])
+    w.writerow(["clip", "gt_index", "pred", "gt", "psnr", "ssim"])
     for name, c in r["clips"].items():
         for f in c["frames"]:
-            w.writerow([name, f["index"], f["pred"], f["gt"], "inf" if f["psnr"] is None else repr(f["psnr"]), repr(f["ssim"])])
+            w.writerow([name, f["gt_index"], f["pred"], f["gt"], "inf" if f["psnr"] is None else repr(f["psnr"]), repr(f["ssim"])])
     return buf.getvalue().rstrip("\n")
 
 
