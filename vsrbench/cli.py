@@ -674,7 +674,8 @@ def _cmd_profile(args) -> int:
     if flags and not any(":" in n for n in args.model):
         get_model_info(args.model[0], flags)  # the flags' one-line error for registered models
     for name in args.model:
-        info = get_model_info(name, flags if ":" in name else None)  # flags: for package.module:factory names
+        # flags: for package.module:factory names; a factory taking scale is built at --scale
+        info = get_model_info(name, flags if ":" in name else None, scale=args.scale)
         scale = args.scale or info.spec.scales[0]
         net = create_model(info, scale=scale).to(dev).eval()
         for dt in args.dtype:

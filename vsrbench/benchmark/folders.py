@@ -68,7 +68,7 @@ def upscale_folder(
 
     from vsrbench.models import create_model, get_model_info
 
-    info = get_model_info(model, model_spec)
+    info = get_model_info(model, model_spec, scale=scale)
     if scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports scales {', '.join('x%d' % s for s in info.spec.scales)}, not x{scale}"

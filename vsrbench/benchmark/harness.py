@@ -443,7 +443,7 @@ def evaluate(
     nums = check_evaluate_numbers(tile=tile, batch=batch, seed=seed, limit_clips=limit_clips, crop=crop)
     tile, batch, seed, limit_clips, crop = (nums[k] for k in ("tile", "batch", "seed", "limit_clips", "crop"))
     st = get_suite(suite)
-    info = get_model_info(model, model_spec)
+    info = get_model_info(model, model_spec, scale=st.scale)  # a factory taking scale: the suite's
     if st.scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {suite!r} is x{st.scale}"
