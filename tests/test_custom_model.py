@@ -235,6 +235,9 @@ def test_a_factory_taking_scale_is_built_at_the_suites_scale(mod, home, tmp_path
     assert main(["profile", "--model", f"{mod}:follow", "--scale", "2", "--lr-size", "16x16", "--device", "cpu",
                  "--repeats", "1", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["scale"] == 2
+    assert main(["profile", "--model", f"{mod}:follow", "--lr-size", "16x16", "--device", "cpu", "--repeats", "1",
+                 "--format", "json"]) == 0  # no --scale: x4, like upscale's default
+    assert json.loads(capsys.readouterr().out)[0]["scale"] == 4
 
 
 def test_upscale_and_profile(mod, shared_dir, tmp_path, capsys):
@@ -280,7 +283,6 @@ ERRORS = [
     (["profile"], "{mod}:nospec", ["does not say how to feed it", "--frames-in N|recurrent", "--colour rgb|y",
                                    "vsrbench_spec"]),
     (["profile"], "{mod}:fixed", ["does not say how to feed it", "--scales S[,S...]"]),  # no scale parameter
-    (["profile"], "{mod}:follow", ["is built at the scale it is asked for", "pass --scale S"]),
     (["profile", "--colour", "y"], "fstrn", ["--colour", "registered model 'fstrn' declares its own interface"]),
     (["profile", "--range", "0,2"], "{mod}:tiny", ["--range must be 0,1 or 0,255"]),
     (["profile", "--frames-in", "0"], "{mod}:tiny", ["--frames-in must be a window size"]),
@@ -310,6 +312,8 @@ def test_errors_are_one_line(mod, tmp_path, monkeypatch, capsys, argv, model, wo
 
 
 def test_api_errors_name_the_flags(mod):
+    with pytest.raises(VsrbenchError, match="is built at the scale it is asked for.*pass --scale S"):
+        get_model_info(f"{mod}:follow")  # no scale asked for, none declared
     with pytest.raises(VsrbenchError, match="drop the flag"):
         get_model_info("bicubic", {"frames_in": 3})
     import importlib

@@ -652,7 +652,7 @@ def _add_profile(sub) -> None:
     p.add_argument("--lr-size", default="180x320", metavar="HxW", type=flag(check_hw, "--lr-size"),
                    help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
                         "x16 papers use 45x80). Output sizes print WxH, labelled")
-    p.add_argument("--scale", type=flag(positive_int, "--scale"), help="scale (default: the model's first supported scale)")
+    p.add_argument("--scale", type=flag(positive_int, "--scale"), help="scale (default: the model's first supported scale; x4 for a factory of your own that takes scale)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
     p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="frames per model call (default 1)")
@@ -674,8 +674,8 @@ def _cmd_profile(args) -> int:
     if flags and not any(":" in n for n in args.model):
         get_model_info(args.model[0], flags)  # the flags' one-line error for registered models
     for name in args.model:
-        # flags: for package.module:factory names; a factory taking scale is built at --scale
-        info = get_model_info(name, flags if ":" in name else None, scale=args.scale)
+        # flags: for package.module:factory names; a factory taking scale is built at --scale (default x4)
+        info = get_model_info(name, flags if ":" in name else None, scale=args.scale or 4)
         scale = args.scale or info.spec.scales[0]
         net = create_model(info, scale=scale).to(dev).eval()
         for dt in args.dtype:
