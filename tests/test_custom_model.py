@@ -96,6 +96,20 @@ def broken(scale=4):
 
 
 not_a_module.vsrbench_spec = broken.vsrbench_spec = tiny.vsrbench_spec
+
+
+def follow(scale):
+    return TinyNet(scale)
+
+
+follow.vsrbench_spec = {"frames_in": 3, "colour": "rgb"}  # no scales: built at the one it is asked for
+
+
+def fixed():
+    return TinyNet(4)
+
+
+fixed.vsrbench_spec = follow.vsrbench_spec
 CONSTANT = 3
 '''
 
@@ -206,6 +220,26 @@ def test_cli_evaluate_in_a_subprocess_same_numbers(mod, home, tmp_path):
     assert cli["weights"].startswith("sha256:")
 
 
+def test_a_factory_taking_scale_is_built_at_the_suites_scale(mod, home, tmp_path, capsys):
+    """No --scales for a factory with a scale parameter: the suite's scale is passed (x4 on vid4, x16 on
+    demo-x16, where the x4-only `tiny` is refused); only frames in and colour had to be said."""
+    ck = _checkpoint(tmp_path / "tiny.pth")
+    res = tmp_path / "res"
+    a = evaluate(f"{mod}:follow", "vid4", checkpoint=str(ck), results=res, **FAST)
+    b = evaluate(f"{mod}:tiny", "vid4", checkpoint=str(ck), results=res, **FAST)
+    assert a["model_spec"]["scales"] == (4,) and _frames(a) == _frames(b) and len(_frames(a)) == 41
+    x16 = evaluate(f"{mod}:follow", "demo-x16", checkpoint=str(ck), results=res, **{**FAST, "crop": (64, 64)})
+    assert x16["model_spec"]["scales"] == (16,) and x16["runtime"]["lr_size"] == "4x4" and 5 < x16["psnr"] < 40
+    with pytest.raises(VsrbenchError, match="supports x4; suite 'demo-x16' is x16"):
+        evaluate(f"{mod}:tiny", "demo-x16", checkpoint=str(ck), results=res, **{**FAST, "crop": (64, 64)})
+    assert main(["profile", "--model", f"{mod}:follow", "--scale", "2", "--lr-size", "16x16", "--device", "cpu",
+                 "--repeats", "1", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["scale"] == 2
+    assert main(["profile", "--model", f"{mod}:follow", "--lr-size", "16x16", "--device", "cpu", "--repeats", "1",
+                 "--format", "json"]) == 0  # no --scale: x4, like upscale's default
+    assert json.loads(capsys.readouterr().out)[0]["scale"] == 4
+
+
 def test_upscale_and_profile(mod, shared_dir, tmp_path, capsys):
     from vsrbench.datasets.frames import list_frames, read_frame, write_frame
 
@@ -247,7 +281,8 @@ ERRORS = [
     (["profile"], "{mod}:not_a_module", ["returned a builtins.str, not a torch.nn.Module"]),
     (["profile"], "{mod}:broken", ["raised ValueError: no such width"]),
     (["profile"], "{mod}:nospec", ["does not say how to feed it", "--frames-in N|recurrent", "--colour rgb|y",
-                                   "--scales", "vsrbench_spec"]),
+                                   "vsrbench_spec"]),
+    (["profile"], "{mod}:fixed", ["does not say how to feed it", "--scales S[,S...]"]),  # no scale parameter
     (["profile", "--colour", "y"], "fstrn", ["--colour", "registered model 'fstrn' declares its own interface"]),
     (["profile", "--range", "0,2"], "{mod}:tiny", ["--range must be 0,1 or 0,255"]),
     (["profile", "--frames-in", "0"], "{mod}:tiny", ["--frames-in must be a window size"]),
@@ -277,6 +312,8 @@ def test_errors_are_one_line(mod, tmp_path, monkeypatch, capsys, argv, model, wo
 
 
 def test_api_errors_name_the_flags(mod):
+    with pytest.raises(VsrbenchError, match="is built at the scale it is asked for.*pass --scale S"):
+        get_model_info(f"{mod}:follow")  # no scale asked for, none declared
     with pytest.raises(VsrbenchError, match="drop the flag"):
         get_model_info("bicubic", {"frames_in": 3})
     import importlib

@@ -225,7 +225,7 @@ def _vid4_pairs(shared_dir, n=2):
 
 @pytest.mark.parametrize("crop_border,channel", [(0, "y"), (8, "y"), (0, "rgb")])
 def test_torch_float64_metrics_equal_the_numpy_reference_on_vid4(vid4_pairs, crop_border, channel):
-    from vsrbench.benchmark.pipeline import _frame_scores_torch
+    from vsrbench.benchmark.scoring import _frame_scores_torch
     from vsrbench.metrics import psnr_ssim
 
     srs, gts = vid4_pairs

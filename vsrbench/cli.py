@@ -177,10 +177,10 @@ def format_score_csv(r: dict) -> str:
 
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["clip", "index", "pred", "gt", "psnr", "ssim"])
+    w.writerow(["clip", "gt_index", "pred", "gt", "psnr", "ssim"])
     for name, c in r["clips"].items():
         for f in c["frames"]:
-            w.writerow([name, f["index"], f["pred"], f["gt"], "inf" if f["psnr"] is None else repr(f["psnr"]), repr(f["ssim"])])
+            w.writerow([name, f["gt_index"], f["pred"], f["gt"], "inf" if f["psnr"] is None else repr(f["psnr"]), repr(f["ssim"])])
     return buf.getvalue().rstrip("\n")
 
 
@@ -726,7 +726,7 @@ def _add_profile(sub) -> None:
     p.add_argument("--lr-size", default="180x320", metavar="HxW", type=flag(check_hw, "--lr-size"),
                    help="LR frame size HEIGHTxWIDTH, height first (default 180x320, i.e. 320 wide and 180 high; "
                         "x16 papers use 45x80). Output sizes print WxH, labelled")
-    p.add_argument("--scale", type=flag(positive_int, "--scale"), help="scale (default: the model's first supported scale)")
+    p.add_argument("--scale", type=flag(positive_int, "--scale"), help="scale (default: the model's first supported scale; x4 for a factory of your own that takes scale)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--dtype", nargs="+", choices=["fp32", "fp16", "bf16"], default=["fp32"], help="one or more precisions")
     p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="frames per model call (default 1)")
@@ -750,7 +750,8 @@ def _cmd_profile(args) -> int:
     if flags and not any(":" in n for n in args.model):
         get_model_info(args.model[0], flags)  # the flags' one-line error for registered models
     for name in args.model:
-        info = get_model_info(name, flags if ":" in name else None)  # flags: for package.module:factory names
+        # flags: for package.module:factory names; a factory taking scale is built at --scale (default x4)
+        info = get_model_info(name, flags if ":" in name else None, scale=args.scale or 4)
         scale = args.scale or info.spec.scales[0]
         net = create_model(info, scale=scale)
         if args.weights:

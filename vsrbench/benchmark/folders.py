@@ -7,7 +7,9 @@
 * :func:`score_folders` scores ``pred/<clip>`` against ``gt/<clip>`` by the protocol: frames pair
   by natural-sorted order within a clip, clips pair by folder name; per-frame PSNR and SSIM, the
   mean over each clip's frames, then the mean over clips. Infinite PSNR (identical frames) is
-  reported per frame and counted, never averaged.
+  reported per frame and counted, never averaged. Frames are scored by
+  :func:`vsrbench.benchmark.scoring.score_frames`, the engine ``evaluate`` scores with; one row per
+  frame, evaluate's schema plus the two file labels: ``gt_index``, ``pred``, ``gt``, ``psnr``, ``ssim``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from vsrbench.numeric import check_workers, non_negative_int
 from vsrbench.devices import resolve_device
 from vsrbench.outputs import ensure_parent, safe_child
 from vsrbench.benchmark.results import json_number, suite_summary
-from vsrbench.metrics import psnr_ssim
+from vsrbench.benchmark.scoring import Protocol, score_frames
 
 __all__ = ["upscale_folder", "score_folders"]
 
@@ -66,7 +68,7 @@ def upscale_folder(
 
     from vsrbench.models import create_model, get_model_info
 
-    info = get_model_info(model, model_spec)
+    info = get_model_info(model, model_spec, scale=scale)
     if scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports scales {', '.join('x%d' % s for s in info.spec.scales)}, not x{scale}"
@@ -112,51 +114,31 @@ def upscale_folder(
 # scoring
 
 
-def _score_clip(pred_dir: Path, gt_dir: Path, crop_border: int, channel: str, modcrop: int) -> list[dict]:
-    """Per-frame rows of one clip; each side a folder of frames or a video file."""
+def _score_clip(pred_dir: Path, gt_dir: Path, protocol: Protocol) -> list[dict]:
+    """Per-frame rows of one clip (:func:`~vsrbench.benchmark.scoring.score_frames`'s, with the
+    ``pred`` and ``gt`` frame labels); each side a folder of frames or a video file."""
     preds, gts = clip_frame_labels(pred_dir), clip_frame_labels(gt_dir)
     if len(preds) != len(gts):
         raise VsrbenchError(
             f"{pred_dir}: {len(preds)} frames, but the ground truth {gt_dir} has {len(gts)}; "
             f"{'missing' if len(preds) < len(gts) else 'extra'} frame(s): outputs must have one frame per GT frame"
         )
-    rows = []
-    for i, (pn, gn, a, b) in enumerate(zip(preds, gts, iter_clip_frames(pred_dir), iter_clip_frames(gt_dir))):
-        p = pred_dir / pn if pred_dir.is_dir() else f"{pred_dir} frame {i}"
-        g = gt_dir / gn if gt_dir.is_dir() else f"{gt_dir} frame {i}"
-        if modcrop > 1:
-            b = b[: b.shape[0] - b.shape[0] % modcrop, : b.shape[1] - b.shape[1] % modcrop]
-        if a.shape != b.shape:
-            hint = " (pass --modcrop SCALE if the GT was modcropped before degrading)" if modcrop <= 1 else ""
-            raise VsrbenchError(
-                f"{p}: shape {a.shape[1]}x{a.shape[0]} does not match ground truth {g} "
-                f"{b.shape[1]}x{b.shape[0]}{hint}"
-            )
-        _check_scorable(g, b.shape, crop_border)
-        pv, sv = psnr_ssim(a, b, crop_border, channel)
-        rows.append({"index": i, "pred": pn, "gt": gn, "psnr": pv, "ssim": sv})
-    return rows
 
+    def labels(i: int) -> tuple[str, str]:
+        return (str(pred_dir / preds[i]) if pred_dir.is_dir() else f"{pred_dir} frame {i}",
+                str(gt_dir / gts[i]) if gt_dir.is_dir() else f"{gt_dir} frame {i}")
 
-def _check_scorable(gt_file: Path, shape, crop_border: int) -> None:
-    """SSIM's 11x11 window must fit in the frame after the border crop: say so naming the file."""
-    from vsrbench.metrics.quality import SSIM_WINDOW
-
-    need = SSIM_WINDOW + 2 * max(0, crop_border)
-    if shape[0] < need or shape[1] < need:
-        raise VsrbenchError(
-            f"{gt_file}: frame is {shape[1]}x{shape[0]} (width x height), too small to score: SSIM needs "
-            f"{SSIM_WINDOW}x{SSIM_WINDOW} pixels after --crop-border {crop_border}, so the minimum is {need}x{need}"
-        )
+    rows = score_frames(iter_clip_frames(pred_dir), iter_clip_frames(gt_dir), protocol, labels=labels,
+                        hint=" (pass --modcrop SCALE if the GT was modcropped before degrading)")
+    return [{"gt_index": r["gt_index"], "pred": preds[r["gt_index"]], "gt": gts[r["gt_index"]],
+             "psnr": r["psnr"], "ssim": r["ssim"]} for r in rows]
 
 
 def _tecogan_folder(pred_dir: Path, gt_dir: Path, modcrop: int, clip: str) -> dict:
     from vsrbench.benchmark.tecogan_run import tecogan_clip
 
     sr = list(iter_clip_frames(pred_dir))
-    gt = list(iter_clip_frames(gt_dir))
-    if modcrop > 1:
-        gt = [g[: g.shape[0] - g.shape[0] % modcrop, : g.shape[1] - g.shape[1] % modcrop] for g in gt]
+    gt = [Protocol(modcrop=modcrop).crop_gt(g) for g in iter_clip_frames(gt_dir)]
     return tecogan_clip(sr, gt, dataset="folders", clip=clip)
 
 
@@ -200,6 +182,7 @@ def score_folders(
     metric_sets = parse_metrics(metrics)
     crop_border, modcrop = non_negative_int(crop_border, "crop_border"), non_negative_int(modcrop, "modcrop")
     workers = check_workers(workers, "workers")
+    protocol = Protocol(crop_border=crop_border, channel=channel, modcrop=modcrop)
     pred_dir, gt_dir = Path(pred_dir), Path(gt_dir)
     pred_src, gt_src = _clip_pairs(pred_dir, gt_dir)
     pc, gc = list(pred_src), list(gt_src)
@@ -215,10 +198,10 @@ def score_folders(
         from joblib import Parallel, delayed
 
         per_clip = Parallel(n_jobs=workers)(
-            delayed(_score_clip)(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc
+            delayed(_score_clip)(pred_src[c], gt_src[c], protocol) for c in gc
         )
     else:
-        per_clip = [_score_clip(pred_src[c], gt_src[c], crop_border, channel, modcrop) for c in gc]
+        per_clip = [_score_clip(pred_src[c], gt_src[c], protocol) for c in gc]
     summary, ps, ss = suite_summary(
         {c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)},
         {c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)},

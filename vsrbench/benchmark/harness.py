@@ -24,8 +24,9 @@ from vsrbench import __version__
 from vsrbench.benchmark.distributed import current_run, journal_path, journal_paths, resumed_entries, split_clips, torchrun_aware
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
 from vsrbench.benchmark.pipeline import (
-    SCORE_WORKERS, Prefetch, Scorer, background_priority, finish_pending, frame_scores,
+    SCORE_WORKERS, Prefetch, Scorer, background_priority, finish_pending,
 )
+from vsrbench.benchmark.scoring import Protocol, score_frames
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
     SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_record,
@@ -331,22 +332,15 @@ def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: s
 
 def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr, sr, wanted, save_outputs,
                    temporal: bool, metrics: tuple = ("default",), home=None, tjob: _TemporalJob | None = None) -> dict:
-    """A clip's journal entry from its SR frames: PSNR/SSIM per frame (:func:`pipeline.frame_scores`:
+    """A clip's journal entry from its SR frames: PSNR/SSIM per frame (:func:`scoring.score_frames`:
     float64 torch on CUDA, the NumPy reference elsewhere), TecoGAN / temporal metrics (``tjob``'s),
     saved outputs."""
     scale = data.deg.scale
-    frames = []
-    pairs = []
+    frames = score_frames([sr[i] for i in wanted], [gt[i] for i in wanted], Protocol.of_suite(suite, scale),
+                          indices=wanted, device=runner.device,
+                          labels=lambda i: (f"clip {clip} frame {i} (output)", f"clip {clip} frame {i}"))
     for i in wanted:
-        g = gt[i]
-        g = modcrop(g, scale)
         out = sr[i]
-        if out.shape != g.shape:
-            raise VsrbenchError(f"clip {clip} frame {i}: output {out.shape} vs GT {g.shape} (after modcrop x{scale})")
-        pairs.append((out, g))
-    scores = frame_scores([o for o, _ in pairs], [g for _, g in pairs], suite.crop_border, suite.channel, runner.device)
-    for i, (out, _), (p, q) in zip(wanted, pairs, scores):
-        frames.append({"gt_index": i, "psnr": p, "ssim": q})
         if save_outputs:
             from vsrbench.datasets.frames import write_frame
 
@@ -453,7 +447,7 @@ def evaluate(
     nums = check_evaluate_numbers(tile=tile, batch=batch, seed=seed, limit_clips=limit_clips, crop=crop)
     tile, batch, seed, limit_clips, crop = (nums[k] for k in ("tile", "batch", "seed", "limit_clips", "crop"))
     st = get_suite(suite)
-    info = get_model_info(model, model_spec)
+    info = get_model_info(model, model_spec, scale=st.scale)  # a factory taking scale: the suite's
     if st.scale not in info.spec.scales:
         raise VsrbenchError(
             f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {suite!r} is x{st.scale}"

@@ -18,13 +18,10 @@ The threads are daemons: Ctrl-C or a kill stops the run at once; every clip jour
 (one fsynced line each), and the clip whose scoring was under way when an error came is still
 finished and journaled (:func:`finish_pending`).
 
-Frame metrics (:func:`frame_scores`), the measured decision: on CUDA, PSNR/SSIM are computed on the
-device with :mod:`vsrbench.metrics.torch_quality` in float64, whose code equals the NumPy reference
-to ~4e-15 dB / 7e-15 on the CPU (test: ``tests/test_distributed_eval.py``, real Vid4 frames; the
-required bound is 1e-6 dB / 1e-7; a CUDA-only test checks the bound on the GPU) and moves the per-frame PSNR/SSIM work off the CPU cores that feed the GPU and
-run the temporal metrics. On the CPU the NumPy reference runs in the scoring threads (2-4 clips at a
-time: the CPU "thread pool", per clip rather than per frame, which keeps the per-clip code as it is);
-``benchmarks/bench_eval.py`` (``overhead_section``) prints the measured rates behind this decision.
+Frame metrics (:func:`frame_scores`, :data:`GPU_METRICS_DECISION`) are
+:mod:`vsrbench.benchmark.scoring`'s, the one scoring engine of ``score`` and ``evaluate`` (re-exported
+here): float64 torch on CUDA, the NumPy reference in the scoring threads on the CPU (2-4 clips at a
+time: the CPU "thread pool", per clip rather than per frame).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import queue
 import threading
 from typing import Callable
 
-import numpy as np
+from vsrbench.benchmark.scoring import GPU_METRICS_DECISION, METRIC_CHUNK, frame_scores  # noqa: F401
 
 __all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "GPU_METRICS_DECISION", "METRIC_CHUNK",
            "SCORE_WORKERS", "background_priority"]
@@ -43,16 +40,6 @@ __all__ = ["Prefetch", "Scorer", "Pending", "finish_pending", "frame_scores", "G
 #: metrics (a Farneback flow per SR frame pair, and the GT's two when not cached) cost more per frame than many models'
 #: calls; 2 on a small machine, up to 4 with 16+ cores
 SCORE_WORKERS = max(2, min(4, (os.cpu_count() or 2) // 4))
-
-#: frames per batched torch PSNR/SSIM call on CUDA (float64 SSIM maps of a 720x576 frame are ~3 MB each)
-METRIC_CHUNK = 8
-
-GPU_METRICS_DECISION = (
-    "PSNR/SSIM on CUDA: vsrbench.metrics.torch_quality in float64 on the device (equal to the NumPy "
-    "reference to ~1e-14 on the CPU, bound 1e-6 dB / 1e-7), batched, leaving the CPU to the temporal metrics; "
-    "on the CPU: the NumPy reference in the scoring threads (SCORE_WORKERS clips at a time), beside the model's calls"
-)
-
 
 def background_priority() -> None:
     """Lower the calling thread's CPU priority (Linux: per-thread nice +10, inherited by the threads
@@ -228,43 +215,3 @@ def finish_pending(pending, emit: Callable) -> None:
         except Exception:
             return
         emit(p, value)
-
-
-def frame_scores(outs: list[np.ndarray], gts: list[np.ndarray], crop_border: int, channel: str,
-                 device=None) -> list[tuple[float, float]]:
-    """``[(psnr, ssim)]`` of SR/GT frame pairs (uint8 RGB), by the protocol.
-
-    CUDA ``device``: batched :func:`~vsrbench.metrics.torch_quality.psnr_torch` /
-    :func:`~vsrbench.metrics.torch_quality.ssim_torch` in float64 on the device (see the module
-    docstring for why); anything else: the NumPy reference :func:`vsrbench.metrics.psnr_ssim`.
-    """
-    from vsrbench.metrics import psnr_ssim
-
-    if device is None or getattr(device, "type", str(device)) != "cuda" or not outs:
-        return [psnr_ssim(o, g, crop_border, channel) for o, g in zip(outs, gts)]
-    return _frame_scores_torch(outs, gts, crop_border, channel, device)
-
-
-def _frame_scores_torch(outs, gts, crop_border: int, channel: str, device) -> list[tuple[float, float]]:
-    import torch
-
-    from vsrbench.metrics.quality import SSIM_WINDOW
-    from vsrbench.metrics.torch_quality import psnr_torch, ssim_torch
-
-    h, w = outs[0].shape[:2]
-    if h - 2 * crop_border < SSIM_WINDOW or w - 2 * crop_border < SSIM_WINDOW:  # the NumPy path's message
-        return _numpy_scores(outs, gts, crop_border, channel)
-    res: list[tuple[float, float]] = []
-    for k in range(0, len(outs), METRIC_CHUNK):
-        a = torch.from_numpy(np.stack(outs[k : k + METRIC_CHUNK])).to(device).permute(0, 3, 1, 2)
-        b = torch.from_numpy(np.stack(gts[k : k + METRIC_CHUNK])).to(device).permute(0, 3, 1, 2)
-        p = psnr_torch(a, b, crop_border, channel).cpu().tolist()
-        s = ssim_torch(a, b, crop_border, channel).cpu().tolist()
-        res.extend((float(x), float(y)) for x, y in zip(p, s))
-    return res
-
-
-def _numpy_scores(outs, gts, crop_border, channel):
-    from vsrbench.metrics import psnr_ssim
-
-    return [psnr_ssim(o, g, crop_border, channel) for o, g in zip(outs, gts)]

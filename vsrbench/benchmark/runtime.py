@@ -184,6 +184,29 @@ def profile_model(
     ``torch.cuda.max_memory_allocated`` in MiB over the warm-up and timed calls on CUDA, ``None``
     elsewhere (with ``peak_memory_note``).
     """
+    spec = _check_profile_args(model, dtype, batch, warmup, repeats)
+    dev = resolve_device(device, pin_index=True)
+    amp = _autocast(dev, dtype)  # raises for fp16 on CPU before any work
+    shape = _input_shape(spec, lr_size, batch)
+    model = model.to(dev).eval()
+    x = _random_input(spec, shape, dev)
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+    times, out = _timed_calls(model, x, dev, amp, warmup, repeats)
+    peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    frames_per_call, scale = _output_frames(model, spec, out, shape)
+    del out
+    row = _runtime_row(model, spec, dev, dtype, shape, scale, frames_per_call, times, peak_mb, warmup, repeats)
+    if count_flops:
+        fl = flops_per_call(model, x)
+        row["flops_per_frame"] = fl["flops"] / frames_per_call
+        row["macs_per_frame"] = fl["macs"] / frames_per_call
+    return row
+
+
+def _check_profile_args(model: nn.Module, dtype: str, batch, warmup, repeats):
+    """The model's ``ModelSpec``, after checking the arguments (``ValueError`` naming the bad one)."""
     spec = getattr(model, "spec", None)
     if spec is None:
         raise ValueError("profile_model needs a model with a ModelSpec as `.spec` (use create_model)")
@@ -191,19 +214,19 @@ def profile_model(
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {dtype!r}")
     if int(batch) < 1 or int(repeats) < 1 or int(warmup) < 0:
         raise ValueError(f"need batch >= 1, repeats >= 1, warmup >= 0 (got {batch}, {repeats}, {warmup})")
-    dev = resolve_device(device, pin_index=True)
-    amp = _autocast(dev, dtype)  # raises for fp16 on CPU before any work
+    return spec
 
-    shape = _input_shape(spec, lr_size, batch)
+
+def _random_input(spec, shape, dev: torch.device) -> torch.Tensor:
+    """Seeded uniform noise in ``spec.input_range`` (drawn on the CPU: the same input on every device)."""
     lo, hi = (float(v) for v in spec.input_range)
-    model = model.to(dev).eval()
     gen = torch.Generator(device="cpu").manual_seed(0)
-    x = (torch.rand(shape, generator=gen) * (hi - lo) + lo).to(dev)
+    return (torch.rand(shape, generator=gen) * (hi - lo) + lo).to(dev)
 
-    if dev.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(dev)
 
+def _timed_calls(model: nn.Module, x: torch.Tensor, dev: torch.device, amp, warmup, repeats):
+    """``(seconds of each timed call, the last output)``: ``warmup`` untimed calls, then ``repeats``
+    calls each between device synchronisations."""
     times = []
     with torch.no_grad():
         with amp:
@@ -217,25 +240,27 @@ def profile_model(
                 out = model(x)
                 _synchronize(dev)
                 times.append(time.perf_counter() - t0)
+    return times, out
 
-    peak_mb = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
 
+def _output_frames(model: nn.Module, spec, out, shape) -> tuple[int, int]:
+    """``(output frames per call, scale)``: from a ``B x T x C x H x W`` output's shape, else the spec's."""
     if isinstance(out, torch.Tensor) and out.dim() == 5:
-        frames_per_call = int(out.shape[0] * out.shape[1])
-        scale = int(round(out.shape[-1] / shape[-1]))
-    else:
-        t_out = spec.frames_out if isinstance(spec.frames_in, int) else shape[1]
-        frames_per_call = int(t_out) * shape[0]
-        scale = int(getattr(model, "scale", spec.scales[0]))
-    del out
+        return int(out.shape[0] * out.shape[1]), int(round(out.shape[-1] / shape[-1]))
+    t_out = spec.frames_out if isinstance(spec.frames_in, int) else shape[1]
+    return int(t_out) * shape[0], int(getattr(model, "scale", spec.scales[0]))
 
+
+def _runtime_row(model, spec, dev, dtype: str, shape, scale: int, frames_per_call: int, times: list, peak_mb,
+                 warmup, repeats) -> dict:
+    """The runtime row: the median call time per output frame and what it was measured on."""
     ms_call = statistics.median(times) * 1e3
     ms_frame = ms_call / frames_per_call
     row = {
         "model": getattr(model, "model_name", type(model).__name__),
         "device": device_name(dev),
         "dtype": dtype,
-        "batch": int(batch),
+        "batch": int(shape[0]),
         "lr_size": f"{shape[3] // _upsampled(spec)}x{shape[4] // _upsampled(spec)}",
         "scale": scale,
         "frames_in": shape[1],
@@ -254,10 +279,6 @@ def profile_model(
     }
     if peak_mb is None:
         row["peak_memory_note"] = f"peak memory is only measured on CUDA; not measured on {dev.type}"
-    if count_flops:
-        fl = flops_per_call(model, x)
-        row["flops_per_frame"] = fl["flops"] / frames_per_call
-        row["macs_per_frame"] = fl["macs"] / frames_per_call
     return row
 
 

@@ -96,11 +96,13 @@ def plan_tasks(models, suites, checkpoints=None,
         raise VsrbenchError("no suites to sweep: pass --suites x,y (names from `vsrbench suites`)")
     if model_spec and not any(is_custom_name(m) for m in models):
         refuse_overrides(models[0], model_spec)
-    infos = {m: get_model_info(m, model_spec if is_custom_name(m) else None) for m in models}
     sts = {s: get_suite(s) for s in suites}
+    # per suite: a model of your own whose factory takes scale is built at each suite's
+    infos = {(m, s): get_model_info(m, model_spec if is_custom_name(m) else None, scale=sts[s].scale)
+             for m in models for s in suites}
     ck = {}
     for m, paths in (checkpoints or {}).items():
-        if m not in infos:
+        if m not in models:
             raise VsrbenchError(f"--checkpoints names model {m!r}, which is not in --models ({', '.join(models)}); "
                                 f"add it to --models or drop its checkpoint")
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
@@ -113,7 +115,7 @@ def plan_tasks(models, suites, checkpoints=None,
         for w in ck.get(m) or [None]:
             for s in suites:
                 t = SweepTask(m, s, w)
-                scales = infos[m].spec.scales
+                scales = infos[m, s].spec.scales
                 if sts[s].scale not in scales:
                     left_out.append((t, f"{m} supports {', '.join(f'x{x}' for x in scales)}; {s} is x{sts[s].scale}"))
                 else:

@@ -4,7 +4,8 @@ Any importable callable that returns a ``torch.nn.Module`` (a function or the cl
 evaluated, swept, profiled and used for upscaling. How the harness feeds it (:class:`ModelSpec`)
 comes from a ``vsrbench_spec`` attribute on the factory (a dict of ModelSpec fields, or a
 ModelSpec), overridden by the interface flags ``--frames-in 7|recurrent --task vsr|stvsr
---colour rgb|y --range 0,1|0,255 --scales 4[,2]``. Registered models (built-in or from a plug-in
+--colour rgb|y --range 0,1|0,255 --scales 4[,2]``. A factory with a ``scale`` parameter needs no
+scales: it is built at the scale the suite (or ``upscale``/``profile --scale``) asks for. Registered models (built-in or from a plug-in
 package's entry point) declare their own interface; the flags are refused for them.
 
 Security: importing ``package.module`` runs its code; that is what the user asked for on the
@@ -189,10 +190,13 @@ def _declared(factory: Callable, name: str) -> dict:
     return out
 
 
-def custom_spec(name: str, declared: dict, overrides: dict | None = None) -> ModelSpec:
+def custom_spec(name: str, declared: dict, overrides: dict | None = None, *, scale: int | None = None,
+                takes_scale: bool = False) -> ModelSpec:
     """The :class:`ModelSpec` of a model of your own: ``declared`` (its ``vsrbench_spec``)
     overridden by ``overrides`` (the flags). ``task`` defaults to ``vsr`` and ``input_range`` to
-    ``(0, 1)``; ``frames_in``, ``colour`` and ``scales`` must be given by one or the other.
+    ``(0, 1)``; ``frames_in`` and ``colour`` must be given by one or the other, and ``scales`` too
+    unless the factory takes ``scale`` (``takes_scale``): then it is built at the scale asked for,
+    ``scale`` (a suite's, ``upscale --scale``'s), and its spec says ``scales=(scale,)``.
     ``frames_out`` is 1 for VSR and ``2 * frames_in - 1`` for STVSR unless declared (and neither
     ``task`` nor ``frames_in`` overridden)."""
     overrides = dict(overrides or {})
@@ -200,11 +204,18 @@ def custom_spec(name: str, declared: dict, overrides: dict | None = None) -> Mod
         if k not in _FIELDS:
             raise VsrbenchError(f"unknown model interface field {k!r}; the fields are {', '.join(_FIELDS)}")
     merged = {"task": "vsr", "input_range": (0.0, 1.0), "spatial_multiple": 1, **declared, **overrides}
-    missing = [_MISSING[k] for k in ("frames_in", "colour", "scales") if merged.get(k) is None]
+    follows = takes_scale and merged.get("scales") is None  # built at the scale the suite (or --scale) asks for
+    missing = [_MISSING[k] for k in ("frames_in", "colour", "scales") if merged.get(k) is None
+               and not (k == "scales" and follows)]
     if missing:
         raise VsrbenchError(
             f"model {name} does not say how to feed it: pass {' '.join(missing)} (and --task vsr|stvsr, "
             f"--range 0,1|0,255 where not vsr, 0,1), or give the factory a vsrbench_spec dict (see README)")
+    if follows:
+        if scale is None:
+            raise VsrbenchError(f"model {name} is built at the scale it is asked for (its factory takes scale): "
+                                "pass --scale S (or --scales S[,S...] for the scales it supports)")
+        merged["scales"] = (positive_int(scale, "scale"),)
     what = "" if overrides else f" (from {name}.vsrbench_spec)"
     frames_in = merged["frames_in"]
     if isinstance(frames_in, str) and frames_in.strip().lower() == "recurrent":
@@ -249,6 +260,14 @@ def _accepts(factory: Callable, kw: str) -> bool:
     return any(p.name == kw or p.kind is inspect.Parameter.VAR_KEYWORD for p in params)
 
 
+def _takes_scale(factory: Callable) -> bool:
+    """Whether the factory has a parameter named ``scale`` (not only ``**kwargs``)."""
+    try:
+        return "scale" in inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 def _builder(name: str, factory: Callable) -> Callable:
     """``factory`` wrapped: passes ``scale`` only when it takes one, checks the result is a Module,
     turns its exceptions into one line, and tags the module with its source files (code hash)."""
@@ -275,10 +294,12 @@ def _builder(name: str, factory: Callable) -> Callable:
     return build
 
 
-def custom_model_info(name: str, overrides: dict | None = None) -> ModelInfo:
-    """The :class:`ModelInfo` of ``package.module:factory`` (imports the module)."""
+def custom_model_info(name: str, overrides: dict | None = None, scale: int | None = None) -> ModelInfo:
+    """The :class:`ModelInfo` of ``package.module:factory`` (imports the module). ``scale``: the
+    scale asked for (a suite's), the model's when its factory takes ``scale`` and no scales are
+    declared or given (see :func:`custom_spec`)."""
     factory = resolve_factory(name)
-    spec = custom_spec(name, _declared(factory, name), overrides)
+    spec = custom_spec(name, _declared(factory, name), overrides, scale=scale, takes_scale=_takes_scale(factory))
     src = _source_file(factory)
     card = ModelCard(paper="", notes=f"your own model {name}" + (f" ({src})" if src else ""))
     return ModelInfo(name, _builder(name, factory), spec, card, {})

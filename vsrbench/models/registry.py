@@ -88,12 +88,14 @@ def list_models(task: str | None = None) -> list[str]:
     return sorted(n for n, i in _REGISTRY.items() if task is None or i.spec.task == task)
 
 
-def get_model_info(name: str, spec_overrides: dict | None = None) -> ModelInfo:
+def get_model_info(name: str, spec_overrides: dict | None = None, *, scale: int | None = None) -> ModelInfo:
     """The registered model ``name``, or a model of your own named ``package.module:factory``
     (imported; its spec from ``factory.vsrbench_spec`` overridden by ``spec_overrides``, see
-    :mod:`vsrbench.models.custom`). ``spec_overrides`` for a registered name is an error."""
+    :mod:`vsrbench.models.custom`). ``spec_overrides`` for a registered name is an error.
+    ``scale``: the scale asked for (a suite's): a model of your own whose factory takes ``scale``
+    and declares no scales is built at it; registered models declare theirs (it is not used)."""
     if custom.is_custom_name(name):
-        return custom.custom_model_info(name, spec_overrides)
+        return custom.custom_model_info(name, spec_overrides, scale)
     _load_builtin_and_entry_points()
     custom.refuse_overrides(name, spec_overrides)
     if name not in _REGISTRY:
@@ -112,7 +114,7 @@ def create_model(name: str | ModelInfo, spec_overrides: dict | None = None, **kw
     :func:`get_model_info`) or a :class:`ModelInfo` that ``get_model_info`` returned.
     The returned module carries ``.spec`` (:class:`ModelSpec`), ``.card`` and ``.model_name``.
     """
-    info = name if isinstance(name, ModelInfo) else get_model_info(name, spec_overrides)
+    info = name if isinstance(name, ModelInfo) else get_model_info(name, spec_overrides, scale=kwargs.get("scale"))
     name = info.name
     model = info.factory(**{**info.default_kwargs, **kwargs})
     model.spec = info.spec

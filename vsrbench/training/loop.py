@@ -31,7 +31,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -345,30 +345,64 @@ def _batch_loss(out, gt_b: torch.Tensor, rec: Recipe, loss_fn) -> torch.Tensor:
     return loss
 
 
-def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist, t_start: float, *, out: Path,
-           set: str, variant: str, seed: int, resume: bool, workers: int, backend, home, progress: bool, amp: bool,
-           stop_after) -> TrainResult:
-    latest, model_pth, run_json, metrics_csv = (out / n for n in ("latest.pth", "model.pth", "run.json", "metrics.csv"))
-    slots = ddp.shard_slots(rec.batch, dist.world, dist.rank)  # the global batch must split evenly
+@dataclass
+class _Run:
+    """One training run's state, shared by its stages: where it writes, the network and optimiser,
+    the metrics rows and ``run.json``'s content. Rank 0 (``writes``) writes; every rank trains."""
 
-    tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
-    data_desc = tdata.describe()
-    dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
+    model: str
+    rec: Recipe
+    dev: torch.device
+    dist: ddp.Dist
+    t_start: float
+    out: Path
+    home: object
+    net: nn.Module
+    cyc: object
+    opt: torch.optim.Optimizer
+    sched: object
+    start: int = 0
+    plateau_acc: list = field(default_factory=lambda: [0.0, 0])
+    rows: list = field(default_factory=list)
+    run_info: dict = field(default_factory=dict)
+    tb: object = None
 
-    restarted = False
+    @property
+    def writes(self) -> bool:
+        return self.dist.main
+
+    @property
+    def latest(self) -> Path:
+        return self.out / "latest.pth"
+
+    @property
+    def model_pth(self) -> Path:
+        return self.out / "model.pth"
+
+    @property
+    def run_json(self) -> Path:
+        return self.out / "run.json"
+
+    @property
+    def metrics_csv(self) -> Path:
+        return self.out / "metrics.csv"
+
+
+def _check_out(out: Path, resume: bool, rec: Recipe, data_desc: dict, seed: int, model: str):
+    """``(run.json of the run resumed or None, restarted, resume)`` after checking ``out`` for the run asked for."""
+    latest = out / "latest.pth"
     if resume:
-        run = _read_run(run_json, latest, out)
+        run = _read_run(out / "run.json", latest, out)
         _check_resume(run, rec, data_desc, seed, model, out)
         # killed before its first checkpoint: nothing to load, the run starts again from its seed
-        restarted, resume = not latest.is_file(), latest.is_file()
-    elif latest.is_file() or model_pth.is_file():
+        return run, not latest.is_file(), latest.is_file()
+    if latest.is_file() or (out / "model.pth").is_file():
         raise VsrbenchError(f"{out} already holds a run (latest.pth); pass --resume to continue it or choose a new --out")
-    if rec.val_suite:
-        _check_validation(rec, home)
-    if progress and dist.rank == 0:
-        for line in startup_summary(model, rec, data_desc, dev, dist.world, out, resume):
-            print(line, file=sys.stderr, flush=True)
+    return None, False, False
 
+
+def _build_network(model: str, rec: Recipe, dev: torch.device, dist: ddp.Dist, seed: int):
+    """``(net, cyclic parts, optimiser, scheduler)``: the same initial weights on every rank."""
     torch.manual_seed(seed)  # the same initial weights on every rank
     net = create_model(model, scale=rec.scale)
     if rec.init == "xavier":
@@ -381,113 +415,205 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
         torch.manual_seed(ddp.rank_seed(seed, dist.rank))
     params = list(net.parameters()) + ([] if cyc is None else list(cyc.rho.parameters()))
     opt = torch.optim.Adam(params, lr=rec.lr, betas=tuple(rec.betas), weight_decay=rec.weight_decay)
-    sched = make_scheduler(rec, opt)
-    start, plateau_acc = 0, [0.0, 0]
-    if resume:
-        ck = torch.load(latest, map_location="cpu", weights_only=True)
-        net.load_state_dict(ck["model"])
-        if cyc is not None:
-            if not isinstance(ck.get("aux"), dict):
-                raise VsrbenchError(f"--resume: {latest} holds no LR synthesis module (aux) for the cyclic losses; "
-                                    "start a new run with --out")
-            cyc.rho.load_state_dict(ck["aux"])
-        opt.load_state_dict(ck["optimizer"])
-        if sched is not None:
-            sched.load_state_dict(ck["scheduler"])
-        start = int(ck["iteration"])
-        ranks = ck["rng"].get("ranks")
-        if ranks is not None and len(ranks) == dist.world:  # the same number of processes: each its own state
-            torch.set_rng_state(ranks[dist.rank]["torch"])
-            if dev.type == "cuda" and ranks[dist.rank].get("cuda") is not None:
-                torch.cuda.set_rng_state(ranks[dist.rank]["cuda"], dev)
-        elif ranks is None and not dist.enabled:
-            torch.set_rng_state(ck["rng"]["torch"])
-            if dev.type == "cuda" and ck["rng"].get("cuda"):
-                torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
-        else:  # resumed with another number of processes: the data is the same, dropout masks are new
-            torch.manual_seed(ddp.rank_seed(seed * 1_000_003 + start, dist.rank))
-        plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
-    rows = _read_metrics(metrics_csv, start) if resume else []
-    fwd = net if cyc is None else cyc
-    if dist.enabled:  # a collective: every rank has passed the checks above before rank 0 writes anything
+    return net, cyc, opt, make_scheduler(rec, opt)
+
+
+def _load_checkpoint(st: _Run, seed: int) -> None:
+    """``--resume``: the weights, optimiser, scheduler, iteration and each rank's RNG state of ``latest.pth``."""
+    ck = torch.load(st.latest, map_location="cpu", weights_only=True)
+    st.net.load_state_dict(ck["model"])
+    if st.cyc is not None:
+        if not isinstance(ck.get("aux"), dict):
+            raise VsrbenchError(f"--resume: {st.latest} holds no LR synthesis module (aux) for the cyclic losses; "
+                                "start a new run with --out")
+        st.cyc.rho.load_state_dict(ck["aux"])
+    st.opt.load_state_dict(ck["optimizer"])
+    if st.sched is not None:
+        st.sched.load_state_dict(ck["scheduler"])
+    st.start = int(ck["iteration"])
+    dev, dist = st.dev, st.dist
+    ranks = ck["rng"].get("ranks")
+    if ranks is not None and len(ranks) == dist.world:  # the same number of processes: each its own state
+        torch.set_rng_state(ranks[dist.rank]["torch"])
+        if dev.type == "cuda" and ranks[dist.rank].get("cuda") is not None:
+            torch.cuda.set_rng_state(ranks[dist.rank]["cuda"], dev)
+    elif ranks is None and not dist.enabled:
+        torch.set_rng_state(ck["rng"]["torch"])
+        if dev.type == "cuda" and ck["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+    else:  # resumed with another number of processes: the data is the same, dropout masks are new
+        torch.manual_seed(ddp.rank_seed(seed * 1_000_003 + st.start, dist.rank))
+    st.plateau_acc = [float(ck["plateau_acc"][0]), int(ck["plateau_acc"][1])]
+
+
+def _forward_module(st: _Run) -> nn.Module:
+    """What the batches go through: the network (with ZSM's cyclic parts), wrapped in DDP under torchrun."""
+    fwd = st.net if st.cyc is None else st.cyc
+    if st.dist.enabled:  # a collective: every rank has passed the checks above before rank 0 writes anything
         from torch.nn.parallel import DistributedDataParallel
 
-        fwd = DistributedDataParallel(fwd, device_ids=[dev.index] if dev.type == "cuda" else None)
-    writes = dist.main  # rank 0 writes checkpoints, logs and run.json
-    if writes:
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
+        fwd = DistributedDataParallel(fwd, device_ids=[st.dev.index] if st.dev.type == "cuda" else None)
+    return fwd
+
+
+def _open_out(st: _Run, restarted: bool, resume: bool, run: dict | None, data_desc: dict, seed: int) -> None:
+    """Rank 0 makes ``out`` (dropping what a killed run left half-written), writes ``run.json``
+    ("running") and opens TensorBoard; every rank holds ``run_info``."""
+    if st.writes:
+        st.out.mkdir(parents=True, exist_ok=True)
+        for stale in st.out.glob(".*.tmp*"):  # temp files of a process killed while writing a checkpoint
             stale.unlink(missing_ok=True)
         if restarted:  # written by a first checkpoint that did not complete: they belong to no checkpoint
-            model_pth.unlink(missing_ok=True)
-            metrics_csv.unlink(missing_ok=True)
-
-    run_info = {
-        "format": _FORMAT, "model": model, "recipe": rec.as_dict(), "seed": seed, "data": data_desc,
-        "device": str(dev), "iterations": start, "target_iterations": rec.iters, "vsrbench_version": __version__,
-        "status": "running", "loss": None, "processes": dist.world,
+            st.model_pth.unlink(missing_ok=True)
+            st.metrics_csv.unlink(missing_ok=True)
+    st.run_info = {
+        "format": _FORMAT, "model": st.model, "recipe": st.rec.as_dict(), "seed": seed, "data": data_desc,
+        "device": str(st.dev), "iterations": st.start, "target_iterations": st.rec.iters,
+        "vsrbench_version": __version__, "status": "running", "loss": None, "processes": st.dist.world,
     }
     if resume:
-        run_info["model_sha256"] = run.get("model_sha256")
-    if writes:
-        _write_json(run_json, run_info)
-    tb_cls = _summary_writer_class() if writes else None
-    tb = tb_cls(log_dir=str(out / "tensorboard"), purge_step=start if resume or restarted else None) if tb_cls else None
+        st.run_info["model_sha256"] = run.get("model_sha256")
+    if st.writes:
+        _write_json(st.run_json, st.run_info)
+    tb_cls = _summary_writer_class() if st.writes else None
+    st.tb = tb_cls(log_dir=str(st.out / "tensorboard"), purge_step=st.start if resume or restarted else None) \
+        if tb_cls else None
 
-    def checkpoint(it: int, loss: float | None, status: str) -> None:
-        rng = {"torch": torch.get_rng_state()}
+
+def _rng_states(st: _Run) -> dict:
+    """The RNG state a checkpoint keeps; under torchrun (a collective) every rank's, so that
+    ``--resume`` continues each stream."""
+    dev = st.dev
+    rng = {"torch": torch.get_rng_state()}
+    if dev.type == "cuda":
+        rng["cuda"] = torch.cuda.get_rng_state_all()
+    if st.dist.enabled:
+        own = {"torch": torch.get_rng_state()}
         if dev.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        if dist.enabled:  # a collective: every rank's RNG state, so that --resume continues each stream
-            own = {"torch": torch.get_rng_state()}
-            if dev.type == "cuda":
-                own["cuda"] = torch.cuda.get_rng_state(dev)
-            rng["ranks"] = ddp.gather_objects(own, dist)
-        if not writes:
-            ddp.barrier(dist)  # while rank 0 writes and validates (the group's timeout, ddp.TIMEOUT)
-            return
-        state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
-                 "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
-                 "sample": it * rec.batch, "plateau_acc": list(plateau_acc), "format": _FORMAT}
-        if cyc is not None:  # training-only: model.pth keeps the inference network's layout
-            state["aux"] = cyc.rho.state_dict()
-        run_info["model_sha256"] = _atomic_torch_save(
-            {k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in net.state_dict().items()}, model_pth)
-        if rec.val_suite:
-            vp, vs = _validate(model, rec, model_pth, dev, out, home)
-            if not rows or int(rows[-1]["iteration"]) != it:
-                rows.append({"iteration": it, "loss": f"{loss:.6g}", "lr": f"{opt.param_groups[0]['lr']:.6g}",
-                             "seconds": f"{time.time() - t_start:.1f}"})
-            rows[-1].update(val_psnr=f"{vp:.4f}", val_ssim=f"{vs:.4f}")
-            run_info["validation"] = {"suite": rec.val_suite, "crop": rec.val_crop and list(rec.val_crop),
-                                      "iteration": it, "psnr": vp, "ssim": vs}
-            if tb is not None:
-                tb.add_scalar("val/psnr", vp, it)
-                tb.add_scalar("val/ssim", vs, it)
-        _write_metrics(metrics_csv, rows)
-        _atomic_torch_save(state, latest)
-        _write_json(run_json, {**run_info, "iterations": it, "status": status, "loss": loss})
-        if tb is not None:
-            tb.flush()
-        ddp.barrier(dist)  # the other ranks wait here for this checkpoint (and its validation)
+            own["cuda"] = torch.cuda.get_rng_state(dev)
+        rng["ranks"] = ddp.gather_objects(own, st.dist)
+    return rng
 
+
+def _validate_at(st: _Run, it: int, loss: float | None) -> None:
+    """Score ``model.pth`` on the recipe's validation suite; its PSNR/SSIM join the iteration's metrics row."""
+    rec, rows = st.rec, st.rows
+    vp, vs = _validate(st.model, rec, st.model_pth, st.dev, st.out, st.home)
+    if not rows or int(rows[-1]["iteration"]) != it:
+        rows.append({"iteration": it, "loss": f"{loss:.6g}", "lr": f"{st.opt.param_groups[0]['lr']:.6g}",
+                     "seconds": f"{time.time() - st.t_start:.1f}"})
+    rows[-1].update(val_psnr=f"{vp:.4f}", val_ssim=f"{vs:.4f}")
+    st.run_info["validation"] = {"suite": rec.val_suite, "crop": rec.val_crop and list(rec.val_crop),
+                                 "iteration": it, "psnr": vp, "ssim": vs}
+    if st.tb is not None:
+        st.tb.add_scalar("val/psnr", vp, it)
+        st.tb.add_scalar("val/ssim", vs, it)
+
+
+def _checkpoint(st: _Run, it: int, loss: float | None, status: str) -> None:
+    """Every rank: the RNG states; rank 0: ``model.pth``, validation, ``metrics.csv``, ``latest.pth``,
+    ``run.json`` (each atomically) while the others wait at the barrier."""
+    rng = _rng_states(st)
+    if not st.writes:
+        ddp.barrier(st.dist)  # while rank 0 writes and validates (the group's timeout, ddp.TIMEOUT)
+        return
+    state = {"model": st.net.state_dict(), "optimizer": st.opt.state_dict(),
+             "scheduler": st.sched.state_dict() if st.sched is not None else {}, "rng": rng, "iteration": it,
+             "sample": it * st.rec.batch, "plateau_acc": list(st.plateau_acc), "format": _FORMAT}
+    if st.cyc is not None:  # training-only: model.pth keeps the inference network's layout
+        state["aux"] = st.cyc.rho.state_dict()
+    st.run_info["model_sha256"] = _atomic_torch_save(
+        {k: (v.detach().cpu() if torch.is_tensor(v) else v) for k, v in st.net.state_dict().items()}, st.model_pth)
+    if st.rec.val_suite:
+        _validate_at(st, it, loss)
+    _write_metrics(st.metrics_csv, st.rows)
+    _atomic_torch_save(state, st.latest)
+    _write_json(st.run_json, {**st.run_info, "iterations": it, "status": status, "loss": loss})
+    if st.tb is not None:
+        st.tb.flush()
+    ddp.barrier(st.dist)  # the other ranks wait here for this checkpoint (and its validation)
+
+
+def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist, t_start: float, *, out: Path,
+           set: str, variant: str, seed: int, resume: bool, workers: int, backend, home, progress: bool, amp: bool,
+           stop_after) -> TrainResult:
+    """The run's stages: check the data and ``out``, build (or resume) the network, open ``out``, train."""
+    slots = ddp.shard_slots(rec.batch, dist.world, dist.rank)  # the global batch must split evenly
+    tdata = resolve_data(data, set, variant, rec.lr_spec, home=home, backend=backend)
+    data_desc = tdata.describe()
+    dataset = TrainDataset(tdata, rec, rec.patch_h, rec.patch_w, seed)
+    run, restarted, resume = _check_out(out, resume, rec, data_desc, seed, model)
+    if rec.val_suite:
+        _check_validation(rec, home)
+    if progress and dist.rank == 0:
+        for line in startup_summary(model, rec, data_desc, dev, dist.world, out, resume):
+            print(line, file=sys.stderr, flush=True)
+    net, cyc, opt, sched = _build_network(model, rec, dev, dist, seed)
+    st = _Run(model, rec, dev, dist, t_start, out, home, net, cyc, opt, sched)
+    if resume:
+        _load_checkpoint(st, seed)
+        st.rows = _read_metrics(st.metrics_csv, st.start)
+    fwd = _forward_module(st)
+    _open_out(st, restarted, resume, run, data_desc, seed)
     end = rec.iters if stop_after is None else min(rec.iters, int(stop_after))
-    if start >= end:
-        if tb is not None:
-            tb.close()
-        return TrainResult(out, start, float("nan"), 0.0, dist.rank)
+    if st.start >= end:
+        if st.tb is not None:
+            st.tb.close()
+        return TrainResult(out, st.start, float("nan"), 0.0, dist.rank)
     loader = DataLoader(dataset, batch_size=len(slots),
-                        sampler=ddp.ShardSampler(start, end - start, rec.batch, dist.world, dist.rank),
+                        sampler=ddp.ShardSampler(st.start, end - st.start, rec.batch, dist.world, dist.rank),
                         num_workers=int(workers), drop_last=True, generator=torch.Generator().manual_seed(seed),
                         persistent_workers=False)
+    return _train_loop(st, fwd, loader, end, amp, progress)
+
+
+def _non_finite_loss(st: _Run, loss_v: float, it: int) -> VsrbenchError:
+    if st.latest.is_file():
+        last = torch.load(st.latest, map_location="cpu", weights_only=True)["iteration"]
+        kept = f"{st.latest} keeps the last good checkpoint (iteration {last}); lower the learning rate " \
+               "or check the data, then --resume"
+    else:
+        kept = "no checkpoint was written yet; lower the learning rate or check the data"
+    return VsrbenchError(f"loss is {loss_v} at iteration {it + 1}; training stopped. {kept}")
+
+
+def _scheduler_step(st: _Run, loss_v: float) -> None:
+    """One iteration's scheduler step; ``plateau``: on the mean loss of every ``plateau_window`` iterations."""
+    rec, acc = st.rec, st.plateau_acc
+    if rec.scheduler == "plateau":
+        acc[0] += loss_v
+        acc[1] += 1
+        if acc[1] >= rec.plateau_window:
+            st.sched.step(acc[0] / acc[1])
+            acc[0], acc[1] = 0.0, 0
+    elif st.sched is not None:
+        st.sched.step()
+
+
+def _log_iteration(st: _Run, it: int, end: int, loss_v: float, bar) -> None:
+    lr_now = st.opt.param_groups[0]["lr"]
+    if it % st.rec.log_every == 0 or it == end:
+        st.rows.append({"iteration": it, "loss": f"{loss_v:.6g}", "lr": f"{lr_now:.6g}",
+                        "seconds": f"{time.time() - st.t_start:.1f}"})
+        if st.tb is not None:
+            st.tb.add_scalar("train/loss", loss_v, it)
+            st.tb.add_scalar("train/lr", lr_now, it)
+    bar.set_postfix(loss=f"{loss_v:.4g}", lr=f"{lr_now:.3g}")
+    bar.update(1)
+
+
+def _train_loop(st: _Run, fwd: nn.Module, loader: DataLoader, end: int, amp: bool, progress: bool) -> TrainResult:
+    """Iterations ``start + 1 .. end``: forward (AMP on CUDA), the global batch's loss, backward, step,
+    log, and a checkpoint every ``checkpoint_every`` iterations and at the end."""
+    rec, dev, dist = st.rec, st.dev, st.dist
     loss_fn = LOSSES[rec.loss]
     use_amp = amp and dev.type == "cuda"
     amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
-    net.train()
-    it, loss_v = start, float("nan")
-    bar = tqdm(total=end, initial=start, desc=f"train {model} ({rec.name})", unit="it",
-               disable=not (progress and writes), file=sys.stderr, dynamic_ncols=True)
+    st.net.train()
+    it, loss_v = st.start, float("nan")
+    bar = tqdm(total=end, initial=st.start, desc=f"train {st.model} ({rec.name})", unit="it",
+               disable=not (progress and st.writes), file=sys.stderr, dynamic_ncols=True)
     try:
         for lr_b, gt_b in loader:
             lr_b, gt_b = lr_b.to(dev, non_blocking=True), gt_b.to(dev, non_blocking=True)
@@ -496,42 +622,21 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
             loss = _batch_loss(res, gt_b, rec, loss_fn)
             loss_v = float(ddp.mean_over_ranks(loss.detach(), dist))  # the global batch's loss, on every rank
             if not math.isfinite(loss_v):
-                if latest.is_file():
-                    last = torch.load(latest, map_location="cpu", weights_only=True)["iteration"]
-                    kept = f"{latest} keeps the last good checkpoint (iteration {last}); lower the learning rate " \
-                           "or check the data, then --resume"
-                else:
-                    kept = "no checkpoint was written yet; lower the learning rate or check the data"
-                raise VsrbenchError(f"loss is {loss_v} at iteration {it + 1}; training stopped. {kept}")
-            opt.zero_grad(set_to_none=True)
+                raise _non_finite_loss(st, loss_v, it)
+            st.opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if rec.grad_clip:
-                scaler.unscale_(opt)
-                nn.utils.clip_grad_norm_(net.parameters(), rec.grad_clip)
-            scaler.step(opt)
+                scaler.unscale_(st.opt)
+                nn.utils.clip_grad_norm_(st.net.parameters(), rec.grad_clip)
+            scaler.step(st.opt)
             scaler.update()
             it += 1
-            if rec.scheduler == "plateau":
-                plateau_acc[0] += loss_v
-                plateau_acc[1] += 1
-                if plateau_acc[1] >= rec.plateau_window:
-                    sched.step(plateau_acc[0] / plateau_acc[1])
-                    plateau_acc[0], plateau_acc[1] = 0.0, 0
-            elif sched is not None:
-                sched.step()
-            lr_now = opt.param_groups[0]["lr"]
-            if it % rec.log_every == 0 or it == end:
-                rows.append({"iteration": it, "loss": f"{loss_v:.6g}", "lr": f"{lr_now:.6g}",
-                             "seconds": f"{time.time() - t_start:.1f}"})
-                if tb is not None:
-                    tb.add_scalar("train/loss", loss_v, it)
-                    tb.add_scalar("train/lr", lr_now, it)
-            bar.set_postfix(loss=f"{loss_v:.4g}", lr=f"{lr_now:.3g}")
-            bar.update(1)
+            _scheduler_step(st, loss_v)
+            _log_iteration(st, it, end, loss_v, bar)
             if it % rec.checkpoint_every == 0 or it == end:
-                checkpoint(it, loss_v, "done" if it == rec.iters else ("stopped" if it == end else "running"))
+                _checkpoint(st, it, loss_v, "done" if it == rec.iters else ("stopped" if it == end else "running"))
     finally:
         bar.close()
-        if tb is not None:
-            tb.close()
-    return TrainResult(out, it, loss_v, time.time() - t_start, dist.rank)
+        if st.tb is not None:
+            st.tb.close()
+    return TrainResult(st.out, it, loss_v, time.time() - st.t_start, dist.rank)
