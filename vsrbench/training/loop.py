@@ -417,7 +417,7 @@ def _train(model: str, data: str, rec: Recipe, dev: torch.device, dist: ddp.Dist
                 own["cuda"] = torch.cuda.get_rng_state(dev)
             rng["ranks"] = ddp.gather_objects(own, dist)
         if not writes:
-            ddp.barrier(dist)  # while rank 0 writes and validates (the group's timeout, ddp.TIMEOUT)
+            ddp.barrier(dist)  # while rank 0 writes and validates (the group's timeout, VSRBENCH_DIST_TIMEOUT)
             return
         state = {"model": net.state_dict(), "optimizer": opt.state_dict(),
                  "scheduler": sched.state_dict() if sched is not None else {}, "rng": rng, "iteration": it,
