@@ -37,7 +37,9 @@ import re
 import time
 from pathlib import Path
 
-from vsrbench.distributed import TIMEOUT_ENV, TorchrunEnv, destroy_group, dist_timeout, join_group, rank_device, torchrun_env
+from vsrbench.distributed import (  # noqa: F401 (TorchrunEnv, dist_timeout: this module's API too)
+    TIMEOUT_ENV, TorchrunEnv, destroy_group, dist_timeout, join_group, rank_device, torchrun_env,
+)
 from vsrbench.errors import VsrbenchError
 
 __all__ = [
