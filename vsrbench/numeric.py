@@ -29,7 +29,7 @@ from vsrbench.errors import VsrbenchError
 
 __all__ = [
     "fold_wide", "check_int", "check_float", "positive_int", "non_negative_int", "check_seed", "check_hw",
-    "usable_cores", "check_workers", "check_evaluate_numbers", "flag", "MAX_SEED", "MAX_SIDE",
+    "usable_cores", "check_workers", "flag", "MAX_SEED", "MAX_SIDE",
 ]
 
 #: the largest seed: numpy's legacy and torch's generators both take 0 .. 2**32 - 1
@@ -139,21 +139,6 @@ def check_workers(value, name: str = "--workers", low: int = 1) -> int:
               file=sys.stderr, flush=True)
         return cores
     return n
-
-
-def check_evaluate_numbers(*, tile=0, batch=1, seed=0, limit_clips=None, crop=None, prefix: str = "") -> dict:
-    """``evaluate``'s numeric options, checked (``prefix='--'`` names them as flags): ``tile`` >= 0,
-    ``batch`` >= 1, a seed, ``limit_clips`` >= 1 or None (all clips), ``crop`` (H, W) or None."""
-    def nm(k):
-        return prefix + (k.replace("_", "-") if prefix else k)
-
-    return {
-        "tile": non_negative_int(tile, nm("tile")),
-        "batch": positive_int(batch, nm("batch")),
-        "seed": check_seed(seed, nm("seed")),
-        "limit_clips": None if limit_clips is None else positive_int(limit_clips, nm("limit_clips")),
-        "crop": None if crop is None else check_hw(crop, nm("crop")),
-    }
 
 
 def flag(check, name: str, *args):

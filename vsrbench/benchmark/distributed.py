@@ -29,80 +29,54 @@ seconds (default 6 h: the ranks' shares differ by up to a clip, which can take l
 
 from __future__ import annotations
 
-import contextvars
-import functools
+import contextlib
+import enum
 import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from vsrbench.distributed import (  # noqa: F401 (TorchrunEnv, dist_timeout: this module's API too)
+    TIMEOUT_ENV, TorchrunEnv, destroy_group, dist_timeout, join_group, rank_device, torchrun_env,
+)
 from vsrbench.errors import VsrbenchError
 
 __all__ = [
     "TorchrunEnv", "torchrun_env", "split_clips", "journal_path", "journal_paths", "journal_rank", "resumed_entries",
-    "Run", "torchrun_aware", "current_run", "is_main_process", "dist_timeout", "TIMEOUT_ENV",
-    "EXECUTORS", "executor_from_env",
+    "Run", "LocalRun", "start_run", "executing", "is_main_process", "dist_timeout", "TIMEOUT_ENV",
+    "EXECUTORS", "Executor", "executor_from_env",
 ]
 
-TIMEOUT_ENV = "VSRBENCH_DIST_TIMEOUT"
-#: how an evaluation runs: ``local`` (this process alone) or ``torchrun`` (one rank of the job)
+#: how an evaluation runs (see :class:`Executor`)
 EXECUTORS = ("local", "torchrun")
-DEFAULT_TIMEOUT_S = 6 * 3600.0
 
 
-@dataclass(frozen=True)
-class TorchrunEnv:
-    rank: int
-    world_size: int
-    local_rank: int
-    restart: int = 0
-    run_id: str = "none"
+class Executor(str, enum.Enum):
+    """Who scores an evaluation's clips, passed to ``evaluate(executor=...)`` explicitly (never
+    inferred from the environment by the library):
 
+    * ``LOCAL``: this process scores every clip, also when it is one process of a torchrun job (a
+      training rank that validates). A sweep runs local evaluations, one per task, on its Dask
+      workers (:mod:`vsrbench.benchmark.sweep`): Dask is a way to run many local evaluations, not
+      an executor of one.
+    * ``TORCHRUN``: this process is one rank of the torchrun job that started it (``vsrbench
+      evaluate`` passes it when torchrun started the command, :func:`executor_from_env`): it scores
+      its share of the clips and rank 0 writes the one record.
 
-def _env_int(env, name: str, default=None) -> int:
-    v = env.get(name)
-    if v is None or v == "":
-        if default is None:
-            raise VsrbenchError(f"torchrun environment: {name} is not set; start the job with torchrun")
-        return default
-    try:
-        return int(v)
-    except ValueError:
-        raise VsrbenchError(f"torchrun environment: {name}={v!r} is not an integer; start the job with torchrun") from None
+    A str enum: ``Executor.LOCAL == "local"``. A new backend is a member here and a ``Run``-like
+    class returned by :func:`start_run`.
+    """
 
+    LOCAL = "local"
+    TORCHRUN = "torchrun"
 
-def torchrun_env(environ=None) -> TorchrunEnv | None:
-    """The torchrun rank of this process, or ``None`` for a single process (no ``WORLD_SIZE`` /
-    ``RANK`` in the environment, or ``WORLD_SIZE=1``)."""
-    env = os.environ if environ is None else environ
-    if not env.get("WORLD_SIZE") or not env.get("RANK"):
-        return None
-    world, rank = _env_int(env, "WORLD_SIZE"), _env_int(env, "RANK")
-    if world < 1 or not 0 <= rank < world:
-        raise VsrbenchError(f"torchrun environment: RANK={rank} is not in 0..WORLD_SIZE-1 (WORLD_SIZE={world})")
-    if world == 1:
-        return None
-    local = _env_int(env, "LOCAL_RANK", rank)
-    return TorchrunEnv(rank=rank, world_size=world, local_rank=local,
-                       restart=_env_int(env, "TORCHELASTIC_RESTART_COUNT", 0),
-                       run_id=str(env.get("TORCHELASTIC_RUN_ID") or "none"))
-
-
-def dist_timeout(environ=None) -> float:
-    """Seconds a rank waits for the others at a meeting point (``VSRBENCH_DIST_TIMEOUT``, default 6 h)."""
-    env = os.environ if environ is None else environ
-    v = env.get(TIMEOUT_ENV)
-    if not v:
-        return DEFAULT_TIMEOUT_S
-    try:
-        t = float(v)
-    except ValueError:
-        t = -1.0
-    if not t > 0:
-        raise VsrbenchError(f"{TIMEOUT_ENV}={v!r} is not a positive number of seconds")
-    return t
+    @classmethod
+    def parse(cls, value) -> "Executor":
+        try:
+            return cls(value.value if isinstance(value, Executor) else value)
+        except ValueError:
+            raise VsrbenchError(f"executor {value!r} is not one of {', '.join(EXECUTORS)}") from None
 
 
 # --------------------------------------------------------------------------------------------- the split
@@ -188,10 +162,10 @@ def resumed_entries(final: Path, journal: Path, clips: list[str], run: "Run | No
         if j == journal:
             continue
         r = journal_rank(j, final)
-        if run is not None and (run.rank != 0 or (r is not None and r < run.world_size)):
+        if run is not None and run.distributed and (run.rank != 0 or (r is not None and r < run.world_size)):
             continue  # a live rank reads its own
         seen += [e for e in read_journal(j) if e.get("clip") in wanted]
-    if run is not None:
+    if run is not None and run.distributed:
         seen = [e for part in run.exchange("journals", seen) for e in part]
     done: dict[str, dict] = {}
     for e in seen:
@@ -216,48 +190,22 @@ class Run:
         self.failed = False
 
     # -- set-up ---------------------------------------------------------------------------------
+    @property
+    def distributed(self) -> bool:
+        return True
+
     def device(self, device):
-        """``--device`` for this rank: ``auto`` -> ``cuda:LOCAL_RANK`` when CUDA is there, else CPU; a
-        bare ``cuda`` -> ``cuda:LOCAL_RANK``; anything else as given."""
-        import torch
-
-        from vsrbench.devices import resolve_device
-
-        if device in (None, "auto"):
-            device = f"cuda:{self.local_rank}" if torch.cuda.is_available() else "cpu"
-        elif str(device) == "cuda":
-            device = f"cuda:{self.local_rank}"
-        dev = resolve_device(device)
-        if dev.type == "cuda":
-            if dev.index is not None and dev.index >= torch.cuda.device_count():
-                raise VsrbenchError(f"rank {self.rank}: {dev} does not exist (this node has "
-                                    f"{torch.cuda.device_count()} GPU(s)); use --nproc-per-node <= the GPUs per node")
-            torch.cuda.set_device(dev)
-        return dev
+        """``--device`` for this rank (:func:`vsrbench.distributed.rank_device`)."""
+        return rank_device(device, self.env)
 
     def connect(self, device):
-        """Resolve this rank's device and join the process group (``nccl`` on CUDA, else ``gloo``)."""
-        import datetime
-
-        import torch.distributed as dist
-
+        """Resolve this rank's device and join the process group (:func:`vsrbench.distributed.join_group`)."""
         dev = self.device(device)
         if self.store is None:
-            if not dist.is_available():
-                raise VsrbenchError("this torch has no torch.distributed; run a single process")
-            if not dist.is_initialized():
-                backend = "nccl" if dev.type == "cuda" and dist.is_nccl_available() else "gloo"
-                try:
-                    dist.init_process_group(backend, timeout=datetime.timedelta(seconds=self.timeout))
-                except Exception as e:  # rendezvous errors are RuntimeError / DistError with long texts
-                    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                    raise VsrbenchError(
-                        f"rank {self.rank}: cannot join the torchrun job at {os.environ.get('MASTER_ADDR')}:"
-                        f"{os.environ.get('MASTER_PORT')} ({first}); check --master-addr/--rdzv-endpoint and that the "
-                        f"port is reachable") from None
+            if join_group(dev, self.env, self.timeout):
                 import atexit
 
-                atexit.register(_destroy_group)  # kept for later evaluations of this process (a sweep)
+                atexit.register(destroy_group)  # kept for later evaluations of this process (a sweep)
             from torch.distributed import distributed_c10d
 
             self.store = distributed_c10d._get_default_store()
@@ -341,25 +289,31 @@ class Run:
             pass
 
 
-def _destroy_group() -> None:
-    try:
-        import torch.distributed as dist
+# --------------------------------------------------------------------------------------------- entry point
+class LocalRun:
+    """The local executor's side of :class:`Run`: one process, rank 0 of 1; every meeting point
+    returns this process's own part, so the harness's stages read the same for both executors."""
 
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    except Exception:
+    rank, world_size, local_rank = 0, 1, 0
+    distributed = False
+    failed = False
+
+    def connect(self, device):
+        from vsrbench.devices import resolve_device
+
+        return resolve_device(device)
+
+    def exchange(self, name: str, payload=None) -> list:
+        return [payload]
+
+    def from_rank0(self, name: str, value):
+        return value
+
+    def fail(self, message: str) -> None:
         pass
 
-
-# --------------------------------------------------------------------------------------------- entry point
-#: the torchrun job of the evaluation running in this thread (set by :func:`torchrun_aware` from the
-#: call's explicit ``executor``; ``None`` for a local one, also inside a torchrun evaluation)
-_CURRENT: contextvars.ContextVar = contextvars.ContextVar("vsrbench_run", default=None)
-
-
-def current_run() -> Run | None:
-    """The torchrun job the running evaluation belongs to, or None (``executor="local"``)."""
-    return _CURRENT.get()
+    def close(self) -> None:
+        pass
 
 
 def executor_from_env(environ=None) -> str:
@@ -382,39 +336,29 @@ def _message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _start_run(executor) -> Run | None:
-    """The :class:`Run` of ``executor`` (``None``: local)."""
-    if executor not in EXECUTORS:
-        raise VsrbenchError(f"executor {executor!r} is not one of {', '.join(EXECUTORS)}")
-    if executor == "local":
-        return None
+def start_run(executor) -> "Run | LocalRun":
+    """The job of ``executor`` (an :class:`Executor` or its name): a :class:`LocalRun`, or this
+    process's :class:`Run` of the torchrun job that started it."""
+    if Executor.parse(executor) is Executor.LOCAL:
+        return LocalRun()
     env = torchrun_env()
     if env is None:
         if os.environ.get("WORLD_SIZE") == "1":
-            return None  # a job of one process: the plain path
+            return LocalRun()  # a job of one process: the plain path
         raise VsrbenchError("executor 'torchrun' needs torchrun's environment (RANK, WORLD_SIZE); start the job "
                             "with `torchrun --nproc-per-node N ...` or use executor 'local'")
     return Run(env)
 
 
-def torchrun_aware(fn):
-    """Run ``fn`` (``evaluate``, which takes ``executor``) as one rank of a torchrun job when its
-    ``executor`` is ``torchrun``: sets :func:`current_run`, posts this rank's error for the others,
-    leaves the job at the end. With ``executor="local"`` (the default) :func:`current_run` is None."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        run = _start_run(kwargs.get("executor", "local"))
-        token = _CURRENT.set(run)
-        try:
-            return fn(*args, **kwargs)
-        except BaseException as e:
-            if run is not None:
-                run.fail(_message(e))
-            raise
-        finally:
-            _CURRENT.reset(token)
-            if run is not None:
-                run.close()
-
-    return wrapper
+@contextlib.contextmanager
+def executing(executor):
+    """``with executing(executor) as run:`` the evaluation's job (:func:`start_run`); an error is
+    posted for the other ranks, and the job is left at the end."""
+    run = start_run(executor)
+    try:
+        yield run
+    except BaseException as e:
+        run.fail(_message(e))
+        raise
+    finally:
+        run.close()

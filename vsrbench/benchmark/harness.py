@@ -10,35 +10,40 @@ the clip it stopped in; the final record is written atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import math
 import os
 import platform
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from vsrbench import __version__
-from vsrbench.benchmark.distributed import current_run, journal_path, journal_paths, resumed_entries, split_clips, torchrun_aware
+from vsrbench.benchmark.distributed import executing, journal_path, journal_paths, resumed_entries, split_clips
 from vsrbench.benchmark.feed import ModelRunner, super_resolve_stvsr, super_resolve_vsr
 from vsrbench.benchmark.pipeline import (
     SCORE_WORKERS, Prefetch, Scorer, background_priority, finish_pending,
 )
 from vsrbench.benchmark.scoring import Protocol, score_frames
+from vsrbench.benchmark.options import SETTING_FIELDS, EvaluateOptions
+from vsrbench.benchmark.record import Record
 from vsrbench.benchmark.suites import Suite, get_suite
 from vsrbench.benchmark.results import (
-    SCHEMA, append_journal, identity, json_number, make_settings, open_journal, read_record,
+    append_journal, identity, json_number, make_settings, open_journal, read_record,
     record_path, results_dir, rewrite_journal, suite_summary, warn, write_record,
 )
 from vsrbench.degradations.spec import modcrop
 from vsrbench.errors import VsrbenchError
-from vsrbench.devices import device_name, resolve_device
+from vsrbench.devices import device_name
 from vsrbench.hashing import sha256_file
 from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
 
-__all__ = ["evaluate", "code_identity", "no_weights_message"]
+__all__ = ["evaluate", "code_identity", "no_weights_message", "EvaluateOptions", "ScoringContext", "score_clip",
+           "score_outputs", "Plan", "plan_evaluation", "look_up", "execute", "merge", "write"]
 
 def code_identity(model_file: str | os.PathLike | None, *extra_files) -> dict:
     """vsrbench's version and a hash of the source that decides a record's numbers: the protocol
@@ -222,12 +227,39 @@ def _temporal(sr: list[np.ndarray], gt: list[np.ndarray], gt_work=None, sr_flows
     }
 
 
-def _gt_work(clip, data: _Data, gts: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache) -> object:
+@dataclass(frozen=True)
+class ScoringContext:
+    """What scoring a clip needs besides the clip: the suite, the model's runner, the data (a
+    :class:`_Data`, or a :class:`~vsrbench.benchmark.pipeline.Prefetch` of it), the options that
+    change what is scored or written, and ``scorer`` (the background scoring thread, or None: score
+    in the calling thread)."""
+
+    suite: Suite
+    runner: ModelRunner
+    data: object
+    padding: str = "reflection_circle"
+    save_outputs: object = None
+    temporal: bool = True
+    metrics: tuple = ("default",)
+    home: object = None
+    gt_cache: bool | None = None
+    scorer: Scorer | None = None
+
+    @property
+    def scale(self) -> int:
+        return self.data.deg.scale
+
+    @property
+    def wants_temporal(self) -> bool:
+        return self.temporal and "default" in self.metrics
+
+
+def _gt_work(ctx: ScoringContext, clip, gts: list[np.ndarray], wanted: list[int]) -> object:
     """The clip's GT temporal work, cached beside the GT store (``benchmark.gt_cache``)."""
     from vsrbench.benchmark.gt_cache import cached_gt_work
 
-    work, _ = cached_gt_work(gts, store=data.gt, clip=clip, indices=wanted, scale=scale, crop=data.crop, home=home,
-                             use_cache=gt_cache)
+    work, _ = cached_gt_work(gts, store=ctx.data.gt, clip=clip, indices=wanted, scale=ctx.scale, crop=ctx.data.crop,
+                             home=ctx.home, use_cache=ctx.gt_cache)
     return work
 
 
@@ -240,9 +272,9 @@ class _TemporalJob:
     :func:`_temporal` on the whole clip (the same flows of the same frames). ``result()`` gives its
     dict (or raises its error)."""
 
-    def __init__(self, clip, data: _Data, gt: list[np.ndarray], wanted: list[int], scale: int, home, gt_cache):
-        self.args = (clip, data, gt, wanted, scale, home, gt_cache)
-        self.gts = [modcrop(gt[i], scale) for i in wanted]
+    def __init__(self, ctx: ScoringContext, clip, gt: list[np.ndarray], wanted: list[int]):
+        self.ctx, self.clip, self.wanted = ctx, clip, wanted
+        self.gts = [modcrop(gt[i], ctx.scale) for i in wanted]
         self.metrics = None
         self._pos = {i: k for k, i in enumerate(wanted)}
         self._frames: dict[int, np.ndarray] = {}
@@ -261,8 +293,7 @@ class _TemporalJob:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=max(1, min(4, (os.cpu_count() or 2) - 1)),
                                             thread_name_prefix="vsrbench-srflow", initializer=background_priority)
-            clip, data, _, wanted, scale, home, gt_cache = self.args
-            self._gt_work = self._pool.submit(_gt_work, clip, data, self.gts, wanted, scale, home, gt_cache)
+            self._gt_work = self._pool.submit(_gt_work, self.ctx, self.clip, self.gts, self.wanted)
         self._frames[k] = frame
         for j in (k - 1, k):
             if j >= 0 and j + 1 < len(self.gts) and j not in self._flows and j in self._frames and j + 1 in self._frames:
@@ -271,14 +302,12 @@ class _TemporalJob:
     def start(self, sr) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
-        clip, data, gt, wanted, scale, home, gt_cache = self.args
-        srs = [sr[i] for i in wanted]
+        srs = [sr[i] for i in self.wanted]
         early, flows, self._frames = self._gt_work, dict(self._flows), {}
 
         def run():
             try:
-                work = early.result() if early is not None else _gt_work(clip, data, self.gts, wanted, scale, home,
-                                                                        gt_cache)
+                work = early.result() if early is not None else _gt_work(self.ctx, self.clip, self.gts, self.wanted)
                 pairs = [flows[j].result() if j in flows else None for j in range(len(srs) - 1)]
                 return _temporal(srs, self.gts, work, pairs)
             finally:
@@ -293,358 +322,377 @@ class _TemporalJob:
         return self.metrics.result()
 
 
-def _tecogan(clip, suite: Suite, data: _Data, srs, gts, n: int, scale: int, runner: ModelRunner, home) -> dict:
+def _tecogan(ctx: ScoringContext, clip, srs, gts, n: int) -> dict:
     """TecoGAN's protocol on the scored frames (all frames of the clip; see benchmark.tecogan_run)."""
     from vsrbench.benchmark.tecogan_run import tecogan_clip
 
     if len(srs) != n:
-        raise VsrbenchError(f"--metrics tecogan needs every frame of a clip scored; suite {suite.name!r} scores "
+        raise VsrbenchError(f"--metrics tecogan needs every frame of a clip scored; suite {ctx.suite.name!r} scores "
                             f"{len(srs)} of {n} (use a suite that scores whole clips, e.g. vid4)")
-    gts = [modcrop(g, scale) for g in gts]
+    gts = [modcrop(g, ctx.scale) for g in gts]
+    data = ctx.data
     dataset = data.dataset if not data.crop else f"{data.dataset}-crop{data.crop[0]}x{data.crop[1]}"
-    return tecogan_clip(srs, gts, dataset=dataset, clip=clip, home=home, device=runner.device)
+    return tecogan_clip(srs, gts, dataset=dataset, clip=clip, home=ctx.home, device=ctx.runner.device)
 
 
-def _score_clip(clip, suite: Suite, runner: ModelRunner, data: _Data, padding: str, save_outputs, temporal: bool,
-                metrics: tuple = ("default",), home=None, scorer: Scorer | None = None, gt_cache: bool | None = None):
-    """Read (``data`` may be a :class:`~vsrbench.benchmark.pipeline.Prefetch`), run the model, score.
-    With ``scorer`` the scoring (:func:`_score_outputs`) runs in its background thread and a
-    :class:`~vsrbench.benchmark.pipeline.Pending` is returned; without, the clip's entry. The clip's
-    temporal metrics (:class:`_TemporalJob`, GT work from ``benchmark.gt_cache``) start on background
-    threads as the model's SR frames come out."""
-    gt = data.gt_frames(clip)
-    lr = data.lr_frames(clip, gt)
-    wanted = _scored_indices(suite, len(gt))
-    scale = data.deg.scale
-    tjob = (_TemporalJob(clip, data, gt, wanted, scale, home, gt_cache)
-            if temporal and len(wanted) >= 2 and "default" in metrics else None)
+def score_clip(ctx: ScoringContext, clip: str):
+    """Read, run the model, score one clip: its journal entry, or with ``ctx.scorer`` a
+    :class:`~vsrbench.benchmark.pipeline.Pending` of it (the scoring, :func:`score_outputs`, runs in
+    the scorer's background thread). The clip's temporal metrics (:class:`_TemporalJob`, GT work
+    from ``benchmark.gt_cache``) start on background threads as the model's SR frames come out.
+    The clip loop calls it through this module (the seam tests patch)."""
+    gt = ctx.data.gt_frames(clip)
+    lr = ctx.data.lr_frames(clip, gt)
+    wanted = _scored_indices(ctx.suite, len(gt))
+    tjob = _TemporalJob(ctx, clip, gt, wanted) if ctx.wants_temporal and len(wanted) >= 2 else None
     on_frame = tjob.frame_ready if tjob is not None else None
-    if runner.spec.task == "stvsr":
-        sr = super_resolve_stvsr(runner, lr, wanted, on_frame=on_frame)
+    if ctx.runner.spec.task == "stvsr":
+        sr = super_resolve_stvsr(ctx.runner, lr, wanted, on_frame=on_frame)
     else:
-        sr = super_resolve_vsr(runner, lr, wanted, padding, on_frame=on_frame)
+        sr = super_resolve_vsr(ctx.runner, lr, wanted, ctx.padding, on_frame=on_frame)
     if tjob is not None:
         tjob.start(sr)
-    score = functools.partial(_score_outputs, clip, suite, runner, data, gt, lr, sr, wanted, save_outputs, temporal,
-                              metrics, home, tjob)
-    return scorer.submit(score, clip=clip) if scorer is not None else score()
+    score = functools.partial(score_outputs, ctx, clip, gt, lr, sr, wanted, tjob)
+    return ctx.scorer.submit(score, clip=clip) if ctx.scorer is not None else score()
 
 
-def _score_outputs(clip, suite: Suite, runner: ModelRunner, data: _Data, gt, lr, sr, wanted, save_outputs,
-                   temporal: bool, metrics: tuple = ("default",), home=None, tjob: _TemporalJob | None = None) -> dict:
+def _save_frame(ctx: ScoringContext, clip: str, name: str, frame, sub: bool = True) -> None:
+    from vsrbench.datasets.frames import write_frame
+    from vsrbench.outputs import safe_child
+
+    if sub:
+        d = safe_child(ctx.save_outputs, clip, what="clip")
+        d.mkdir(parents=True, exist_ok=True)
+        write_frame(safe_child(d, name), frame)
+    else:
+        write_frame(safe_child(ctx.save_outputs, name, what="clip"), frame)
+
+
+def score_outputs(ctx: ScoringContext, clip: str, gt, lr, sr, wanted, tjob: _TemporalJob | None = None) -> dict:
     """A clip's journal entry from its SR frames: PSNR/SSIM per frame (:func:`scoring.score_frames`:
     float64 torch on CUDA, the NumPy reference elsewhere), TecoGAN / temporal metrics (``tjob``'s),
     saved outputs."""
-    scale = data.deg.scale
-    frames = score_frames([sr[i] for i in wanted], [gt[i] for i in wanted], Protocol.of_suite(suite, scale),
-                          indices=wanted, device=runner.device,
+    scale = ctx.scale
+    frames = score_frames([sr[i] for i in wanted], [gt[i] for i in wanted], Protocol.of_suite(ctx.suite, scale),
+                          indices=wanted, device=ctx.runner.device,
                           labels=lambda i: (f"clip {clip} frame {i} (output)", f"clip {clip} frame {i}"))
-    for i in wanted:
-        out = sr[i]
-        if save_outputs:
-            from vsrbench.datasets.frames import write_frame
-
-            from vsrbench.outputs import safe_child
-
-            d = safe_child(save_outputs, clip, what="clip")
-            d.mkdir(parents=True, exist_ok=True)
-            write_frame(safe_child(d, f"{i:08d}.png"), out)
+    if ctx.save_outputs:
+        for i in wanted:
+            _save_frame(ctx, clip, f"{i:08d}.png", sr[i])
     rec = {"clip": clip, "frames": frames, "n_frames": len(frames)}
-    if "tecogan" in metrics:
-        rec["tecogan"] = _tecogan(clip, suite, data, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt), scale,
-                                  runner, home)
-    if temporal and len(wanted) >= 2 and "default" in metrics:
+    if "tecogan" in ctx.metrics:
+        rec["tecogan"] = _tecogan(ctx, clip, [sr[i] for i in wanted], [gt[i] for i in wanted], len(gt))
+    if ctx.wants_temporal and len(wanted) >= 2:
         gts = tjob.gts if tjob is not None else [modcrop(gt[i], scale) for i in wanted]
         srs = [sr[i] for i in wanted]
         rec.update(tjob.result() if tjob is not None else _temporal(srs, gts))
-        if save_outputs:
-            from vsrbench.datasets.frames import write_frame
+        if ctx.save_outputs:
             from vsrbench.metrics import temporal as tm
 
-            from vsrbench.outputs import safe_child
-
-            write_frame(safe_child(save_outputs, f"{clip.replace('/', '_')}_temporal_profile.png", what="clip"),
-                        tm.temporal_profile_pair(srs, gts))
+            _save_frame(ctx, clip, f"{clip.replace('/', '_')}_temporal_profile.png", tm.temporal_profile_pair(srs, gts),
+                        sub=False)
     for f in frames:
         f["psnr"] = json_number(f["psnr"])
     rec["lr_size"] = f"{lr[0].shape[0]}x{lr[0].shape[1]}"
     return rec
 
 
-def _tecogan_block(per_clip: list[dict]) -> dict:
-    """``{"tecogan": suite-level TecoGAN means}`` when the clips carry them, else nothing."""
+def _tecogan_block(per_clip: list[dict]) -> dict | None:
+    """The suite-level TecoGAN means when the clips carry them, else None."""
     if not any("tecogan" in r for r in per_clip):
-        return {}
+        return None
     from vsrbench.benchmark.tecogan_run import tecogan_summary
 
-    return {"tecogan": tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})}
+    return tecogan_summary({r["clip"]: r["tecogan"] for r in per_clip if "tecogan" in r})
 
 
-@torchrun_aware
-def evaluate(
-    model: str,
-    suite: str,
-    *,
-    checkpoint: str | None = None,
-    device: str | None = "auto",
-    dtype: str = "fp32",
-    tile: int = 0,
-    batch: int = 1,
-    padding: str = "reflection_circle",
-    save_outputs: str | None = None,
-    limit_clips: int | None = None,
-    crop: tuple[int, int] | None = None,
-    results: str | os.PathLike | None = None,
-    force: bool = False,
-    seed: int = 0,
-    random_weights: bool = False,
-    temporal: bool = True,
-    model_kwargs: dict | None = None,
-    home=None,
-    cache_lr: bool = True,
-    progress: bool = True,
-    metrics="default",
-    model_spec: dict | None = None,
-    executor: str = "local",
-) -> dict:
-    """Evaluate registered ``model`` on ``suite``; returns the result record (also stored).
+# --------------------------------------------------------------------------------------------- the stages
+@dataclass
+class Plan:
+    """Everything decided before any model work (:func:`plan_evaluation`): the checked options, the
+    suite and model, the weights and the record's identity and path. ``net`` is built (on the CPU,
+    seeded) but not loaded nor moved."""
 
-    Args:
-        checkpoint: weights loaded strictly. A model with parameters and no checkpoint is refused
-            unless ``random_weights=True`` (a smoke run: seeded random weights, ``seed``, which the
-            record says; boards keep such rows apart as smoke checks).
-        device: ``auto`` (CUDA when available), ``cpu``, ``cuda``, ...; dtype ``fp32|fp16|bf16``.
-        tile: LR tile size for frames too large for memory (0: whole frames).
-        padding: boundary padding for sliding-window models.
-        limit_clips: score only the first N clips (recorded in the settings).
-        crop: score a centre crop (H, W) of every GT frame, its LR made on the fly (for quick checks
-            and CI regression guards; recorded in the settings, so never mixed with full results).
-        results: results store (default ``$VSRBENCH_HOME/results``); ``force`` re-scores.
-        cache_lr: an LR variant the data root lacks is made from the GT store once and kept as a
-            store (``datasets.add_variant``); False, or with ``limit_clips`` / ``crop``, it is made
-            on the fly and not kept. The record's ``lr_source`` says which.
-        metrics: ``default`` (the suite's protocol: tOF, warping error, tPSNR), ``tecogan`` (TecoGAN's
-            ``metrics.py``: tOF, LPIPS, tLP on frames 2..n-3, crop_8x8; needs LPIPS weights, see
-            ``benchmark.lpips_weights``), or both (``default,tecogan``). PSNR/SSIM are always scored.
-        model_spec: for ``model='package.module:factory'`` (a model of your own, see
-            ``vsrbench.models.custom``): ModelSpec fields overriding the factory's ``vsrbench_spec``;
-            the record keeps the name as given, the resolved ``model_spec`` and the factory's file hash.
-        executor: ``local`` (this process scores every clip, also when it is one process of a torchrun
-            job, e.g. a training rank that validates) or ``torchrun`` (this process is one rank of the
-            torchrun job that started it: it scores its share of the clips and rank 0 writes the one
-            record, see :mod:`vsrbench.benchmark.distributed`). Never inferred from the environment:
-            ``vsrbench evaluate`` passes ``torchrun`` when torchrun started it.
+    model: str
+    suite: Suite
+    opts: EvaluateOptions
+    info: object
+    metrics: list
+    settings: dict
+    weights: str
+    ck_sha: str | None
+    training: dict | None
+    net: object
+    n_params: int
+    code: dict
+    ident: str
+    final: Path
+    store_fix: str = "pass --results DIR or " + HOME_FIX
 
-    Reading the next clip and scoring the previous one overlap the model's calls
-    (:mod:`vsrbench.benchmark.pipeline`).
-    """
-    import torch
 
-    from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
-    from vsrbench.models import create_model, get_model_info
-    from vsrbench.numeric import check_evaluate_numbers
-
-    nums = check_evaluate_numbers(tile=tile, batch=batch, seed=seed, limit_clips=limit_clips, crop=crop)
-    tile, batch, seed, limit_clips, crop = (nums[k] for k in ("tile", "batch", "seed", "limit_clips", "crop"))
-    st = get_suite(suite)
-    info = get_model_info(model, model_spec, scale=st.scale)  # a factory taking scale: the suite's
+def _check_request(model: str, st: Suite, opts: EvaluateOptions, info, metrics: list) -> None:
+    """The checks of a request that need neither the model nor the device (one line each)."""
     if st.scale not in info.spec.scales:
         raise VsrbenchError(
-            f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {suite!r} is x{st.scale}"
-        )
-    weights = "none"
-    ck_sha = None
-    if checkpoint:
-        if not Path(checkpoint).is_file():
-            raise VsrbenchError(f"{checkpoint}: no such checkpoint file")
-        ck_sha = sha256_file(checkpoint)
-        weights = f"sha256:{ck_sha}"
-    from vsrbench.models.provenance import read_run_provenance  # a `vsrbench train` run's run.json, if it is this file's
-
-    training = read_run_provenance(checkpoint, ck_sha, model) if checkpoint else None
-    from vsrbench.benchmark.tecogan_run import parse_metrics
-
-    metric_sets = parse_metrics(metrics)
-    settings = make_settings(dtype=dtype, tile=tile, batch=batch, padding=padding, limit_clips=limit_clips, crop=crop,
-                             model_kwargs=model_kwargs, temporal=temporal, save_outputs=save_outputs,
-                             metrics=metric_sets)
-    run = current_run()  # this process's torchrun job, or None
-    dev = run.connect(device) if run else resolve_device(device)
-    if run and run.rank:
-        progress = False  # other ranks print nothing but errors
-    torch.manual_seed(seed)
-    net = create_model(info, scale=st.scale, **(model_kwargs or {}))
-    n_params = sum(p.numel() for p in net.parameters())
-    if not checkpoint:
-        if n_params and not random_weights:
-            raise VsrbenchError(no_weights_message(model))
-        weights = f"random(seed={seed})" if n_params else "none"
-    code = code_identity(_model_file(net), *getattr(net, "source_files", ()))
-    ident = identity(model, weights, st, settings, code, spec=info.spec.as_dict() if ":" in model else None)
-    root = results_dir(results)
-    final = record_path(root, suite, model, ident)
-    journal = journal_path(final, run.rank if run else None)
-    if save_outputs:
-        check_dir_creatable(save_outputs, "choose another --save-outputs folder")
-    stored = None
-    if final.exists() and not force:
-        rec, why = read_record(final)
-        if why is None and (not save_outputs or _outputs_present(rec, save_outputs)):
-            rec["skipped"] = True
-            stored = rec
-        elif why is not None and not (run and run.rank):
-            warn(f"the stored result {final} is damaged ({why}); scoring again")
-        force = stored is None  # damaged, or scored but the outputs asked for are not on disk: score again
-    if run:  # rank 0's view of the store decides for every rank
-        stored, force = run.from_rank0("stored", [stored, force])
-    if stored is not None:
-        return stored
-    store_fix = "pass --results DIR or " + HOME_FIX
-    check_dir_creatable(final.parent, store_fix)
-    if force:
-        with writing(journal, store_fix):
-            for j in journal_paths(final) + [journal]:
-                j.unlink(missing_ok=True)
-    if checkpoint:
-        from vsrbench.models import load_checkpoint
-
-        load_checkpoint(net, checkpoint)  # its error names the file and the model
-    net = net.to(dev).eval()
-    runner = ModelRunner(net, st.scale, dev, dtype, tile=tile, batch=batch)
-    if "tecogan" in metric_sets:  # fail before any model work when no LPIPS weights can be had
-        from vsrbench.benchmark.lpips_weights import load_lpips
-
-        if st.frames == "centre":
-            raise VsrbenchError(f"--metrics tecogan needs whole clips scored; suite {suite!r} scores the centre "
-                                "frame only")
-
-        load_lpips(home=home, device=dev, progress=progress)
+            f"model {model!r} supports {', '.join('x%d' % s for s in info.spec.scales)}; suite {st.name!r} is x{st.scale}")
+    if opts.checkpoint and not Path(opts.checkpoint).is_file():
+        raise VsrbenchError(f"{opts.checkpoint}: no such checkpoint file")
+    crop = opts.crop
     if crop and (crop[0] % st.scale or crop[1] % st.scale):
         raise VsrbenchError(f"--crop {crop[0]}x{crop[1]} must be a multiple of the suite's scale x{st.scale}")
-    if run and run.rank:  # rank 0 first: it makes (and caches) an LR variant the data root lacks
-        run.exchange("data")
-    data = _Data(st, home=home, crop=tuple(crop) if crop else None, cache_lr=cache_lr and not limit_clips,
-                 progress=progress)
-    if run and not run.rank:
-        run.exchange("data")
-    clips, missing = _select_clips(st, data.gt, limit_clips)
+    if "tecogan" in metrics and st.frames == "centre":
+        raise VsrbenchError(f"--metrics tecogan needs whole clips scored; suite {st.name!r} scores the centre frame only")
+    if opts.save_outputs:
+        check_dir_creatable(opts.save_outputs, "choose another --save-outputs folder")
 
-    own, done = resumed_entries(final, journal, clips, run)  # every journal of the record, of any rank
-    resumed = len(done)
-    with writing(journal, store_fix):
-        final.parent.mkdir(parents=True, exist_ok=True)
+
+def _official_checkpoint(model: str, opts: EvaluateOptions) -> EvaluateOptions:
+    """``opts`` with ``checkpoint`` = the cached, verified file of ``--weights NAME``; not both."""
+    from vsrbench.models.weights import fetch_weights
+
+    if opts.checkpoint:
+        raise VsrbenchError("--weights and --checkpoint name the weights twice; pass one of them")
+    path = fetch_weights(model, opts.weights, home=opts.home, progress=opts.progress)
+    return dataclasses.replace(opts, checkpoint=str(path))
+
+
+def plan_evaluation(model: str, suite: str, opts: EvaluateOptions, dev) -> Plan:
+    """Every check of an evaluation, before any model work: the options' numbers, suite and scale,
+    checkpoint file, crop, metrics, output folder, weights (a model with parameters needs a
+    checkpoint or ``random_weights``), LPIPS weights for ``tecogan``; then the record's identity."""
+    import torch
+
+    from vsrbench.benchmark.tecogan_run import parse_metrics
+    from vsrbench.models import create_model, get_model_info
+    from vsrbench.models.provenance import read_run_provenance  # a `vsrbench train` run's run.json, if it is this file's
+
+    st = get_suite(suite)
+    if opts.weights:  # an official checkpoint by name: fetched (or found in the cache) and verified
+        opts = _official_checkpoint(model, opts)
+    info = get_model_info(model, opts.model_spec, scale=st.scale)  # a factory taking scale: the suite's
+    metrics = parse_metrics(opts.metrics)
+    _check_request(model, st, opts, info, metrics)
+    ck_sha = sha256_file(opts.checkpoint) if opts.checkpoint else None
+    torch.manual_seed(opts.seed)
+    net = create_model(info, scale=st.scale, **(opts.model_kwargs or {}))
+    n_params = sum(p.numel() for p in net.parameters())
+    if ck_sha:
+        weights = f"sha256:{ck_sha}"
+    elif n_params and not opts.random_weights:
+        raise VsrbenchError(no_weights_message(model))
+    else:
+        weights = f"random(seed={opts.seed})" if n_params else "none"
+    if "tecogan" in metrics:  # fail before any model work when no LPIPS weights can be had
+        from vsrbench.benchmark.lpips_weights import load_lpips
+
+        load_lpips(home=opts.home, device=dev, progress=opts.progress)
+    settings = make_settings(**{k: getattr(opts, k) for k in SETTING_FIELDS})
+    code = code_identity(_model_file(net), *getattr(net, "source_files", ()))
+    ident = identity(model, weights, st, settings, code, spec=info.spec.as_dict() if ":" in model else None)
+    training = read_run_provenance(opts.checkpoint, ck_sha, model) if opts.checkpoint else None
+    return Plan(model, st, opts, info, metrics, settings, weights, ck_sha, training, net, n_params, code, ident,
+                record_path(results_dir(opts.results), suite, model, ident))
+
+
+def look_up(plan: Plan, run) -> tuple[dict | None, bool]:
+    """``(stored record or None, force)``: a sound stored record (with the outputs asked for on disk)
+    is returned as is, marked ``skipped``; a damaged one is scored again. Rank 0 decides for all."""
+    final, save, force, stored = plan.final, plan.opts.save_outputs, plan.opts.force, None
+    if final.exists() and not force:
+        rec, why = read_record(final)
+        if why is None and (not save or _outputs_present(rec, save)):
+            rec["skipped"] = True
+            stored = rec
+        elif why is not None and not run.rank:
+            warn(f"the stored result {final} is damaged ({why}); scoring again")
+        force = stored is None  # damaged, or scored but the outputs asked for are not on disk: score again
+    stored, force = run.from_rank0("stored", [stored, force])
+    return stored, force
+
+
+def _open_data(plan: Plan, run) -> _Data:
+    """The suite's data; under torchrun rank 0 first (it makes, and caches, an LR variant the data root lacks)."""
+    o = plan.opts
+    if run.rank:
+        run.exchange("data")
+    data = _Data(plan.suite, home=o.home, crop=tuple(o.crop) if o.crop else None,
+                 cache_lr=o.cache_lr and not o.limit_clips, progress=o.progress)
+    if not run.rank:
+        run.exchange("data")
+    return data
+
+
+def _resume(plan: Plan, run, journal: Path, clips: list[str], force: bool):
+    """The journal, opened for appending (a fresh one with ``force``), and ``{clip: entry}`` of the
+    clips any journal of the record already holds."""
+    with writing(journal, plan.store_fix):
+        if force:
+            for j in journal_paths(plan.final) + [journal]:
+                j.unlink(missing_ok=True)
+    own, done = resumed_entries(plan.final, journal, clips, run)  # every journal of the record, of any rank
+    with writing(journal, plan.store_fix):
+        plan.final.parent.mkdir(parents=True, exist_ok=True)
         if done or journal.exists():  # rewrite the journal without damaged lines
-            rewrite_journal(journal, own if run else [done[c] for c in clips if c in done])
-        jf = open_journal(journal)
-    lr_size = None
+            rewrite_journal(journal, own if run.distributed else [done[c] for c in clips if c in done])
+        return open_journal(journal), done
+
+
+def execute(plan: Plan, run, dev, force: bool) -> tuple[_Data, list[str], list[str], dict, int, list[dict]]:
+    """Load the weights, score this process's share of the clips left (all of them, locally),
+    journaling each; returns ``(data, clips, missing, done, resumed, mine)``."""
+    from vsrbench.benchmark.progress import CallProgress, plan_calls, warn_if_slow
+
+    o, st = plan.opts, plan.suite
+    check_dir_creatable(plan.final.parent, plan.store_fix)
+    journal = journal_path(plan.final, run.rank if run.distributed else None)
+    if o.checkpoint:
+        from vsrbench.models import load_checkpoint
+
+        load_checkpoint(plan.net, o.checkpoint)  # its error names the file and the model
+    net = plan.net.to(dev).eval()
+    runner = ModelRunner(net, st.scale, dev, o.dtype, tile=o.tile, batch=o.batch)
+    data = _open_data(plan, run)
+    clips, missing = _select_clips(st, data.gt, o.limit_clips)
+    jf, done = _resume(plan, run, journal, clips, force)
+    resumed = len(done)
     with jf:
         todo = [c for c in clips if c not in done]
-        if run:  # this rank's share, balanced by frame count
-            todo = split_clips({c: data.gt.num_frames(c) for c in todo}, run.world_size)[run.rank]
+        todo = split_clips({c: data.gt.num_frames(c) for c in todo}, run.world_size)[run.rank]  # balanced by frames
         scored_of = lambda n: _scored_indices(st, n)  # noqa: E731
-        if progress and dev.type == "cpu":
-            warn_if_slow(net, model, st, data.gt, todo, scored_of, batch, crop)
-        bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of, batch),
-                           f"{model} on {suite}", disable=not progress)
-        _score_clips(todo, st, runner, data, padding, save_outputs, temporal, tuple(metric_sets), home, bar, jf, done)
-    mine = [done[c] for c in todo]
-    if run:  # every rank's entries to every rank: each builds the same record, rank 0 writes it
-        parts = run.exchange("scored", {"entries": mine, "device": str(dev), "device_name": device_name(dev, threads=False)})
-        for part in parts:
-            for e in part["entries"]:
-                done.setdefault(e["clip"], e)
+        if o.progress and dev.type == "cpu":
+            warn_if_slow(net, plan.model, st, data.gt, todo, scored_of, o.batch, o.crop)
+        bar = CallProgress(runner, plan_calls(runner.spec, {c: data.gt.num_frames(c) for c in todo}, scored_of,
+                                              o.batch), f"{plan.model} on {st.name}", disable=not o.progress)
+        ctx = ScoringContext(st, runner, data, o.padding, o.save_outputs, o.temporal, tuple(plan.metrics), o.home)
+        _score_clips(ctx, todo, bar, jf, done)
+    return data, clips, missing, done, resumed, [done[c] for c in todo]
+
+
+def merge(plan: Plan, run, dev, data: _Data, clips, missing, done: dict, resumed: int, mine: list) -> Record:
+    """Every rank's entries to every rank (each builds the same record) and the record of the suite."""
+    parts = run.exchange("scored", {"entries": mine, "device": str(dev),
+                                    "device_name": device_name(dev, threads=False)})
+    for part in parts:
+        for e in part["entries"]:
+            done.setdefault(e["clip"], e)
     per_clip = [done[c] for c in clips]
-    lr_size = ", ".join(dict.fromkeys(r["lr_size"] for r in per_clip)) if per_clip else None  # Vid4: three sizes
-
-    def fr(v):
-        return math.inf if v is None else v
-
     summary, ps, ss = suite_summary(
-        {r["clip"]: [fr(f["psnr"]) for f in r["frames"]] for r in per_clip},
+        {r["clip"]: [math.inf if f["psnr"] is None else f["psnr"] for f in r["frames"]] for r in per_clip},
         {r["clip"]: [f["ssim"] for f in r["frames"]] for r in per_clip},
     )
-    temporal_means = {}
+    o = plan.opts
+    return Record(
+        id=plan.ident, model=plan.model, model_spec=plan.info.spec.as_dict(), weights=plan.weights,
+        checkpoint={"path": str(o.checkpoint), "sha256": plan.ck_sha} if o.checkpoint else None,
+        official_weights=_official_label(plan.model, plan.ck_sha),
+        training=plan.training, suite=plan.suite.name, suite_settings=plan.suite.as_dict(), settings=plan.settings,
+        code=plan.code, lr_source=data.lr_note, summary=summary, missing_clips=missing,
+        temporal=_temporal_block(per_clip), tecogan=_tecogan_block(per_clip),
+        runtime=_runtime(plan, run, dev, per_clip), provenance=_provenance_of(run, dev, o.dtype, parts),
+        resumed_clips=resumed,
+        clips={r["clip"]: {"psnr": json_number(ps["clips"][r["clip"]]), "ssim": ss["clips"][r["clip"]],
+                           **{k: r[k] for k in ("tof", "warping_error", "tpsnr", "tecogan") if k in r},
+                           "n_frames": r["n_frames"], "frames": r["frames"]} for r in per_clip},
+    )
+
+
+def _temporal_block(per_clip: list[dict]) -> dict:
+    means = {}
     for key in ("tof", "warping_error", "tpsnr"):
         vals = [r[key] for r in per_clip if r.get(key) is not None]
         if vals:
-            temporal_means[key] = float(np.mean(vals))
-    secs = sum(r["model_seconds"] for r in per_clip)
-    nfr = sum(r["model_frames"] for r in per_clip)
+            means[key] = float(np.mean(vals))
+    if not means:
+        return {}
+    from vsrbench.metrics import temporal as tm
+
+    return {**means, "definitions": dict(getattr(tm, "TEMPORAL_DEFINITIONS", {}))}
+
+
+def _provenance_of(run, dev, dtype: str, parts: list[dict]) -> dict:
     prov = _provenance(dev, dtype)
-    prov["world_size"] = run.world_size if run else 1
-    if run:  # the world size changes no number (not in the record's identity): how this record was made
+    prov["world_size"] = run.world_size
+    if run.distributed:  # the world size changes no number (not in the record's identity): how this record was made
         prov["ranks"] = [{"rank": r, "device": p["device"], "device_name": p["device_name"], "clips": len(p["entries"]),
                           "frames_timed": sum(e["model_frames"] for e in p["entries"]),
                           "model_seconds": sum(e["model_seconds"] for e in p["entries"])} for r, p in enumerate(parts)]
-    runtime = {
-        "ms_per_frame": 1000 * secs / nfr if nfr else None,
-        "fps": nfr / secs if secs else None,
-        "params": int(n_params),
-        "device": prov["device_name"],
-        "dtype": dtype,
-        "batch": batch,
-        "lr_size": lr_size,
-        "frames_timed": nfr,
-        "note": ("model calls only, synchronised, during this evaluation (reading and scoring ran beside them at a "
-                 "lower CPU priority; see `vsrbench profile` for the model alone at the field's 180x320)"),
-    }
-    if run:
-        runtime["note"] += f"; summed over the {run.world_size} ranks of a torchrun job (time per frame on one device)"
-    definitions = {}
-    if temporal_means:
-        from vsrbench.metrics import temporal as tm
+    return prov
 
-        definitions = dict(getattr(tm, "TEMPORAL_DEFINITIONS", {}))
-    record = {
-        "schema": SCHEMA,
-        "id": ident,
-        "complete": True,
-        "model": model,
-        "model_spec": info.spec.as_dict(),
-        "weights": weights,
-        "checkpoint": {"path": str(checkpoint), "sha256": ck_sha} if checkpoint else None,
-        "official_weights": _official_label(model, ck_sha if checkpoint else None),
-        "training": training,
-        "suite": st.name,
-        "suite_settings": st.as_dict(),
-        "settings": settings,
-        "code": code,
-        "lr_source": data.lr_note,
-        **summary,
-        "missing_clips": missing,
-        "temporal": {**temporal_means, "definitions": definitions} if temporal_means else {},
-        **_tecogan_block(per_clip),
-        "runtime": runtime,
-        "provenance": prov,
-        "resumed_clips": resumed,
-        "clips": {
-            r["clip"]: {
-                "psnr": json_number(ps["clips"][r["clip"]]),
-                "ssim": ss["clips"][r["clip"]],
-                **{k: r[k] for k in ("tof", "warping_error", "tpsnr", "tecogan") if k in r},
-                "n_frames": r["n_frames"],
-                "frames": r["frames"],
-            }
-            for r in per_clip
-        },
-    }
-    if run and run.rank:  # rank 0 writes the record; then each rank drops its journal
+
+def _runtime(plan: Plan, run, dev, per_clip: list[dict]) -> dict:
+    secs = sum(r["model_seconds"] for r in per_clip)
+    nfr = sum(r["model_frames"] for r in per_clip)
+    note = ("model calls only, synchronised, during this evaluation (reading and scoring ran beside them at a "
+            "lower CPU priority; see `vsrbench profile` for the model alone at the field's 180x320)")
+    if run.distributed:
+        note += f"; summed over the {run.world_size} ranks of a torchrun job (time per frame on one device)"
+    return {"ms_per_frame": 1000 * secs / nfr if nfr else None, "fps": nfr / secs if secs else None,
+            "params": int(plan.n_params), "device": device_name(dev, threads=False), "dtype": plan.opts.dtype,
+            "batch": plan.opts.batch, "lr_size": ", ".join(dict.fromkeys(r["lr_size"] for r in per_clip)) if per_clip else None, "frames_timed": nfr,
+            "note": note}
+
+
+def write(plan: Plan, run, record: Record) -> dict:
+    """Rank 0 writes the record (atomically) and drops every journal; other ranks drop their own."""
+    rec = record.to_dict()  # checked: an unsound record is never written
+    journal = journal_path(plan.final, run.rank if run.distributed else None)
+    if run.rank:
         run.exchange("written")
         journal.unlink(missing_ok=True)
-        return record
-    with writing(final, store_fix):
-        write_record(final, record, journal)
-        for j in journal_paths(final):  # journals of other ranks, or of the runs this one resumed
+        return rec
+    with writing(plan.final, plan.store_fix):
+        write_record(plan.final, rec, journal)
+        for j in journal_paths(plan.final):  # journals of other ranks, or of the runs this one resumed
             j.unlink(missing_ok=True)
-    if run:
-        run.exchange("written")
-    return record
+    run.exchange("written")
+    return rec
 
 
-def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metrics, home, bar, jf, done) -> None:
+def evaluate(model: str, suite: str, options: EvaluateOptions | None = None, **kwargs) -> dict:
+    """Evaluate registered ``model`` (or ``package.module:factory``) on ``suite``; returns the result
+    record (also stored). ``options``: an :class:`~vsrbench.benchmark.options.EvaluateOptions`;
+    ``kwargs``: its fields, overriding it (see that class for each option and its flag):
+
+    * ``checkpoint`` (weights loaded strictly; a model with parameters and none is refused unless
+      ``random_weights=True``: seeded random weights, ``seed``, a smoke run boards keep apart),
+      ``device`` (``auto``: CUDA when available), ``dtype`` (``fp32|fp16|bf16``), ``tile``, ``batch``,
+      ``padding``, ``limit_clips``, ``crop`` (a centre crop (H, W) of every GT frame, LR made on the
+      fly), ``temporal``, ``metrics`` (``default``, ``tecogan`` or both), ``model_kwargs``,
+      ``model_spec`` (ModelSpec fields of a model of your own): these change numbers and are
+      recorded in the settings or the identity;
+    * ``save_outputs``, ``results`` (default ``$VSRBENCH_HOME/results``), ``force`` (re-score),
+      ``cache_lr`` (an LR variant the data root lacks is made once and stored as
+      ``datasets.add_variant`` would; never with ``limit_clips`` / ``crop``), ``home``, ``progress``;
+    * ``executor`` (:class:`~vsrbench.benchmark.distributed.Executor`): ``local`` (this process scores
+      every clip, also inside a torchrun job, e.g. a training rank that validates) or ``torchrun``
+      (one rank of the job that started it: its share of the clips, rank 0 writes the one record).
+      Never inferred from the environment: ``vsrbench evaluate`` passes ``torchrun`` when torchrun
+      started it. A sweep runs ``local`` evaluations on Dask workers.
+
+    Stages: :func:`plan_evaluation` (every check, before any model work) -> :func:`look_up` (the
+    stored record) -> :func:`execute` (journaled, resumable; reading and scoring overlap the model's
+    calls, :mod:`vsrbench.benchmark.pipeline`) -> :func:`merge` (the ranks' entries, the
+    :class:`~vsrbench.benchmark.record.Record`) -> :func:`write`.
+    """
+    opts = dataclasses.replace(options or EvaluateOptions(), **kwargs).checked()
+    with executing(opts.executor) as run:
+        dev = run.connect(opts.device)
+        if run.rank:
+            opts = dataclasses.replace(opts, progress=False)  # other ranks print nothing but errors
+        plan = plan_evaluation(model, suite, opts, dev)
+        stored, force = look_up(plan, run)
+        if stored is not None:
+            return stored
+        data, clips, missing, done, resumed, mine = execute(plan, run, dev, force)
+        return write(plan, run, merge(plan, run, dev, data, clips, missing, done, resumed, mine))
+
+
+def _score_clips(ctx: ScoringContext, todo: list[str], bar, jf, done: dict) -> None:
     """The clip loop, pipelined (:mod:`vsrbench.benchmark.pipeline`): the next clip is read and the
-    previous one scored in background threads while the model runs; entries are journaled in clip
-    order. An error (or Ctrl-C) still journals the clip whose scoring was under way."""
+    previous one scored in background threads while the model runs (:func:`score_clip`, called
+    through this module); entries are journaled in clip order. An error (or Ctrl-C) still journals
+    the clip whose scoring was under way."""
+    runner = ctx.runner
 
     def emit(pending, rec):
         rec["model_seconds"], rec["model_frames"] = pending.meta["model_seconds"], pending.meta["model_frames"]
@@ -652,11 +700,12 @@ def _score_clips(todo, st, runner, data, padding, save_outputs, temporal, metric
         done[rec["clip"]] = rec
 
     pending = []  # clips being scored, in clip order
-    with Prefetch(data, todo) as pdata, Scorer(SCORE_WORKERS) as scorer:
+    with Prefetch(ctx.data, todo) as pdata, Scorer(SCORE_WORKERS) as scorer:
+        cctx = dataclasses.replace(ctx, data=pdata, scorer=scorer)
         try:
             for clip in todo:
                 bar.clip_start(clip)
-                res = _score_clip(clip, st, runner, pdata, padding, save_outputs, temporal, metrics, home, scorer)
+                res = score_clip(cctx, clip)
                 bar.clip_done(clip)
                 timing = {"model_seconds": runner.model_seconds, "model_frames": runner.model_frames}
                 runner.model_seconds, runner.model_frames = 0.0, 0

@@ -29,6 +29,8 @@ import threading
 from contextlib import contextmanager
 from pathlib import Path
 
+from vsrbench.benchmark.options import settings_of
+from vsrbench.benchmark.record import SCHEMA, _float_or_null, _is_int, _is_num, _num_or_null, record_problem
 from vsrbench.benchmark.suites import Suite
 from vsrbench.metrics import aggregate
 from vsrbench.outputs import atomic_write_text
@@ -39,9 +41,6 @@ __all__ = [
     "open_journal", "append_journal", "write_record", "record_problem", "journal_entry_problem", "warn",
     "json_number", "suite_summary", "record_lock", "lock_path",
 ]
-
-SCHEMA = 1
-
 
 def results_dir(results: str | os.PathLike | None = None) -> Path:
     if results:
@@ -65,33 +64,19 @@ def identity(model: str, weights: str, suite: Suite, settings: dict, code: dict 
 
 
 # --------------------------------------------------------------------------------------------- settings
-#: The one settings schema: every evaluation setting a record holds, with its default. The
-#: harness writes them (:func:`make_settings`), the boards label them (:func:`settings_label`),
+#: The one settings schema (derived from ``options.EvaluateOptions``): every evaluation setting a record
+#: holds, with its default. The harness writes them (:func:`make_settings`), the boards label them (:func:`settings_label`),
 #: the regression guard keys on them (:func:`settings_key`).
-DEFAULT_SETTINGS = {"dtype": "fp32", "tile": 0, "batch": 1, "padding": "reflection_circle", "limit_clips": None,
-                    "crop": None, "model_kwargs": {}, "temporal": True, "save_outputs": None}
+DEFAULT_SETTINGS = settings_of({})
 #: settings that do not change a record's numbers (kept in the record, left out of its identity and key)
 NOT_IDENTITY = ("save_outputs",)
 
 
-def make_settings(*, dtype: str = "fp32", tile: int = 0, batch: int = 1, padding: str = "reflection_circle",
-                  limit_clips: int | None = None, crop=None, model_kwargs: dict | None = None, temporal: bool = True,
-                  save_outputs=None, metrics: list[str] | None = None) -> dict:
-    """A record's ``settings`` (``metrics`` only when not the default set: default records keep their identity)."""
-    s = {
-        "dtype": dtype,
-        "tile": tile,
-        "batch": batch,
-        "padding": padding,
-        "limit_clips": limit_clips,
-        "crop": list(crop) if crop else None,
-        "model_kwargs": model_kwargs or {},
-        "temporal": bool(temporal),
-        "save_outputs": str(save_outputs) if save_outputs else None,
-    }
-    if metrics is not None and list(metrics) != ["default"]:
-        s["metrics"] = list(metrics)
-    return s
+def make_settings(**values) -> dict:
+    """A record's ``settings`` from evaluate's option values (:func:`~vsrbench.benchmark.options.settings_of`:
+    the fields of ``EvaluateOptions`` marked as settings; ``metrics`` only when not the default set:
+    default records keep their identity)."""
+    return settings_of(values)
 
 
 def settings_label(settings: dict | None) -> str:
@@ -350,81 +335,6 @@ def record_lock(final: Path):
 
 
 # --------------------------------------------------------------------------------------------- validation
-def _is_num(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
-
-
-def _num_or_null(v) -> bool:
-    return v is None or _is_num(v)
-
-
-def _float_or_null(v) -> bool:
-    """Temporal metrics and timings: any float (NaN where undefined) or null."""
-    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
-
-
-def _metric_problem(where: str, d: dict, keys=("psnr", "ssim")) -> str | None:
-    for k in keys:
-        if k not in d:
-            return f"{where} has no {k!r}"
-        ok = _num_or_null(d[k]) if k in ("psnr", "tpsnr") else _is_num(d[k])
-        if not ok:
-            return f"{where} {k!r} is {d[k]!r}, not a finite number" + (" or null" if k in ("psnr", "tpsnr") else "")
-    for k in ("tof", "warping_error", "tpsnr"):
-        if k in d and k not in keys and not _float_or_null(d[k]):
-            return f"{where} {k!r} is {d[k]!r}, not a number"
-    return None
-
-
-def record_problem(rec) -> str | None:
-    """Why ``rec`` (a parsed result file) is not a complete, well-formed result record, or None."""
-    if not isinstance(rec, dict):
-        return f"holds a JSON {type(rec).__name__}, not a result record (an object)"
-    if rec.get("complete") is not True:
-        return "not a complete vsrbench result record (no \"complete\": true)"
-    for k in ("model", "suite", "weights"):
-        if not isinstance(rec.get(k), str) or not rec.get(k):
-            return f"{k!r} is {rec.get(k)!r}, not a non-empty string"
-    p = _metric_problem("the record", rec)
-    if p:
-        return p
-    for k in ("n_clips", "n_frames"):
-        if k in rec and not _is_int(rec[k]):
-            return f"{k!r} is {rec[k]!r}, not a count"
-    for k in ("settings", "suite_settings", "temporal", "runtime", "provenance"):
-        if rec.get(k) is not None and not isinstance(rec[k], dict):
-            return f"{k!r} is a {type(rec[k]).__name__}, not an object"
-    s = rec.get("settings") or {}
-    crop = s.get("crop")
-    if crop is not None and not (isinstance(crop, list) and len(crop) == 2 and all(_is_int(v) for v in crop)):
-        return f"settings 'crop' is {crop!r}, not [height, width]"
-    if s.get("limit_clips") is not None and not _is_int(s["limit_clips"]):
-        return f"settings 'limit_clips' is {s['limit_clips']!r}, not a count"
-    for k, v in (rec.get("temporal") or {}).items():
-        if k != "definitions" and not _float_or_null(v):
-            return f"temporal {k!r} is {v!r}, not a number"
-    rt = rec.get("runtime") or {}
-    for k in ("ms_per_frame", "fps"):
-        if not _float_or_null(rt.get(k)):
-            return f"runtime {k!r} is {rt.get(k)!r}, not a number"
-    if rt.get("params") is not None and not _is_int(rt["params"]):
-        return f"runtime 'params' is {rt['params']!r}, not a count"
-    clips = rec.get("clips")
-    if not isinstance(clips, dict):
-        return f"'clips' is {type(clips).__name__}, not an object of per-clip results"
-    for name, c in clips.items():
-        if not isinstance(c, dict):
-            return f"clip {name!r} is a {type(c).__name__}, not an object"
-        p = _metric_problem(f"clip {name!r}", c)
-        if p:
-            return p
-    return None
-
-
 def journal_entry_problem(entry) -> str | None:
     """Why a parsed ``*.partial.jsonl`` line is not one scored clip, or None."""
     if not isinstance(entry, dict):

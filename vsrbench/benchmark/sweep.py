@@ -34,13 +34,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vsrbench.benchmark.options import PASS_THROUGH as _OPTIONS_PASSED
 from vsrbench.errors import VsrbenchError
 
 __all__ = ["SweepTask", "SweepResult", "plan_tasks", "sweep", "run_task"]
 
-#: evaluate() options a sweep passes through (the rest are the sweep's own or per task)
-PASS_THROUGH = ("device", "dtype", "tile", "batch", "padding", "limit_clips", "crop", "force", "seed",
-                "random_weights", "temporal", "model_kwargs", "cache_lr", "metrics", "model_spec")
+#: evaluate() options a sweep passes through (the rest are the sweep's own or per task): EvaluateOptions'
+#: fields marked ``sweep="pass"``
+PASS_THROUGH = _OPTIONS_PASSED
 _ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -238,13 +239,13 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     unknown = sorted(set(evaluate_kwargs) - set(PASS_THROUGH))
     if unknown:
         raise VsrbenchError(f"sweep does not pass {', '.join(unknown)} to evaluate (it takes {', '.join(PASS_THROUGH)})")
-    from vsrbench.numeric import check_evaluate_numbers, non_negative_int
+    from vsrbench.benchmark.options import EvaluateOptions
+    from vsrbench.numeric import non_negative_int
 
     retries = non_negative_int(retries, "retries")
     options = {k: v for k, v in evaluate_kwargs.items() if v is not None}
-    nums = check_evaluate_numbers(**{k: options[k] for k in ("tile", "batch", "seed", "limit_clips", "crop")
-                                     if k in options})  # evaluate's own checks, before any task is sent
-    options.update({k: v for k, v in nums.items() if k in options})
+    checked = EvaluateOptions(**options).checked()  # evaluate's own checks, before any task is sent
+    options = {k: getattr(checked, k) for k in options}
     t0 = time.time()
     tasks, left_out = plan_tasks(models, suites, checkpoints, options.get("model_spec"))
     root = results_dir(results).expanduser().resolve()

@@ -12,12 +12,13 @@ the ranks' gradients, each the mean over ``B / W`` samples, so a step is the ste
 on the whole global batch: the weights do not depend on the number of processes (up to float
 rounding), and a run may be resumed with another number of processes.
 
-torchrun's environment is read by :func:`vsrbench.benchmark.distributed.torchrun_env`, as for evaluation.
+torchrun's environment, the rank's device and backend, the process group and its timeout
+(``VSRBENCH_DIST_TIMEOUT``, default 6 h: rank 0 validates on a whole suite while the others wait)
+are :mod:`vsrbench.distributed`'s, as for evaluation.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 from dataclasses import dataclass
 
 import torch
@@ -27,10 +28,6 @@ from vsrbench.errors import VsrbenchError
 
 __all__ = ["Dist", "env_world", "setup", "teardown", "shard_slots", "ShardSampler", "mean_over_ranks",
            "gather_objects", "barrier", "rank_seed"]
-
-#: collectives wait this long (rank 0 validates through the harness while the others wait)
-TIMEOUT = _dt.timedelta(minutes=60)
-
 
 @dataclass(frozen=True)
 class Dist:
@@ -53,8 +50,8 @@ class Dist:
 
 def env_world() -> tuple[int, int, int]:
     """``(rank, world, local_rank)`` from torchrun's environment (parsed and checked by
-    :func:`vsrbench.benchmark.distributed.torchrun_env`); ``(0, 1, 0)`` outside torchrun."""
-    from vsrbench.benchmark.distributed import torchrun_env
+    :func:`vsrbench.distributed.torchrun_env`); ``(0, 1, 0)`` outside torchrun."""
+    from vsrbench.distributed import torchrun_env
 
     env = torchrun_env()
     return (0, 1, 0) if env is None else (env.rank, env.world_size, env.local_rank)
@@ -63,39 +60,27 @@ def env_world() -> tuple[int, int, int]:
 def setup(device: torch.device) -> tuple[Dist, torch.device]:
     """Join torchrun's process group (if any); returns this rank's :class:`Dist` and device.
 
-    On CUDA each rank uses ``cuda:LOCAL_RANK`` (whatever index ``device`` names) and NCCL; on CPU, gloo.
+    On CUDA each rank uses ``cuda:LOCAL_RANK`` (a bare ``cuda``; an index given is kept) and NCCL; on CPU,
+    gloo (:func:`vsrbench.distributed.rank_device`, :func:`~vsrbench.distributed.join_group`).
     """
-    rank, world, local = env_world()
-    if world == 1:
-        return Dist(), device
-    import torch.distributed as td
+    from vsrbench.distributed import join_group, rank_device, torchrun_env
 
-    if device.type == "cuda":
-        if local >= torch.cuda.device_count():
-            raise VsrbenchError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA device(s) are "
-                                f"visible; pass --nproc-per-node {torch.cuda.device_count()} or fewer")
-        device = torch.device("cuda", local)
-        torch.cuda.set_device(device)
-        backend = "nccl"
-    elif device.type == "cpu":
-        backend = "gloo"
-    else:
-        raise VsrbenchError(f"--device {device}: torchrun training runs on cuda (NCCL) or cpu (gloo)")
-    owner = False
-    if not td.is_initialized():
-        td.init_process_group(backend, timeout=TIMEOUT)
-        owner = True
-    elif td.get_world_size() != world or td.get_rank() != rank:
-        raise VsrbenchError("a process group of another size is already initialised; train in a fresh process")
-    return Dist(rank, world, local, owner), device
+    env = torchrun_env()
+    if env is None:
+        return Dist(), device
+    if device.type == "cuda" and env.local_rank >= torch.cuda.device_count():
+        raise VsrbenchError(f"LOCAL_RANK {env.local_rank} but only {torch.cuda.device_count()} CUDA device(s) are "
+                            f"visible; pass --nproc-per-node {torch.cuda.device_count()} or fewer")
+    device = rank_device(device, env)
+    owner = join_group(device, env)  # nccl on CUDA, gloo on CPU; the one timeout policy
+    return Dist(env.rank, env.world_size, env.local_rank, owner), device
 
 
 def teardown(dist: Dist) -> None:
     if dist.owner:
-        import torch.distributed as td
+        from vsrbench.distributed import destroy_group
 
-        if td.is_initialized():
-            td.destroy_process_group()
+        destroy_group()
 
 
 def shard_slots(batch: int, world: int, rank: int) -> range:

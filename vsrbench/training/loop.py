@@ -515,7 +515,7 @@ def _checkpoint(st: _Run, it: int, loss: float | None, status: str) -> None:
     ``run.json`` (each atomically) while the others wait at the barrier."""
     rng = _rng_states(st)
     if not st.writes:
-        ddp.barrier(st.dist)  # while rank 0 writes and validates (the group's timeout, ddp.TIMEOUT)
+        ddp.barrier(st.dist)  # while rank 0 writes and validates (the group's timeout, VSRBENCH_DIST_TIMEOUT)
         return
     state = {"model": st.net.state_dict(), "optimizer": st.opt.state_dict(),
              "scheduler": st.sched.state_dict() if st.sched is not None else {}, "rng": rng, "iteration": it,
