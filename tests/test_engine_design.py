@@ -32,10 +32,11 @@ def test_every_option_field_has_its_flag_on_evaluate_and_sweep_and_vice_versa():
     flagged = {n: f.metadata["flag"] for n, f in FIELDS.items() if f.metadata["flag"]}
     assert {k: v for k, v in ev.items() if k not in {"model", "suite", "format"} | INTERFACE | PROCESS} == flagged
     sw = _options_of("sweep")
-    own = {"models", "suites", "checkpoints", "scheduler", "retries"} | INTERFACE | PROCESS
+    # sweep's own: --weights MODEL=NAME (per model, fetched before the tasks) beside --checkpoints MODEL=PATH
+    own = {"models", "suites", "checkpoints", "weights", "scheduler", "retries"} | INTERFACE | PROCESS
     assert {k: v for k, v in sw.items() if k not in own} == {n: flagged[n] for n in SWEEP_FLAGS}
     assert set(SWEEP_FLAGS) == {n for n in flagged if FIELDS[n].metadata["sweep"]}
-    assert "checkpoint" not in SWEEP_FLAGS and "save_outputs" not in PASS_THROUGH  # per task / refused
+    assert "checkpoint" not in SWEEP_FLAGS and "weights" not in SWEEP_FLAGS and "save_outputs" not in PASS_THROUGH  # per task / refused
     # the flags' defaults are the fields' defaults; each flag lands in its field
     args = build_parser().parse_args(["evaluate", "--model", "bicubic", "--suite", "demo"])
     assert options_from_args(args) == EvaluateOptions()

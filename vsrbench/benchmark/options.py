@@ -48,7 +48,7 @@ def _same(v):
 
 
 def _metrics_setting(v):
-    from vsrbench.benchmark.tecogan_run import parse_metrics
+    from vsrbench.benchmark.metric_sets import parse_metrics
 
     m = parse_metrics(v)
     return OMIT if m == ["default"] else m

@@ -25,26 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from vsrbench import hashing
+from vsrbench.benchmark.metric_sets import METRIC_SETS, parse_metrics  # noqa: F401 (re-exported)
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import remove_stale_temps, replacing, safe_child
 
 __all__ = ["CACHE_VERSION", "METRIC_SETS", "parse_metrics", "tecogan_clip", "tecogan_summary", "cache_dir"]
 
 CACHE_VERSION = 2  # 2: entries carry the HMAC of their arrays
-METRIC_SETS = ("default", "tecogan")
-
-
-def parse_metrics(value) -> list[str]:
-    """``"default"``, ``"tecogan"``, ``"default,tecogan"`` (or a list) -> the sorted, checked list."""
-    if value is None:
-        return ["default"]
-    items = value.split(",") if isinstance(value, str) else list(value)
-    out = sorted({str(v).strip().lower() for v in items if str(v).strip()})
-    bad = [v for v in out if v not in METRIC_SETS]
-    if bad or not out:
-        raise VsrbenchError(f"--metrics {value!r}: choose from {', '.join(METRIC_SETS)} (comma-separated)")
-    return out
-
 
 def cache_dir(dataset: str, home=None) -> Path:
     from vsrbench.home import vsrbench_home
