@@ -10,7 +10,7 @@ import sys
 import pytest
 import torch
 
-from vsrbench.training import ddp, train
+from vsrbench.training import ddp, get_recipe, train
 from vsrbench.training import loop as loop_mod
 
 
@@ -48,8 +48,10 @@ def _torchrun(home, *args, nproc=2):
 # LCVSR's quick recipe (no dropout, no batch norm; gradient clipping), CPU-sized: 4 iterations of a global
 # batch of 4 (2 per process) on 4x4 LR patches of 7 frames. Not the paper recipe: its unclipped Adam at
 # lr 1e-4 amplifies float rounding (one process with 1 vs 2 threads already differs by 1.5e-4 after 2
-# iterations), so no two reduction orders agree to 1e-5 there; the quick recipe's agree to ~2e-6.
-_LCVSR = ["--model", "lcvsr", "--recipe", "quick", "--iters", "4", "--batch", "4", "--patch", "4",
+# iterations), so no two reduction orders agree to 1e-5 there; the quick recipe's agree to ~5e-6.
+# 16x16 patches: at 4x4 the LFGN's deepest (512-wide) level sees a degenerate map whose gradients are
+# ~0, where Adam's first steps (lr * g/|g|) turn rounding into sign flips (8e-5 apart after 4 iterations).
+_LCVSR = ["--model", "lcvsr", "--recipe", "quick", "--iters", "4", "--batch", "4", "--patch", "16",
           "--val-suite", "none", "--seed", "2"]
 
 
@@ -65,8 +67,22 @@ def test_shard_sampler_splits_each_global_batch():
         ddp.shard_slots(5, 2, 0)
 
 
+def _one_thread_train(*args, **kwargs):
+    """``train`` computing as each torchrun process does (OMP_NUM_THREADS=1, PyTorch's default oneDNN
+    convolutions; the tiny-tensor fixture turns oneDNN off in this process): the same convolution
+    algorithms and reduction order, so the comparison measures the data split alone."""
+    threads, mkldnn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    torch.set_num_threads(1)
+    torch.backends.mkldnn.enabled = True
+    try:
+        return train(*args, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
+        torch.backends.mkldnn.enabled = mkldnn
+
+
 def test_two_gloo_processes_give_the_one_process_weights_and_resume(home, tmp_path):
-    one = train("lcvsr", out=tmp_path / "one", recipe="quick", iters=4, batch=4, patch=4, device="cpu", seed=2,
+    one = _one_thread_train("lcvsr", out=tmp_path / "one", recipe="quick", iters=4, batch=4, patch=16, device="cpu", seed=2,
                 progress=False, val_suite=None)
     assert one.iterations == 4
     p = _torchrun(home, *_LCVSR, "--out", str(tmp_path / "two"))
@@ -74,7 +90,10 @@ def test_two_gloo_processes_give_the_one_process_weights_and_resume(home, tmp_pa
     a, b = _weights(tmp_path / "one/model.pth"), _weights(tmp_path / "two/model.pth")
     dw = _max_dw(a, b)
     print(f"max |dw| 1 process vs 2 gloo processes after 4 iterations: {dw:.3g}")
-    assert dw < 1e-5
+    # Adam moves every weight by about lr per step whatever its gradient's scale, so a wrong split of the
+    # global batch shows as differences of the order of lr (5e-4 here); rounding alone stays far below
+    step = get_recipe("quick", "lcvsr").lr
+    assert dw < 0.05 * step
     fresh = _weights(tmp_path / "one/latest.pth")
     assert _max_dw(a, {k: torch.zeros_like(v) for k, v in a.items()}) > 0 and fresh["iteration"] == 4
     info = json.loads((tmp_path / "two/run.json").read_text())
@@ -87,13 +106,13 @@ def test_two_gloo_processes_give_the_one_process_weights_and_resume(home, tmp_pa
     assert sorted(q.name for q in (tmp_path / "two").iterdir()) == ["latest.pth", "metrics.csv", "model.pth", "run.json"]
 
     # resume under DDP: a one-process run stopped after 2 iterations, finished by 2 processes
-    part = train("lcvsr", out=tmp_path / "part", recipe="quick", iters=4, batch=4, patch=4, device="cpu", seed=2,
+    part = _one_thread_train("lcvsr", out=tmp_path / "part", recipe="quick", iters=4, batch=4, patch=16, device="cpu", seed=2,
                  progress=False, val_suite=None, stop_after=2)
     assert part.iterations == 2
     _torchrun(home, *_LCVSR, "--out", str(tmp_path / "part"), "--resume")
     c = _weights(tmp_path / "part/model.pth")
     assert _weights(tmp_path / "part/latest.pth")["iteration"] == 4
-    assert _max_dw(a, c) < 1e-5
+    assert _max_dw(a, c) < 0.05 * step
 
 
 _VALIDATING_RUN = """
