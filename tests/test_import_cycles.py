@@ -119,3 +119,44 @@ def test_the_graph_sees_lazy_imports_and_cycles():
 def test_no_import_cycles_between_modules():
     found = sorted(cycles(import_graph()))
     assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)
+
+
+#: functions allowed over :data:`MAX_FUNCTION_LINES`: bit-exact numeric kernels only, each with its reason
+LONG_FUNCTION_ALLOWED: dict[str, str] = {}
+MAX_FUNCTION_LINES = 80
+
+
+def long_functions(root: pathlib.Path = ROOT, limit: int = MAX_FUNCTION_LINES) -> dict[str, int]:
+    """``module:qualified.name -> lines`` of every function (def line to last line) longer than ``limit``."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+
+        def visit(node, prefix):
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    name = f"{prefix}{child.name}"
+                    n = child.end_lineno - child.lineno + 1
+                    if not isinstance(child, ast.ClassDef) and n > limit:
+                        out[f"{module}:{name}"] = n
+                    visit(child, name + ".")
+                else:
+                    visit(child, prefix)
+
+        visit(ast.parse(path.read_text(encoding="utf-8")), "")
+    return out
+
+
+def test_the_length_check_sees_a_long_function(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    body = "".join(f"        x{i} = {i}\n" for i in range(80))  # def + 80 + return: 82 lines
+    (pkg / "m.py").write_text(f"class C:\n    def long(self):\n{body}        return 0\n\n\ndef short():\n    return 1\n")
+    assert long_functions(pkg) == {"pkg.m:C.long": 82}
+
+
+def test_no_function_over_80_lines():
+    found = {k: n for k, n in long_functions().items() if k not in LONG_FUNCTION_ALLOWED}
+    assert not found, f"functions over {MAX_FUNCTION_LINES} lines (split them into named stages): {found}"
+    stale = set(LONG_FUNCTION_ALLOWED) - set(long_functions())
+    assert not stale, f"allow-listed but no longer long: {stale}"

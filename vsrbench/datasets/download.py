@@ -177,48 +177,65 @@ def download(
     errors = {}  # url -> its last error, each said once
     unreachable = set()
     for url in urls:
-        ok = False
-        for attempt in range(retries):
-            try:
-                _fetch_once(url, part, size, cap, timeout, progress)
-                ok = True
-                break
-            except urllib.error.HTTPError as e:
-                if e.code == 416 and part.exists():  # range beyond the end: the file is complete
-                    ok = True
-                    break
-                errors[url] = f"{url}: HTTP {e.code} {e.reason}"
-                if e.code in (403, 404, 410):
-                    break
-            except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as e:
-                if _unreachable(e):
-                    unreachable.add(url)
-                    errors[url] = f"cannot reach {_host(url)} (no network?)"
-                    break
-                errors[url] = f"{url}: {type(e).__name__}: {e}"
-            if attempt + 1 < retries:
-                time.sleep(backoff * (2**attempt))
-        if not ok or not part.exists():
+        if not _fetch_with_retries(url, part, size, cap, timeout, progress, retries, backoff, errors, unreachable):
             continue
-        got = part.stat().st_size
-        if size is not None and got != size:
-            errors[url] = f"{url}: got {got} bytes, expected {size}"
+        if not part.exists():
+            continue
+        if _checked_part(url, part, dest, size, sha256, errors):
+            os.replace(part, dest)
+            return dest
+    raise _no_mirror_error(urls, dest, part, errors, unreachable, manual)
+
+
+def _fetch_with_retries(url, part, size, cap, timeout, progress, retries, backoff, errors, unreachable) -> bool:
+    """One mirror, ``retries`` attempts with exponential backoff; True when its bytes are all in ``part``.
+    Its last error goes into ``errors``; a host that cannot be reached into ``unreachable`` (no retry)."""
+    for attempt in range(retries):
+        try:
+            _fetch_once(url, part, size, cap, timeout, progress)
+            return True
+        except urllib.error.HTTPError as e:
+            if e.code == 416 and part.exists():  # range beyond the end: the file is complete
+                return True
+            errors[url] = f"{url}: HTTP {e.code} {e.reason}"
+            if e.code in (403, 404, 410):
+                return False
+        except (urllib.error.URLError, http.client.HTTPException, ConnectionError, socket.timeout, OSError) as e:
+            if _unreachable(e):
+                unreachable.add(url)
+                errors[url] = f"cannot reach {_host(url)} (no network?)"
+                return False
+            errors[url] = f"{url}: {type(e).__name__}: {e}"
+        if attempt + 1 < retries:
+            time.sleep(backoff * (2**attempt))
+    return False
+
+
+def _checked_part(url, part: Path, dest: Path, size, sha256, errors) -> bool:
+    """The downloaded ``part`` has the expected size (else it is removed: False, the next mirror) and
+    sha256 (else it is removed and the download stops with the mismatch)."""
+    got = part.stat().st_size
+    if size is not None and got != size:
+        errors[url] = f"{url}: got {got} bytes, expected {size}"
+        part.unlink()
+        return False
+    if sha256 is not None:
+        digest = sha256_file(part)
+        if digest != sha256.lower():
             part.unlink()
-            continue
-        if sha256 is not None:
-            digest = sha256_file(part)
-            if digest != sha256.lower():
-                part.unlink()
-                raise VsrbenchError(
-                    f"{dest}: sha256 {digest} does not match the catalog's {sha256} (downloaded from {url}); "
-                    "the file was removed, retry later or use another mirror"
-                )
-        os.replace(part, dest)
-        return dest
+            raise VsrbenchError(
+                f"{dest}: sha256 {digest} does not match the catalog's {sha256} (downloaded from {url}); "
+                "the file was removed, retry later or use another mirror"
+            )
+    return True
+
+
+def _no_mirror_error(urls, dest: Path, part: Path, errors, unreachable, manual) -> VsrbenchError:
+    """Every mirror failed: what each said, and how to pass the file by hand."""
     kept = f" (partial data kept in {part}; rerun to resume)" if part.exists() else ""
     by_hand = urls[0] if len(urls) == 1 else " or ".join(urls)
     if urls and unreachable == set(urls):
         hosts = ", ".join(dict.fromkeys(_host(u) for u in urls))
-        raise VsrbenchError(f"cannot reach {hosts} (no network?); download {by_hand} by hand and pass {manual}{kept}")
+        return VsrbenchError(f"cannot reach {hosts} (no network?); download {by_hand} by hand and pass {manual}{kept}")
     detail = "; ".join(errors.values()) or "no mirror answered"
-    raise VsrbenchError(f"could not download {dest.name} ({detail}); download {by_hand} by hand and pass {manual}{kept}")
+    return VsrbenchError(f"could not download {dest.name} ({detail}); download {by_hand} by hand and pass {manual}{kept}")
