@@ -34,6 +34,7 @@ class Layout:
     payload: str = "png"  #: what its writer takes per frame: ``png`` (bytes) or ``array`` (uint8 RGB)
     max_key_bytes: int = 0  #: frames are addressed by keys of at most this many bytes (0: no keys)
     default: bool = False  #: ``vsrbench prepare`` packs into it when no backend flag is given
+    help: str = ""  #: what its ``--<name>`` flag of ``vsrbench prepare`` packs, and where
 
     @property
     def flag(self) -> str:

@@ -15,7 +15,8 @@ from vsrbench.outputs import atomic_write_bytes, safe_child
 
 __all__ = ["FOLDERS", "FolderWriter", "FolderStore", "PlainFolderStore"]
 
-FOLDERS = Layout("folders", suffix="", per_set=False)
+FOLDERS = Layout("folders", suffix="", per_set=False,
+                 help="PNG folder trees only: NAME/GT/<clip>/<00000000>.png and NAME/<VARIANT>/...")
 
 
 class FolderWriter(Writer):

@@ -14,7 +14,8 @@ from vsrbench.datasets.stores.writer import Writer
 
 __all__ = ["HDF5", "Hdf5Writer", "Hdf5Store", "load_marker"]
 
-HDF5 = Layout("hdf5", suffix=".h5", per_set=True, is_file=True, payload="array")
+HDF5 = Layout("hdf5", suffix=".h5", per_set=True, is_file=True, payload="array",
+              help="pack into HDF5: NAME/hdf5/<set>/<VARIANT>.h5, one T x H x W x 3 uint8 dataset per clip")
 
 #: the root attribute that holds the marker
 ATTR = "vsrbench"

@@ -22,7 +22,8 @@ __all__ = ["LMDB", "LMDB_MAX_KEY_BYTES", "frame_key", "LmdbWriter", "LmdbStore"]
 #: LMDB's own key limit (MDB_MAXKEYSIZE of the default build)
 LMDB_MAX_KEY_BYTES = 511
 
-LMDB = Layout("lmdb", suffix=".lmdb", per_set=True, signature="data.mdb", max_key_bytes=LMDB_MAX_KEY_BYTES, default=True)
+LMDB = Layout("lmdb", suffix=".lmdb", per_set=True, signature="data.mdb", max_key_bytes=LMDB_MAX_KEY_BYTES, default=True,
+              help="pack into LMDB, BasicSR layout (default): NAME/lmdb/<set>/<VARIANT>.lmdb with meta_info.txt")
 
 
 def frame_key(clip: str, gt_index: int, key_style: str = "basicsr", vimeo: bool = False) -> str:
