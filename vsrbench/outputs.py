@@ -27,6 +27,13 @@ __all__ = ["os_reason", "describe_os_error", "cannot_write", "ensure_dir", "ensu
            "name_problem", "safe_child"]
 
 HOME_FIX = "set VSRBENCH_HOME to a writable folder"
+# The fixes the library's messages name, worded once (an error is "<what happened>; <fix>"):
+#: a folder vsrbench may not write into
+WRITABLE_FIX = "make the folder writable or " + HOME_FIX
+#: a disk too small (or full) for what vsrbench must write
+DISK_FIX = "free some space or set VSRBENCH_HOME to a folder on a larger disk"
+#: the results store cannot be written
+RESULTS_FIX = "pass --results DIR or " + HOME_FIX
 
 _REASONS = {
     errno.EACCES: "permission denied",

@@ -76,7 +76,7 @@ def upscale_folder(
     ensure_parent(output_dir, "choose another --output")
     net = create_model(info, scale=scale, **(model_kwargs or {}))
     if not checkpoint and not random_weights and any(True for _ in net.parameters()):
-        from vsrbench.benchmark.harness import no_weights_message
+        from vsrbench.models.listing import no_weights_message
 
         raise VsrbenchError(no_weights_message(model))
     if checkpoint:

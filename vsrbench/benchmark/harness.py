@@ -40,7 +40,8 @@ from vsrbench.degradations.spec import modcrop
 from vsrbench.errors import VsrbenchError
 from vsrbench.devices import device_name
 from vsrbench.hashing import sha256_file
-from vsrbench.outputs import HOME_FIX, cannot_write, check_dir_creatable, writing
+from vsrbench.models.listing import no_weights_message
+from vsrbench.outputs import HOME_FIX, RESULTS_FIX, cannot_write, check_dir_creatable, writing
 
 __all__ = ["evaluate", "code_identity", "no_weights_message", "EvaluateOptions", "ScoringContext", "score_clip",
            "score_outputs", "Plan", "plan_evaluation", "look_up", "execute", "merge", "write"]
@@ -80,14 +81,6 @@ def _outputs_present(rec: dict, save_outputs) -> bool:
             if not safe_child(save_outputs, clip, f"{int(f['gt_index']):08d}.png", what="clip").is_file():
                 return False
     return True
-
-
-def no_weights_message(model: str) -> str:
-    from vsrbench.models.listing import weights_hint
-
-    hint = weights_hint(model)
-    return (f"model {model} has no weights: pass --checkpoint FILE" + (f" ({hint})" if hint else "")
-            + ", or --random-weights for a smoke run")
 
 
 def _git_commit() -> str | None:
@@ -427,7 +420,7 @@ class Plan:
     code: dict
     ident: str
     final: Path
-    store_fix: str = "pass --results DIR or " + HOME_FIX
+    store_fix: str = RESULTS_FIX
 
 
 def _check_request(model: str, st: Suite, opts: EvaluateOptions, info, metrics: list) -> None:

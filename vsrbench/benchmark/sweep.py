@@ -186,7 +186,7 @@ def _client_records(root: Path, task: SweepTask) -> dict[str, str]:
 def _store_returned(root: Path, task: SweepTask, rec: dict) -> None:
     """Write a record a worker returned (not in a shared store) into the client's store."""
     from vsrbench.benchmark.results import record_path, record_problem, write_record
-    from vsrbench.outputs import HOME_FIX, ensure_dir, writing
+    from vsrbench.outputs import RESULTS_FIX, ensure_dir, writing
 
     why = record_problem(rec)
     if why is None and (rec.get("model") != task.model or rec.get("suite") != task.suite):
@@ -197,7 +197,7 @@ def _store_returned(root: Path, task: SweepTask, rec: dict) -> None:
         raise VsrbenchError(f"{task.label}: the worker returned a record that is not sound ({why}); check that the "
                             "workers run the same vsrbench version as this client")
     final = record_path(root, task.suite, task.model, rec["id"])
-    fix = "pass --results DIR or " + HOME_FIX
+    fix = RESULTS_FIX
     ensure_dir(final.parent, fix)
     with writing(final, fix):
         write_record(final, {k: v for k, v in rec.items() if k != "skipped"}, replace=False)
@@ -234,7 +234,7 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     """
     from vsrbench.benchmark.results import results_dir
     from vsrbench.cluster import connect, has_gpu_workers
-    from vsrbench.outputs import HOME_FIX, atomic_write_text, ensure_dir
+    from vsrbench.outputs import RESULTS_FIX, atomic_write_text, ensure_dir
 
     unknown = sorted(set(evaluate_kwargs) - set(PASS_THROUGH))
     if unknown:
@@ -249,7 +249,7 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     t0 = time.time()
     tasks, left_out = plan_tasks(models, suites, checkpoints, options.get("model_spec"))
     root = results_dir(results).expanduser().resolve()
-    ensure_dir(root, "pass --results DIR or " + HOME_FIX)
+    ensure_dir(root, RESULTS_FIX)
     out = SweepResult(unsupported=left_out)
     if not tasks:
         out.seconds = time.time() - t0
@@ -258,7 +258,7 @@ def sweep(models, suites, checkpoints=None, scheduler: str = "local:1", *, resul
     if shared is None:
         token = secrets.token_hex(16)
         probe_file = root / f".sweep-probe-{token[:12]}"
-        atomic_write_text(probe_file, token, "pass --results DIR or " + HOME_FIX)
+        atomic_write_text(probe_file, token, RESULTS_FIX)
         probe = (probe_file.name, token)
     try:
         with connect(scheduler, timeout=timeout, wait_workers=wait_workers) as client:

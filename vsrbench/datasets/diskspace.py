@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import DISK_FIX
 
 __all__ = ["check_free_space", "estimate_pack_bytes", "free_bytes", "gb", "is_disk_full", "DISK_FULL_ERRNOS",
            "RESERVE_BYTES"]
@@ -53,8 +54,7 @@ def check_free_space(path: str | os.PathLike, needed: int, doing: str) -> None:
         return
     if needed + RESERVE_BYTES > free:
         raise VsrbenchError(
-            f"{doing} needs {gb(needed + RESERVE_BYTES)} GB, {gb(free)} GB free at {where}; free some space "
-            "or set VSRBENCH_HOME to a folder on a larger disk"
+            f"{doing} needs {gb(needed + RESERVE_BYTES)} GB, {gb(free)} GB free at {where}; {DISK_FIX}"
         )
 
 

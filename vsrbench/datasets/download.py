@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from vsrbench.datasets.diskspace import RESERVE_BYTES, check_free_space, free_bytes, gb, is_disk_full
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import DISK_FIX
 from vsrbench.hashing import sha256_file  # noqa: F401  (re-exported: vsrbench.datasets.sha256_file)
 
 __all__ = ["download", "sha256_file", "DEFAULT_MAX_BYTES"]
@@ -114,8 +115,7 @@ def _fetch_once(url: str, part: Path, size: int | None, cap: int, timeout: float
         except OSError as e:
             if is_disk_full(e):
                 raise _stop(part, f"downloading {url}: the disk at {part.parent} would fill "
-                                  f"({gb(free_bytes(part.parent))} GB free); free some space or set VSRBENCH_HOME "
-                                  "to a folder on a larger disk") from None
+                                  f"({gb(free_bytes(part.parent))} GB free); {DISK_FIX}") from None
             raise
         if got > limit:
             what = f"the {declared} bytes it declared" if declared is not None and limit == declared else \

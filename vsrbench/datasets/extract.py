@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from vsrbench.datasets.diskspace import check_free_space, gb, is_disk_full
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import DISK_FIX, WRITABLE_FIX
 
 __all__ = [
     "safe_extract", "is_archive", "check_member_name", "extraction_limit", "BadArchiveError", "RATIO_LIMIT",
@@ -486,11 +487,11 @@ def _write_all(archive: Path, tmp: Path, entries: list[_Entry], total: int, open
         if is_disk_full(x):
             raise VsrbenchError(
                 f"no space left on device while extracting {archive.name} into {tmp.parent} (the archive holds "
-                f"{gb(total)} GB); nothing was kept: free some space or set VSRBENCH_HOME to a folder on a larger disk"
+                f"{gb(total)} GB); nothing was kept: {DISK_FIX}"
             ) from None
         raise VsrbenchError(
             f"cannot write into {tmp.parent} while extracting {archive.name} ({x.strerror or x}); "
-            "make the folder writable or set VSRBENCH_HOME to a writable folder"
+            + WRITABLE_FIX
         ) from None
     finally:
         out.close()

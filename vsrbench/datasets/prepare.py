@@ -25,7 +25,7 @@ from vsrbench.datasets.packing import StoreKey, dataset_lock, in_clip_order, sto
 from vsrbench.datasets.sources import log as _log
 from vsrbench.datasets.sources import obtain_source
 from vsrbench.datasets.splits import install_splits
-from vsrbench.datasets.stores import (BACKENDS, check_clip_names, get_backend, is_complete, make_writer, open_store,
+from vsrbench.datasets.stores import (check_clip_names, get_backend, is_complete, make_writer, open_store,
                                       store_path, tree_backend)
 from vsrbench.datasets.variants import add_variant
 from vsrbench.degradations import parse_spec
@@ -166,9 +166,7 @@ def _make_job(name, backend, variants, source, workers, home, urls, lmdb_keys, c
     """The arguments of :func:`prepare`, checked (before any work) and resolved."""
     workers, commit_every = check_workers(workers, "workers"), positive_int(commit_every, "commit_every")
     entry = get_entry(name)
-    if backend not in BACKENDS:
-        raise VsrbenchError(f"unknown backend {backend!r}; use {', '.join(f'--{b}' for b in BACKENDS[:-1])} "
-                            f"or --{BACKENDS[-1]}")
+    get_backend(backend)  # an unknown name: the registry's one-line error
     if lmdb_keys not in ("basicsr", "mmagic"):
         raise VsrbenchError(f"--lmdb-keys {lmdb_keys!r}: use basicsr or mmagic")
     specs = resolve_variants(entry, variants)

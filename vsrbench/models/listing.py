@@ -25,7 +25,7 @@ from pathlib import Path
 from vsrbench.models.registry import BUILTIN_MODULES, ENTRY_POINT_GROUP, _REGISTRY
 from vsrbench.models.spec import ModelCard, ModelSpec
 
-__all__ = ["Listing", "builtin_listing", "model_listing", "generate", "LISTING_FILE", "weights_hint"]
+__all__ = ["Listing", "builtin_listing", "model_listing", "generate", "LISTING_FILE", "weights_hint", "no_weights_message"]
 
 LISTING_FILE = Path(__file__).with_name("listing.json")
 _FORMAT = 1
@@ -182,6 +182,13 @@ def model_listing() -> list[dict]:
         if n not in builtin or info.factory.__module__ != builtin[n].module:
             rows[n] = _live(n).row(n)
     return [rows[n] for n in sorted(rows)]
+
+
+def no_weights_message(model: str) -> str:
+    """The one wording of "this model has parameters and was given no weights" (evaluate, upscale)."""
+    hint = weights_hint(model)
+    return (f"model {model} has no weights: pass --checkpoint FILE" + (f" ({hint})" if hint else "")
+            + ", or --random-weights for a smoke run")
 
 
 def weights_hint(name: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from vsrbench.datasets.diskspace import is_disk_full
 from vsrbench.errors import VsrbenchError
+from vsrbench.outputs import WRITABLE_FIX
 
 __all__ = ["free_note", "no_space", "write_failure", "WriteGuard"]
 
@@ -47,7 +48,7 @@ def write_failure(exc: BaseException, path: Path, translate=None) -> VsrbenchErr
         return err
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return VsrbenchError(
-            f"cannot write {path}: {exc.strerror or msg}; make the folder writable or set VSRBENCH_HOME to a writable folder"
+            f"cannot write {path}: {exc.strerror or msg}; {WRITABLE_FIX}"
         )
     if isinstance(exc, OSError) and exc.errno == errno.EIO:
         return VsrbenchError(f"input/output error while writing {path} ({msg}){free}; check the disk and rerun")
