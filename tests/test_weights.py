@@ -15,6 +15,7 @@ import torch
 
 from vsrbench.cli import main
 from vsrbench.errors import VsrbenchError
+from vsrbench.benchmark import weights_fetch as F
 from vsrbench.models import weights as W
 
 
@@ -83,13 +84,13 @@ def test_download_resume_verify_and_cache(tmp_path, monkeypatch, fstrn_file):
     srv = RangeServer(data, name, drop_first=True)
     try:
         _entry(monkeypatch, srv.url, name)
-        got = W.fetch_weights("fstrn", "test", progress=False, backoff=0.01)
+        got = F.fetch_weights("fstrn", "test", progress=False, backoff=0.01)
         assert got == tmp_path / "home" / "weights" / name
         assert hashlib.sha256(got.read_bytes()).hexdigest() == sha
         assert srv.requests == [None, f"bytes={len(data) // 2}-"]  # resumed where the broken transfer stopped
         assert not (got.parent / ".incoming" / name).exists()
         # cached: the second call makes no request
-        assert W.fetch_weights("fstrn", "test", progress=False) == got
+        assert F.fetch_weights("fstrn", "test", progress=False) == got
         assert len(srv.requests) == 2
 
         # the flag end to end: upscale loads the fetched file strictly (still no request)
@@ -117,7 +118,7 @@ def test_download_resume_verify_and_cache(tmp_path, monkeypatch, fstrn_file):
 
         # a damaged cached copy is replaced by a fresh download
         got.write_bytes(b"x" + data[1:])
-        W.fetch_weights("fstrn", "test", progress=False)
+        F.fetch_weights("fstrn", "test", progress=False)
         assert hashlib.sha256(got.read_bytes()).hexdigest() == sha and len(srv.requests) == 3
     finally:
         srv.close()
@@ -131,11 +132,11 @@ def test_wrong_hash_refused_and_removed(tmp_path, monkeypatch, fstrn_file):
     try:
         _entry(monkeypatch, srv.url, f"fstrn_test-{wrong}.pth")
         with pytest.raises(VsrbenchError, match=f"does not start with {wrong}"):
-            W.fetch_weights("fstrn", "test", progress=False)
+            F.fetch_weights("fstrn", "test", progress=False)
         # a full published sha256 that does not match is refused by the downloader the same way
         _entry(monkeypatch, srv.url, "fstrn_test.pth", sha256="1" * 64)
         with pytest.raises(VsrbenchError, match="does not match"):
-            W.fetch_weights("fstrn", "test", progress=False)
+            F.fetch_weights("fstrn", "test", progress=False)
     finally:
         srv.close()
     wdir = tmp_path / "home" / "weights"

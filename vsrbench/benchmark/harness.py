@@ -441,7 +441,7 @@ def _check_request(model: str, st: Suite, opts: EvaluateOptions, info, metrics: 
 
 def _official_checkpoint(model: str, opts: EvaluateOptions) -> EvaluateOptions:
     """``opts`` with ``checkpoint`` = the cached, verified file of ``--weights NAME``; not both."""
-    from vsrbench.models.weights import fetch_weights
+    from vsrbench.benchmark.weights_fetch import fetch_weights
 
     if opts.checkpoint:
         raise VsrbenchError("--weights and --checkpoint name the weights twice; pass one of them")

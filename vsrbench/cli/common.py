@@ -24,7 +24,7 @@ def checkpoint_of(model: str, args) -> str | None:
         return getattr(args, "checkpoint", None)
     if getattr(args, "checkpoint", None):
         raise VsrbenchError("--weights and --checkpoint name the weights twice; pass one of them")
-    from vsrbench.models.weights import fetch_weights
+    from vsrbench.benchmark.weights_fetch import fetch_weights
 
     return str(fetch_weights(model, name))
 

@@ -64,7 +64,7 @@ def _parse_checkpoints(items) -> dict[str, list[str]]:
 
 def _sweep_checkpoints(args) -> dict[str, list[str]]:
     """--checkpoints MODEL=PATH and --weights MODEL=NAME (fetched now) as one model -> paths map."""
-    from vsrbench.models.weights import fetch_weights
+    from vsrbench.benchmark.weights_fetch import fetch_weights
 
     out = _parse_checkpoints(args.checkpoints)
     for it in args.weights or []:

@@ -3,9 +3,9 @@
 Data in one place: each entry pins the released file's name, where it is published, its hash and
 its layout, and what it was trained on. The hash is the sha256 prefix the released file name carries
 (torch.hub's convention: the hex digits after the last ``-`` of the stem), or a full sha256 where the
-publisher gives one. :func:`fetch_weights` downloads a file once into ``$VSRBENCH_HOME/weights``
-(resumable, verified, renamed into place only when its hash matches; a wrong file is removed) and
-reuses the cached copy afterwards without any request.
+publisher gives one. Pure data: :func:`vsrbench.benchmark.weights_fetch.fetch_weights` downloads a
+file once into ``$VSRBENCH_HOME/weights`` (resumable, verified, renamed into place only when its hash
+matches; a wrong file is removed) and reuses the cached copy afterwards without any request.
 
 Where the files are: BasicSR's official and reproduced video models are published on the Google
 Drive folders its ``docs/ModelZoo.md`` links, with the file ids of BasicSR's
@@ -18,15 +18,13 @@ where to download them by hand and to pass ``--checkpoint FILE``).
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from vsrbench.errors import VsrbenchError
 
-__all__ = ["Weights", "WEIGHTS", "hash_prefix", "weights_of", "get_weights", "weights_dir", "fetch_weights",
-           "official_label"]
+__all__ = ["Weights", "WEIGHTS", "hash_prefix", "weights_of", "get_weights", "official_label"]
 
 _BASICSR_ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
 _MMAGIC_ZOO = "https://github.com/open-mmlab/mmagic/blob/main/configs/basicvsr_pp/README.md"
@@ -135,52 +133,6 @@ def get_weights(model: str, name: str) -> Weights:
                                 f"(models with some: {known}); pass your own file with --checkpoint FILE")
         raise VsrbenchError(f"--weights {name}: {model} has {', '.join(have)} (see `vsrbench models`)")
     return have[name]
-
-
-def weights_dir(home=None) -> Path:
-    from vsrbench.datasets.catalog import vsrbench_home
-
-    return (Path(home) if home is not None else vsrbench_home()) / "weights"
-
-
-def _matches(path: Path, w: Weights) -> bool:
-    from vsrbench.hashing import sha256_file
-
-    return sha256_file(path).startswith(w.expected_hash)
-
-
-def fetch_weights(model: str, name: str, *, home=None, progress: bool = True, retries: int = 5,
-                  backoff: float = 1.0, timeout: float = 60.0) -> Path:
-    """The cached file of ``model``'s official checkpoint ``name``, downloaded first when missing.
-
-    A cached file is checked against its hash before use (a damaged one is fetched again). A download
-    goes to ``weights/.incoming/FILE`` (``.part`` while it runs, resumed with a Range request after a
-    break) and is renamed to ``weights/FILE`` only when its sha256 matches; a mismatch removes it and
-    raises. Offline: one line naming the URL and ``--checkpoint FILE``.
-    """
-    from vsrbench.datasets.download import download
-
-    w = get_weights(model, name)
-    dest = weights_dir(home) / w.filename
-    if dest.is_file():
-        if _matches(dest, w):
-            return dest
-        dest.unlink()
-    if w.url is None:
-        raise VsrbenchError(f"--weights {name}: {w.filename} is not directly downloadable; get it from {w.page} and "
-                            f"pass --checkpoint FILE")
-    incoming = dest.parent / ".incoming" / w.filename
-    download(w.url, incoming, sha256=w.sha256, retries=retries, backoff=backoff, timeout=timeout, progress=progress,
-             manual="--checkpoint FILE")
-    if not _matches(incoming, w):
-        from vsrbench.hashing import sha256_file
-
-        got = sha256_file(incoming)
-        incoming.unlink()
-        raise VsrbenchError(f"{w.url}: sha256 {got[:16]}... does not start with {w.expected_hash} (the hash "
-                            f"{w.filename} carries); the file was removed. Retry later or pass --checkpoint FILE")
-    os.replace(incoming, dest)
-    return dest
 
 
 def official_label(model: str, sha256: str | None) -> str | None:
