@@ -117,6 +117,7 @@ def _add_upscale(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_upscale)
 
@@ -135,6 +136,7 @@ def _cmd_upscale(args) -> int:
         overwrite=args.overwrite,
         random_weights=args.random_weights,
         model_spec=spec_overrides_from_args(args),
+        progress=not args.no_progress,
     )
     print(f"wrote {s['frames']} frames of {plural(s['clips'], 'clip')} ({s['model']} x{s['scale']} on {s['device']}) to {s['output']}")
     return 0
@@ -235,6 +237,7 @@ def _add_score(sub) -> None:
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="table (people), json (one document), csv (per frame)")
     p.add_argument("--output", help="also write the JSON result to this file")
     _add_metrics_option(p, default_help="PSNR/SSIM only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_score)
 
 
@@ -246,7 +249,7 @@ def _cmd_score(args) -> int:
         check_output_file(args.output, "choose another --output")
     r = score_folders(
         args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers,
-        metrics=args.metrics,
+        metrics=args.metrics, progress=not args.no_progress,
     )
     if args.output:
         atomic_write_text(args.output, json.dumps(r, indent=1), "choose another --output")
