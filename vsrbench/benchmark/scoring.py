@@ -94,13 +94,15 @@ def score_frames(
     device=None,
     labels: Callable[[int], tuple[str, str]] | None = None,
     hint: str = "",
+    on_scored=None,
 ) -> list[dict]:
     """``[{"gt_index", "psnr", "ssim"}]`` of the SR/GT frame pairs (uint8 RGB), by ``protocol``.
 
     ``indices``: each pair's ``gt_index`` (default 0, 1, ...). ``device``: CUDA scores on the device
     in batches (see the module docstring), anything else with the NumPy reference. ``labels(gt_index)``
     names the two frames in an error (``hint`` ends a size mismatch's message when no modcrop is set).
-    Frames are read one pair (CUDA: one batch) at a time, so iterators over a clip stay lazy."""
+    Frames are read one pair (CUDA: one batch) at a time, so iterators over a clip stay lazy.
+    ``on_scored(n)``, when given, is called with the number of pairs each batch scored (a progress bar)."""
     labels = labels or _default_labels
     chunk = METRIC_CHUNK if _is_cuda(device) else 1
     rows: list[dict] = []
@@ -112,9 +114,13 @@ def score_frames(
         batch.append((i, a, b))
         if len(batch) == chunk:
             rows.extend(_score_batch(batch, protocol, device))
+            if on_scored is not None:
+                on_scored(len(batch))
             batch = []
     if batch:
         rows.extend(_score_batch(batch, protocol, device))
+        if on_scored is not None:
+            on_scored(len(batch))
     return rows
 
 

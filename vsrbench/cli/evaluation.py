@@ -31,6 +31,7 @@ def add_upscale(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--dtype", choices=["fp32", "fp16", "bf16"], default="fp32", help="compute precision (autocast on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_model_interface_args(p)
     p.set_defaults(func=_cmd_upscale)
 
@@ -43,6 +44,7 @@ def _cmd_upscale(args) -> int:
         args.input, args.output, args.model, args.scale, checkpoint=_checkpoint_of(args.model, args),
         device=args.device, dtype=args.dtype, overwrite=args.overwrite, random_weights=args.random_weights,
         model_spec=spec_overrides_from_args(args),
+        progress=not args.no_progress,
     )
     print(upscaled_line(s))
     return 0
@@ -67,6 +69,7 @@ def add_score(sub) -> None:
     p.add_argument("--format", choices=["table", "json", "csv"], default="table", help="table (people), json (one document), csv (per frame)")
     p.add_argument("--output", help="also write the JSON result to this file")
     _add_metrics_option(p, default_help="PSNR/SSIM only")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_score)
 
 
@@ -79,7 +82,7 @@ def _cmd_score(args) -> int:
         check_output_file(args.output, "choose another --output")
     r = score_folders(
         args.pred, args.gt, crop_border=args.crop_border, channel=args.channel, modcrop=args.modcrop, workers=args.workers,
-        metrics=args.metrics,
+        metrics=args.metrics, progress=not args.no_progress,
     )
     if args.output:
         atomic_write_text(args.output, json.dumps(r, indent=1), "choose another --output")

@@ -20,7 +20,8 @@ import numpy as np
 
 from vsrbench.datasets.framerules import (DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_frame_pixels, max_pixels,  # noqa: F401
                                           natural_key, parse_pixels)
-from vsrbench.datasets.video import VIDEO_EXTENSIONS, count_video_frames, is_video, iter_video, list_videos
+from vsrbench.datasets.video import (VIDEO_EXTENSIONS, count_video_frames, declared_video_frames, is_video, iter_video,
+                                     list_videos)
 from vsrbench.errors import VsrbenchError
 from vsrbench.outputs import atomic_write_bytes
 
@@ -36,6 +37,7 @@ __all__ = [
     "atomic_output_dir",
     "list_clip_sources",
     "clip_frame_labels",
+    "expected_clip_frames",
     "iter_clip_frames",
     "DEFAULT_MAX_PIXELS",
     "max_pixels",
@@ -325,6 +327,13 @@ def clip_frame_labels(src: str | os.PathLike) -> list[str]:
     if src.is_dir():
         return [p.name for p in list_frames(src)]
     return [f"{src.name}#{i}" for i in range(count_video_frames(src))]
+
+
+def expected_clip_frames(src: str | os.PathLike) -> int:
+    """A clip's frame count for a progress bar, known before decoding: the frame files of a folder,
+    the count a video's container declares (0 when it declares none)."""
+    src = Path(src)
+    return len(list_frames(src)) if src.is_dir() else declared_video_frames(src)
 
 
 def iter_clip_frames(src: str | os.PathLike):

@@ -42,6 +42,7 @@ __all__ = [
     "iter_video",
     "read_video",
     "count_video_frames",
+    "declared_video_frames",
     "read_video_window",
     "video_sha256",
     "yuv_to_rgb",
@@ -432,6 +433,16 @@ def count_video_frames(path: str | os.PathLike) -> int:
     for _ in _decoded(Path(path), False):
         n += 1
     return n
+
+
+def declared_video_frames(path: str | os.PathLike) -> int:
+    """The frame count the container declares (0 when it declares none): read from the header, no
+    frame decoded -- a progress bar's total, never a checked count (see :func:`count_video_frames`)."""
+    container, _ = _open(Path(path))
+    try:
+        return max(0, int(container.streams.video[0].frames or 0))
+    finally:
+        container.close()
 
 
 def video_sha256(frames) -> str:
