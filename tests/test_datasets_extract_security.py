@@ -5,14 +5,11 @@ message names the archive, the entry and the fix, and no partial extraction is l
 from __future__ import annotations
 
 import errno
-import functools
-import http.server
 import io
 import os
 import subprocess
 import sys
 import tarfile
-import threading
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -23,6 +20,8 @@ from vsrbench.cli import main
 from vsrbench.datasets import diskspace, safe_extract
 from vsrbench.datasets.extract import _Beneath, extraction_limit
 from vsrbench.errors import VsrbenchError
+
+from loopback import FolderServer
 
 DEPTH = 12  # the chain's folder depth; the second link climbs DEPTH + 1 levels from the target
 
@@ -139,21 +138,6 @@ def prepare_cli(monkeypatch, capsys, home: Path, *args) -> tuple[int, str]:
     return rc, lines[0]
 
 
-class Serve:
-    """Serves one folder over http on 127.0.0.1 (a random port) for the test's duration."""
-
-    def __init__(self, folder: Path):
-        handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-        handler.log_message = lambda *a, **k: None
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 # ------------------------------------------------------------------------------- the chain: 3 entry paths
 
 
@@ -169,7 +153,7 @@ def test_symlink_chain_writes_nothing_outside(tmp_path, sentinel, monkeypatch, c
     elif via == "file-url":
         args = ["--url", archive.resolve().as_uri()]
     else:
-        server = Serve(archive.parent)
+        server = FolderServer(archive.parent)
         args = ["--url", f"{server.base}/{archive.name}"]
     try:
         rc, msg = prepare_cli(monkeypatch, capsys, home, *args)
@@ -470,7 +454,7 @@ def test_free_space_checked_before_downloading(tmp_path, monkeypatch, capsys):
     (tmp_path / "srv").mkdir()
     z = _zip(tmp_path / "srv" / "vid4.zip", [("GT/a.png", os.urandom(100_000), "file")])
     monkeypatch.setattr(diskspace, "free_bytes", lambda p: 2_000_000)
-    server = Serve(z.parent)
+    server = FolderServer(z.parent)
     try:
         rc, msg = prepare_cli(monkeypatch, capsys, tmp_path / "home", "--url", f"{server.base}/vid4.zip")
     finally:

@@ -4,9 +4,6 @@ LR kept as the bi:x4 store, the REDS4 / train split, and the reds4 suite scored 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import http.server
-import threading
 import zipfile
 
 import cv2
@@ -17,6 +14,8 @@ from vsrbench.datasets import catalog
 from vsrbench.datasets.stores import find_store, open_store
 from vsrbench.degradations.imresize import imresize
 from vsrbench.errors import VsrbenchError
+
+from loopback import FolderServer
 
 CLIPS = ("000", "001", "011", "015", "020")  # 001 is a training clip, the others REDS4
 H, W, N = 32, 48, 3
@@ -49,18 +48,14 @@ def reds(tmp_path, monkeypatch):
             for i in range(N):
                 gz.writestr(f"train/train_sharp/{c}/{i:08d}.png", _png(gts[i]))
                 lz.writestr(f"train/train_sharp_bicubic/X4/{c}/{i:08d}.png", _png(lrs[i]))
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *a, **k: None
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{srv.server_address[1]}"
+    srv = FolderServer(served)
+    base = srv.base
     real = catalog.CATALOG["reds"]
     sources = tuple(dataclasses.replace(s, url=f"{base}/{s.filename}") if s.filename else s for s in real.sources)
     monkeypatch.setitem(catalog.CATALOG, "reds", dataclasses.replace(real, clips=CLIPS, frames=N, frame_size=(H, W),
                                                                       sources=sources))
     yield {"home": tmp_path / "home", "truth": truth, "served": served}
-    srv.shutdown()
-    srv.server_close()
+    srv.close()
 
 
 def test_prepare_reds_official_lr_and_reds4_rgb_psnr(reds):

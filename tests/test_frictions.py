@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import json
-import http.server
 import os
 import re
 import socket
 import subprocess
 import sys
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -20,16 +17,9 @@ import pytest
 
 from vsrbench.errors import VsrbenchError
 
+from loopback import FolderServer
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _serve(folder: Path):
-    """A 127.0.0.1 HTTP server for ``folder``; returns (base URL, server)."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *a, **k: None
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    return f"http://127.0.0.1:{srv.server_address[1]}", srv
 
 
 # --------------------------------------------------------------------------------------- models
@@ -187,12 +177,13 @@ def test_unresolvable_name_counts_as_unreachable():
 def test_http_errors_still_name_each_mirror_once(tmp_path):
     from vsrbench.datasets.download import download
 
-    base, srv = _serve(tmp_path)
+    srv = FolderServer(tmp_path)
+    base = srv.base
     try:
         with pytest.raises(VsrbenchError) as e:
             download([f"{base}/a.zip", f"{base}/b.zip"], tmp_path / "out" / "x.zip", retries=3, backoff=0.01, progress=False)
     finally:
-        srv.shutdown()
+        srv.close()
     msg = str(e.value)
     assert msg.count(f"{base}/a.zip: HTTP 404") == 1 and msg.count(f"{base}/b.zip: HTTP 404") == 1
 
@@ -347,7 +338,8 @@ def test_fetch_motion_splits_from_a_local_server(shared_dir, tmp_path):
     from vsrbench.datasets.splits import fetch_motion_splits, load_split
 
     real = shared_dir / "data/vimeo90k/motion-splits/rbpn-original"
-    base, srv = _serve(real)
+    srv = FolderServer(real)
+    base = srv.base
     try:
         urls = {s: f"{base}/{s}_testset.txt" for s in ("fast", "medium", "slow")}
         paths = fetch_motion_splits(home=tmp_path / "home", urls=urls)
@@ -359,7 +351,7 @@ def test_fetch_motion_splits_from_a_local_server(shared_dir, tmp_path):
         with pytest.raises(VsrbenchError, match="sha256"):
             fetch_motion_splits(home=tmp_path / "home2", urls=bad)
     finally:
-        srv.shutdown()
+        srv.close()
 
 
 def _rbpn_archive(path: Path, n_clips: int = 30) -> dict:

@@ -4,14 +4,11 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import importlib.util
 import json
 import os
 import pickle
-import threading
 
 import cv2
 import numpy as np
@@ -32,6 +29,8 @@ from vsrbench.metrics.lpips import (
     state_dict_from_torch,
     weights_fingerprint,
 )
+
+from loopback import FolderServer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -277,28 +276,6 @@ def test_evaluate_tecogan_equals_reference(home, tmp_path, shared_dir, reference
     assert "TecoGAN protocol" in text and "tLP" in text
 
 
-class _Server:
-    def __init__(self, root):
-        self.hits = []
-        outer = self
-
-        class H(http.server.SimpleHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer.hits.append(self.path)
-                super().do_GET()
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(H, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 def test_torchvision_weights_download_from_local_server(tmp_path, monkeypatch):
     from vsrbench.benchmark import lpips_weights as lw
 
@@ -313,13 +290,13 @@ def test_torchvision_weights_download_from_local_server(tmp_path, monkeypatch):
     torch.save(tv, srv_root / "alexnet-test.pth")
     torch.save(lins, srv_root / "lin.pth")
     sha = {n: hashlib.sha256((srv_root / n).read_bytes()).hexdigest() for n in ("alexnet-test.pth", "lin.pth")}
-    srv = _Server(srv_root)
+    srv = FolderServer(srv_root)
     try:
         home = tmp_path / "home"
         monkeypatch.setenv("VSRBENCH_LPIPS_SOURCE", "torchvision")
-        monkeypatch.setenv("VSRBENCH_LPIPS_ALEXNET_URL", f"{srv.url}/alexnet-test.pth")
+        monkeypatch.setenv("VSRBENCH_LPIPS_ALEXNET_URL", f"{srv.base}/alexnet-test.pth")
         monkeypatch.setenv("VSRBENCH_LPIPS_ALEXNET_SHA256", sha["alexnet-test.pth"])
-        monkeypatch.setenv("VSRBENCH_LPIPS_LIN_URL", f"{srv.url}/lin.pth")
+        monkeypatch.setenv("VSRBENCH_LPIPS_LIN_URL", f"{srv.base}/lin.pth")
         monkeypatch.setenv("VSRBENCH_LPIPS_LIN_SHA256", sha["lin.pth"])
         monkeypatch.setattr(lw, "_LOADED", {})
         model, info = lw.load_lpips(home=home, progress=False)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import socket
-import threading
 from pathlib import Path
 
 import cv2
@@ -18,43 +16,7 @@ from vsrbench.errors import VsrbenchError
 from vsrbench.benchmark import weights_fetch as F
 from vsrbench.models import weights as W
 
-
-class RangeServer:
-    """Serves one file at /NAME with Range support; ``drop_first``: the first GET sends half the body
-    and drops the connection."""
-
-    def __init__(self, data: bytes, name: str, drop_first: bool):
-        self.data, self.requests = data, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                rng = self.headers.get("Range")
-                outer.requests.append(rng)
-                start = int(rng.split("=")[1].split("-")[0]) if rng else 0
-                self.send_response(206 if rng else 200)
-                if rng:
-                    self.send_header("Content-Range", f"bytes {start}-{len(outer.data) - 1}/{len(outer.data)}")
-                body = outer.data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if drop_first and len(outer.requests) == 1:
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                self.wfile.write(body)
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/{name}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from loopback import RangeServer
 
 
 @pytest.fixture

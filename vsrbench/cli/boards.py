@@ -6,6 +6,7 @@ import json
 import os
 import sys
 
+from vsrbench.cli.common import add_results_option
 from vsrbench.errors import VsrbenchError
 from vsrbench.numeric import check_float, flag
 
@@ -33,7 +34,7 @@ def add_leaderboard(sub) -> None:
             "never mixed into measured values."
         ),
     )
-    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
+    add_results_option(p)
     p.add_argument("--suite", nargs="+", help="only these suites (default: every suite with results or reported rows)")
     p.add_argument("--format", choices=["md", "html", "csv", "latex"], default="md",
                    help="md (default), html (one self-contained page with sortable tables and plots), "
@@ -96,7 +97,7 @@ def add_plot(sub) -> None:
             "`vsrbench evaluate --save-outputs DIR` writes)."
         ),
     )
-    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
+    add_results_option(p)
     p.add_argument("--suite", nargs="+", help="only these suites (default: every suite with results)")
     p.add_argument("--out-dir", help="folder for the plot files (default: plots/ beside the results store, "
                                      "$VSRBENCH_HOME/plots for the default store)")
@@ -159,7 +160,7 @@ def add_regress(sub) -> None:
         ),
     )
     p.add_argument("--baseline", required=True, help="baseline CSV (e.g. baselines/ci_regression.csv)")
-    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
+    add_results_option(p)
     p.add_argument("--suite", nargs="+", help="only these suites")
     p.add_argument("--tolerance-db", type=flag(check_float, "--tolerance-db", 0.0), default=0.01, help="allowed PSNR change in dB (default 0.01)")
     p.add_argument("--tolerance-ssim", type=flag(check_float, "--tolerance-ssim", 0.0), default=0.0005, help="allowed SSIM change (default 0.0005)")

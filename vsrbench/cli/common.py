@@ -29,6 +29,11 @@ def checkpoint_of(model: str, args) -> str | None:
     return str(fetch_weights(model, name))
 
 
+def add_results_option(p) -> None:
+    """``--results DIR``: the results store the board commands read (None: the default store)."""
+    p.add_argument("--results", help="results store (default $VSRBENCH_HOME/results)")
+
+
 def add_metrics_option(p, default_help: str) -> None:
     from vsrbench.benchmark.options import METRICS_HELP
 

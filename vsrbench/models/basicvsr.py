@@ -33,15 +33,12 @@ from torch import nn
 from vsrbench.models.layers import flow_warp, lrelu
 from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import weights_of
 
 __all__ = ["BasicVSR", "SPEC", "CARD"]
 
-#: the released BasicSR checkpoints (Google Drive in BasicSR's ``scripts/download_pretrained_models.py``)
-OFFICIAL_CHECKPOINTS = {
-    "reds4": "BasicVSR_REDS4-543c8261.pth",
-    "vimeo90k-bi": "BasicVSR_Vimeo90K_BIx4-2a29695a.pth",
-    "vimeo90k-bd": "BasicVSR_Vimeo90K_BDx4-e9bf46eb.pth",
-}
+#: the released BasicSR checkpoints' file names (weights name -> file), from the catalog
+OFFICIAL_CHECKPOINTS = {name: w.filename for name, w in weights_of("basicvsr").items()}
 
 SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
 CARD = ModelCard(

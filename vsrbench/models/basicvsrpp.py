@@ -48,22 +48,19 @@ from torch import nn
 from vsrbench.models.layers import flow_warp, lrelu, modulated_deform_conv
 from vsrbench.models.refblocks import PixelShufflePack, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import weights_of
 
 __all__ = ["BasicVSRPlusPlus", "SecondOrderDeformableAlignment", "SPEC", "CARD"]
 
-_MM = "https://download.openmmlab.com/mmediting/restorers/basicvsr_plusplus/"
-OFFICIAL_CHECKPOINTS = {
-    "reds4": _MM + "basicvsr_plusplus_c64n7_8x1_600k_reds4_20210217-db622b2f.pth",
-    "vimeo90k-bi": _MM + "basicvsr_plusplus_c64n7_8x1_300k_vimeo90k_bi_20210305-4ef437e2.pth",
-    "vimeo90k-bd": _MM + "basicvsr_plusplus_c64n7_8x1_300k_vimeo90k_bd_20210305-ab315ab1.pth",
-}
+#: the released MMagic checkpoints' download URLs (weights name -> URL), from the catalog
+OFFICIAL_CHECKPOINTS = {name: w.url for name, w in weights_of("basicvsrpp").items()}
 
 SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
 CARD = ModelCard(
     paper="Chan et al., BasicVSR++: Improving Video Super-Resolution with Enhanced Propagation and Alignment, "
     "CVPR 2022",
     reported_params_m=7.3,
-    checkpoint_name=OFFICIAL_CHECKPOINTS["reds4"].rsplit("/", 1)[1],
+    checkpoint_name=weights_of("basicvsrpp")["reds4"].filename,
     checkpoint_url=OFFICIAL_CHECKPOINTS["reds4"],
     notes="MMagic 1.2.0 architecture and key names (mid_channels 64, num_blocks 7): 7.32 M parameters as the "
     "paper states (BasicSR's port counts 5.28 M on a machine without CUDA: it omits the deformable alignment "

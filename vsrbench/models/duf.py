@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import get_weights
 
 __all__ = ["DUF", "DUF_DEPTHS"]
 
@@ -125,7 +126,8 @@ _PAPER = ("Jo et al., Deep Video Super-Resolution Network Using Dynamic Upsampli
           "Motion Compensation, CVPR 2018")
 
 
-def _register(layers: int, scales: tuple[int, ...], ckpt: str, params_m: float | None) -> None:
+def _register(layers: int, scales: tuple[int, ...], params_m: float | None) -> None:
+    ckpt = get_weights(f"duf-{layers}l", "official").filename
     spec = ModelSpec(task="vsr", frames_in=7, frames_out=1, colour="rgb", scales=scales)
     card = ModelCard(paper=_PAPER, reported_params_m=params_m, checkpoint_name=ckpt, notes=_NOTES,
                      checkpoint_url="https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md")
@@ -137,6 +139,6 @@ def _register(layers: int, scales: tuple[int, ...], ckpt: str, params_m: float |
     register_model(f"duf-{layers}l", spec, card)(factory)
 
 
-_register(16, (2, 3, 4), "DUF_x4_16L_official-bf8f0cfa.pth", None)
-_register(28, (4,), "DUF_x4_28L_official-cbada450.pth", None)
-_register(52, (4,), "DUF_x4_52L_official-483d2c78.pth", 5.8)
+_register(16, (2, 3, 4), None)
+_register(28, (4,), None)
+_register(52, (4,), 5.8)

@@ -28,6 +28,7 @@ from vsrbench.models.edvr_blocks import PCDAlignment, TSAFusion, add_pyramid_lay
 from vsrbench.models.layers import ResidualBlockNoBN, make_layer
 from vsrbench.models.layers import lrelu as _lrelu
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import get_weights
 
 __all__ = ["EDVR", "EDVR_CONFIGS"]
 
@@ -36,9 +37,9 @@ _ZOO = "https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md"
 
 #: name -> (num_feat, num_frame, num_reconstruct_block, checkpoint file name)
 EDVR_CONFIGS = {
-    "edvr-m": (64, 5, 10, "EDVR_M_x4_SR_REDS_official-32075921.pth"),
-    "edvr-l": (128, 5, 40, "EDVR_L_x4_SR_REDS_official-9f5f5039.pth"),
-    "edvr-l-vimeo90k": (128, 7, 40, "EDVR_L_x4_SR_Vimeo90K_official-162b54e4.pth"),
+    "edvr-m": (64, 5, 10, get_weights("edvr-m", "reds").filename),
+    "edvr-l": (128, 5, 40, get_weights("edvr-l", "reds").filename),
+    "edvr-l-vimeo90k": (128, 7, 40, get_weights("edvr-l-vimeo90k", "vimeo90k").filename),
 }
 
 

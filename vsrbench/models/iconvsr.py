@@ -40,14 +40,11 @@ from vsrbench.models.edvr_blocks import PCDAlignment, TSAFusion, add_pyramid_lay
 from vsrbench.models.layers import flow_warp
 from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import weights_of
 
 __all__ = ["IconVSR", "EDVRFeatureExtractor", "SPEC", "CARD"]
 
-OFFICIAL_CHECKPOINTS = {
-    "reds4": "IconVSR_REDS-aaa5367f.pth",
-    "vimeo90k-bi": "IconVSR_Vimeo90K_BIx4-35fec07c.pth",
-    "vimeo90k-bd": "IconVSR_Vimeo90K_BDx4-cfcb7e00.pth",
-}
+OFFICIAL_CHECKPOINTS = {name: w.filename for name, w in weights_of("iconvsr").items()}
 
 SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
 CARD = ModelCard(

@@ -28,6 +28,7 @@ from torch import nn
 
 from vsrbench.models.layers import flow_warp as warp
 from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.weights import get_weights
 
 __all__ = ["TOFlow", "SPyNetBN"]
 
@@ -111,7 +112,7 @@ class TOFlow(nn.Module):
         paper="Xue et al., Video Enhancement with Task-Oriented Flow, IJCV 2019",
         reported_params_m=1.4,
         checkpoint_url="https://github.com/XPixelGroup/BasicSR/blob/master/docs/ModelZoo.md",
-        checkpoint_name="tof_x4_vimeo90k_official-32c9e01f.pth",
+        checkpoint_name=get_weights("tof", "vimeo90k").filename,
         notes=("BasicSR's TOFlow (adapt_official_weights=True); harness: 7-frame windows padded with "
                "reflection_circle, MATLAB-bicubic x4 upsampled to 8 bits (BIx4up_direct), as test_TOF_official.yml."),
     ),
