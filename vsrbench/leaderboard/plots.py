@@ -95,18 +95,29 @@ def psnr_vs_runtime(records: list[dict], suite: str, reported: pd.DataFrame | No
     return fig
 
 
+def _label_positions():
+    """Offsets (points) and alignments tried for a point's label, nearest first: right / left of the
+    point, above then below, stepping further away so that labels of close points do not overlap."""
+    for step in (4, 12, 20, 28, 36):
+        for dx, ha in ((5, "left"), (-5, "right")):
+            yield dx, step, ha, "bottom"
+            yield dx, -step, ha, "top"
+
+
 def _label_inside(ax, x, y, text: str, colour: str) -> None:
-    """Annotate (x, y) with ``text`` beside the point, on its left where the right side would leave the
-    axes, below where the top would; the label is drawn inside the axes, whatever its length."""
+    """Annotate (x, y) with ``text`` beside the point, inside the axes and clear of the labels already
+    drawn (:func:`_label_positions`, nearest first); a label too long for either side is shrunk."""
     fig = ax.figure
     renderer = fig.canvas.get_renderer()
     box = ax.get_window_extent(renderer)
-    for dx, dy, ha, va in ((5, 4, "left", "bottom"), (-5, 4, "right", "bottom"), (5, -4, "left", "top"),
-                           (-5, -4, "right", "top")):
+    placed = ax.__dict__.setdefault("_vsrbench_label_boxes", [])
+    for dx, dy, ha, va in _label_positions():
         a = ax.annotate(text, (x, y), textcoords="offset points", xytext=(dx, dy), ha=ha, va=va, fontsize=7,
                         color=colour, annotation_clip=True)
         ext = a.get_window_extent(renderer)
-        if ext.x0 >= box.x0 and ext.x1 <= box.x1 and ext.y0 >= box.y0 and ext.y1 <= box.y1:
+        inside = ext.x0 >= box.x0 and ext.x1 <= box.x1 and ext.y0 >= box.y0 and ext.y1 <= box.y1
+        if inside and not any(ext.overlaps(p) for p in placed):
+            placed.append(ext)
             return
         a.remove()
     # longer than either side: shrink the font until it fits on the roomier side
