@@ -88,9 +88,7 @@ def upscale_folder(
     input_dir = Path(input_dir)
     sources = list_clip_sources(input_dir)  # clip folders and/or video files
     clips = list(sources)
-    for src in sources.values():  # every frame's declared size, before any output exists
-        for p in list_frames(src) if src.is_dir() else []:
-            check_frame_header(p)
+    _check_headers(sources.values())  # every frame's declared size, before any output exists
     total = sum(_frames_out(info.spec, expected_clip_frames(sources[c])) for c in clips)
     n_out = 0
     with atomic_output_dir(output_dir, overwrite=overwrite) as tmp, \
@@ -134,6 +132,14 @@ def _upscale_clip(runner: ModelRunner, src: Path, out_dir: Path, bar) -> int:
 
 # ---------------------------------------------------------------------------------------------
 # scoring
+
+
+def _check_headers(sources) -> None:
+    """The declared size of every frame file of these clip folders against the pixel limit (one line
+    naming the first frame over it; video files are checked by their own reader)."""
+    for src in sources:
+        for p in list_frames(src) if Path(src).is_dir() else []:
+            check_frame_header(p)
 
 
 def _score_clip(pred_dir: Path, gt_dir: Path, protocol: Protocol, on_scored=None) -> list[dict]:
@@ -235,6 +241,7 @@ def score_folders(
         if only_pred:
             parts.append(f"in {pred_dir} only: {', '.join(only_pred)}")
         raise VsrbenchError("clips do not pair by name (" + "; ".join(parts) + "); score matching folders")
+    _check_headers([*pred_src.values(), *gt_src.values()])  # a bomb is refused before the bar starts
     total = sum(expected_clip_frames(gt_src[c]) for c in gc)
     with _frame_bar(total, "score", progress) as bar:
         per_clip = _score_clips(pred_src, gt_src, gc, protocol, workers, bar)
