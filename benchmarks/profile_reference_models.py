@@ -45,6 +45,11 @@ def main() -> int:
         info = get_model_info(name)
         net = create_model(info, scale=info.spec.scales[0]).eval()
         rows.append(profile_model(net, (180, 320), device=args.device, dtype="fp32", repeats=args.repeats))
+        p_m, ms, _ = PAPER.get(name, (None, None, ""))
+        got = rows[-1]
+        print(f"{name}: {got.get('ms_per_frame', float('nan')):.0f} ms/frame on {args.device} "
+              f"(paper: {ms if ms is not None else '-'} ms/frame on its GPU), params {got.get('params')}",
+              flush=True)  # each model as it finishes: the CPU takes minutes per model at 180x320
     if rows:
         print(format_runtime_table(rows))
     print("\npaper (GPU, LR 180x320):")
