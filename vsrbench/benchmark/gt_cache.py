@@ -203,7 +203,7 @@ def _notice_once(d: Path, size: int) -> None:
     import sys
 
     print(f"vsrbench: note: caching the GT flows of the temporal metrics under {d} ({size / 1e6:.0f} MB for this "
-          "clip; about 1 GB for all of Vid4), reused by later evaluations; VSRBENCH_TEMPORAL_CACHE=off turns the "
+          "clip, about 5.6 MB per 720x576 frame), reused by later evaluations; VSRBENCH_TEMPORAL_CACHE=off turns the "
           "cache off", file=sys.stderr, flush=True)
 
 

@@ -31,8 +31,10 @@ import torch
 from torch import nn
 
 from vsrbench.models.layers import flow_warp, lrelu
-from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
-from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.refblocks import (
+    RECURRENT_X4_SPEC, BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows,
+)
+from vsrbench.models.registry import ModelCard, register_model
 from vsrbench.models.weights import weights_of
 
 __all__ = ["BasicVSR", "SPEC", "CARD"]
@@ -40,7 +42,7 @@ __all__ = ["BasicVSR", "SPEC", "CARD"]
 #: the released BasicSR checkpoints' file names (weights name -> file), from the catalog
 OFFICIAL_CHECKPOINTS = {name: w.filename for name, w in weights_of("basicvsr").items()}
 
-SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
+SPEC = RECURRENT_X4_SPEC
 CARD = ModelCard(
     paper="Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, CVPR 2021",
     reported_params_m=6.3,

@@ -46,8 +46,10 @@ import torch
 from torch import nn
 
 from vsrbench.models.layers import flow_warp, lrelu, modulated_deform_conv
-from vsrbench.models.refblocks import PixelShufflePack, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
-from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.refblocks import (
+    RECURRENT_X4_SPEC, PixelShufflePack, ResidualBlocksWithInputConv, SpyNet, pairwise_flows,
+)
+from vsrbench.models.registry import ModelCard, register_model
 from vsrbench.models.weights import weights_of
 
 __all__ = ["BasicVSRPlusPlus", "SecondOrderDeformableAlignment", "SPEC", "CARD"]
@@ -55,7 +57,7 @@ __all__ = ["BasicVSRPlusPlus", "SecondOrderDeformableAlignment", "SPEC", "CARD"]
 #: the released MMagic checkpoints' download URLs (weights name -> URL), from the catalog
 OFFICIAL_CHECKPOINTS = {name: w.url for name, w in weights_of("basicvsrpp").items()}
 
-SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
+SPEC = RECURRENT_X4_SPEC
 CARD = ModelCard(
     paper="Chan et al., BasicVSR++: Improving Video Super-Resolution with Enhanced Propagation and Alignment, "
     "CVPR 2022",

@@ -38,15 +38,17 @@ from torch import nn
 
 from vsrbench.models.edvr_blocks import PCDAlignment, TSAFusion, add_pyramid_layers, pyramid_features
 from vsrbench.models.layers import flow_warp
-from vsrbench.models.refblocks import BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows
-from vsrbench.models.registry import ModelCard, ModelSpec, register_model
+from vsrbench.models.refblocks import (
+    RECURRENT_X4_SPEC, BasicSRX4Head, ResidualBlocksWithInputConv, SpyNet, pairwise_flows,
+)
+from vsrbench.models.registry import ModelCard, register_model
 from vsrbench.models.weights import weights_of
 
 __all__ = ["IconVSR", "EDVRFeatureExtractor", "SPEC", "CARD"]
 
 OFFICIAL_CHECKPOINTS = {name: w.filename for name, w in weights_of("iconvsr").items()}
 
-SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
+SPEC = RECURRENT_X4_SPEC
 CARD = ModelCard(
     paper="Chan et al., BasicVSR: The Search for Essential Components in Video Super-Resolution and Beyond, "
     "CVPR 2021 (IconVSR)",

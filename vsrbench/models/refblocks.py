@@ -26,14 +26,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsrbench.models.layers import ResidualBlockNoBN, flow_warp, lrelu, make_layer
+from vsrbench.models.spec import ModelSpec
 
 __all__ = [
+    "RECURRENT_X4_SPEC",
     "SpyNet",
     "pairwise_flows",
     "ResidualBlocksWithInputConv",
     "PixelShufflePack",
     "BasicSRX4Head",
 ]
+
+#: BasicVSR, IconVSR, BasicVSR++: RGB in [0, 1], x4, the whole clip per call (BasicSR's and MMagic's
+#: test scripts feed the recurrent models every frame of a clip at once)
+RECURRENT_X4_SPEC = ModelSpec(task="vsr", frames_in="recurrent", frames_out=1, colour="rgb", scales=(4,))
 
 _SLOPE = 0.1
 
